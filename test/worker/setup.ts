@@ -1,0 +1,5 @@
+// Every worker test file starts from a migrated D1 (storage is isolated per test file).
+import { applyD1Migrations } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+
+await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);

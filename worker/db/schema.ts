@@ -1,0 +1,64 @@
+// The D1 schema, in one place. drizzle-kit generates migrations/ from this file (`npm run db:generate`);
+// wrangler applies them (`wrangler d1 migrations apply`).
+import { sql } from "drizzle-orm";
+import { blob, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const timestamps = {
+  createdAt: integer("created_at", { mode: "number" }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+  updatedAt: integer("updated_at", { mode: "number" }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+};
+
+/** The catalog: every item with its Semantic ID. SID -> item is one-to-one through (sid, collision). */
+export const items = sqliteTable(
+  "items",
+  {
+    id: text("id").primaryKey(), // external item id
+    sid: text("sid").notNull(), // codebook tokens, coarse to fine, joined by "-" (e.g. "12-40-3")
+    collision: integer("collision").notNull().default(0), // disambiguates items whose tokens coincide
+    status: text("status", { enum: ["active", "retired"] }).notNull().default("active"),
+    attributes: text("attributes", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
+    features: blob("features", { mode: "buffer" }), // float32 little-endian feature vector the SID was encoded from
+    codebookVersion: text("codebook_version").notNull(),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("items_sid_unique").on(t.sid, t.collision), index("items_status").on(t.status)],
+);
+
+/** Published models and their lifecycle: candidate -> active -> retired, or candidate -> rejected. */
+export const modelVersions = sqliteTable(
+  "model_versions",
+  {
+    version: text("version").primaryKey(), // manifest content hash
+    r2Key: text("r2_key").notNull(),
+    sha256: text("sha256").notNull(),
+    codebookVersion: text("codebook_version").notNull(),
+    status: text("status", { enum: ["candidate", "active", "rejected", "retired"] }).notNull().default("candidate"),
+    reason: text("reason"),
+    manifest: text("manifest", { mode: "json" }).$type<Record<string, unknown>>(),
+    promotedAt: integer("promoted_at", { mode: "number" }),
+    ...timestamps,
+  },
+  // At most one active model, enforced by the database rather than by the promoter's care.
+  (t) => [uniqueIndex("model_versions_one_active").on(t.status).where(sql`status = 'active'`)],
+);
+
+/** Feedback from clients: impressions and clicks, the raw material of the next training run. */
+export const events = sqliteTable(
+  "events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    requestId: text("request_id"),
+    userId: text("user_id").notNull(),
+    itemId: text("item_id").notNull(),
+    type: text("type", { enum: ["impression", "click"] }).notNull(),
+    ts: integer("ts", { mode: "number" }).notNull(), // client time, ms since epoch
+    createdAt: timestamps.createdAt,
+  },
+  (t) => [index("events_user_ts").on(t.userId, t.ts)],
+);
+
+/** Small key/value facts about the deployment: catalog_version (bumped on every catalog write), codebook_version. */
+export const meta = sqliteTable("meta", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});

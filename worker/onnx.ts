@@ -1,0 +1,62 @@
+// onnxruntime-web inside workerd.
+//
+// Two Workers rules shape this module:
+// 1. WebAssembly can only be instantiated from a precompiled module: wrangler's CompiledWasm rule hands us
+//    ort-wasm-simd-threaded.wasm as a WebAssembly.Module (compiling bytes at run time is refused).
+// 2. ORT's Emscripten glue accepts only bytes (env.wasm.wasmBinary) and calls WebAssembly.instantiate(bytes, imports).
+// So we give ORT a small sentinel as its "binary" and, only while ORT initialises, route the one instantiate call that
+// carries the sentinel to the precompiled module. Every other call goes to the real WebAssembly.instantiate, and the
+// original function is put back as soon as initialisation settles.
+import * as ort from "onnxruntime-web/wasm";
+import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
+
+const SENTINEL = new TextEncoder().encode("hsrl-edge:precompiled-ort-wasm");
+
+let initialised: Promise<void> | undefined;
+
+/**
+ * Creates an inference session from model bytes. The first call also initialises ORT's wasm backend (single thread,
+ * no proxy worker) with the precompiled module; concurrent callers wait for that first call to settle.
+ */
+export async function createSession(bytes: ArrayBuffer | Uint8Array): Promise<ort.InferenceSession> {
+  const create = () =>
+    ort.InferenceSession.create(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), {
+      executionProviders: ["wasm"],
+      graphOptimizationLevel: "all",
+    });
+  if (initialised) {
+    await initialised;
+    return create();
+  }
+  let settle!: () => void;
+  initialised = new Promise((resolve) => (settle = resolve));
+  ort.env.wasm.numThreads = 1; // workerd gives Emscripten no threads
+  ort.env.wasm.proxy = false;
+  ort.env.wasm.wasmBinary = SENTINEL;
+  ort.env.logLevel = "error";
+  const original = WebAssembly.instantiate;
+  WebAssembly.instantiate = routed(original) as typeof WebAssembly.instantiate;
+  try {
+    return await create();
+  } finally {
+    WebAssembly.instantiate = original;
+    settle();
+  }
+}
+
+function routed(original: typeof WebAssembly.instantiate) {
+  return (source: unknown, imports?: WebAssembly.Imports): Promise<unknown> => {
+    if (isSentinel(source)) {
+      return original(ortWasm, imports).then((instance) => ({ instance, module: ortWasm }));
+    }
+    return (original as (s: unknown, i?: WebAssembly.Imports) => Promise<unknown>)(source, imports);
+  };
+}
+
+function isSentinel(source: unknown): boolean {
+  if (!(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) return false;
+  const bytes = source instanceof Uint8Array ? source : new Uint8Array(source);
+  return bytes.length === SENTINEL.length && bytes.every((b, i) => b === SENTINEL[i]);
+}
+
+export { ort };
