@@ -1,0 +1,255 @@
+// The Hierarchical Policy Network (HPN) of HSRL, in tfjs, in one file.
+//
+//   history of H items, each a SID (z_1..z_L)         sids [B, H, L], right-aligned; length [B] valid items
+//     -> item embedding  = Σ_l tok_in_l[z_l]           (a new item with only a SID is representable too)
+//     -> + learned positional embedding, padding rows zeroed
+//     -> causal transformer (pre-LN blocks)            SASRec-style state encoder
+//     -> c_0 = final LayerNorm output at position H-1  (the newest item)
+//   for l = 1..L:
+//     logits_l = head_l(c_{l-1});  logp_l = log_softmax(logits_l / tau);  p_l = exp(logp_l)
+//     e_l = p_l · tok_out_l                            (the *expected* token embedding, so no chosen prefix needed)
+//     c_l = LayerNorm_l(c_{l-1} - e_l)                 (residual: the state the next, finer level sees)
+//   score(item) = Σ_l logp_l[z_l(item)]               (core/score.ts)
+//
+// residual: false is the ablation where every head reads c_0 (and c_1..c_L are just c_0: there is no residual state).
+//
+// Masking. Attention key j is open to query i iff j <= i (causal) and (j is a valid history row, or j == i). Padding
+// rows have their item embedding zeroed, so their content never matters. A cold user (length 0) therefore has a last
+// position that attends only to itself and sees just the positional embedding of slot H-1: a learned "cold-start"
+// state, always finite. The additive mask is -1e9 (not -Infinity), so no row of the softmax can be NaN.
+//
+// Trainable-path traps of tfjs-backend-wasm: `gather` has no gradient (embeddings are one-hot · matrix) and
+// `bandPart` has no gradient (the causal mask is a constant built once). The ONNX exporter (scripts/export/graph.ts)
+// rebuilds exactly this computation from getWeights(); keep the two in step.
+import * as tf from "@tensorflow/tfjs";
+
+export interface HpnConfig {
+  levels: number; // L: SID tokens per item
+  vocab: number; // V: codebook size per level
+  historyLength: number; // H
+  dModel: number;
+  heads: number;
+  layers: number;
+  ff: number;
+  dropout: number;
+  tau: number; // softmax temperature of the heads
+  residual: boolean; // false = ablation: every head reads c_0
+}
+
+export const DEFAULT_HPN_CONFIG: Omit<HpnConfig, "levels" | "vocab"> = {
+  historyLength: 50,
+  dModel: 32,
+  heads: 4,
+  layers: 2,
+  ff: 128,
+  dropout: 0.1,
+  tau: 1,
+  residual: true,
+};
+
+export const LN_EPS = 1e-5;
+export const MASK_NEG = -1e9;
+
+export type NamedWeights = Record<string, { shape: number[]; data: Float32Array }>;
+
+/** Checks a config; throws one clear line naming the bad field. */
+export function validateHpnConfig(c: HpnConfig): void {
+  const ints: (keyof HpnConfig)[] = ["levels", "vocab", "historyLength", "dModel", "heads", "layers", "ff"];
+  for (const k of ints) {
+    const v = c[k];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new Error(`HpnConfig.${k} must be a positive integer, got ${String(v)}`);
+  }
+  if (c.dModel % c.heads !== 0) throw new Error(`HpnConfig.dModel (${c.dModel}) must be divisible by heads (${c.heads})`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`HpnConfig.dropout must be in [0, 1), got ${c.dropout}`);
+  if (!(c.tau > 0)) throw new Error(`HpnConfig.tau must be > 0, got ${c.tau}`);
+  if (typeof c.residual !== "boolean") throw new Error(`HpnConfig.residual must be a boolean`);
+}
+
+/** Parameter names in a fixed order (the order of variables() and of the checkpoint file). */
+export function hpnWeightShapes(c: HpnConfig): [string, number[]][] {
+  const { levels: L, vocab: V, historyLength: H, dModel: d, ff } = c;
+  const s: [string, number[]][] = [];
+  for (let l = 0; l < L; l++) s.push([`tok_in.${l}`, [V, d]]);
+  s.push(["pos", [H, d]]);
+  for (let i = 0; i < c.layers; i++) {
+    const p = `block.${i}`;
+    s.push([`${p}.ln1.g`, [d]], [`${p}.ln1.b`, [d]]);
+    for (const m of ["q", "k", "v", "proj"]) s.push([`${p}.attn.${m}.w`, [d, d]], [`${p}.attn.${m}.b`, [d]]);
+    s.push([`${p}.ln2.g`, [d]], [`${p}.ln2.b`, [d]]);
+    s.push([`${p}.mlp.fc.w`, [d, ff]], [`${p}.mlp.fc.b`, [ff]], [`${p}.mlp.proj.w`, [ff, d]], [`${p}.mlp.proj.b`, [d]]);
+  }
+  s.push(["ln_f.g", [d]], ["ln_f.b", [d]]);
+  for (let l = 0; l < L; l++) {
+    s.push([`head.${l}.w`, [d, V]], [`head.${l}.b`, [V]]);
+    if (c.residual) s.push([`tok_out.${l}`, [V, d]], [`head.${l}.ln.g`, [d]], [`head.${l}.ln.b`, [d]]);
+  }
+  return s;
+}
+
+export class Hpn {
+  readonly config: HpnConfig;
+  readonly seed: number;
+  private readonly w = new Map<string, tf.Variable>();
+  private readonly causal: tf.Tensor3D; // [1, H, H] bool: j <= i
+  private readonly eye: tf.Tensor3D; // [1, H, H] bool: j == i
+  private dropoutCalls = 0; // makes each dropout mask distinct yet reproducible from the seed
+
+  constructor(config: HpnConfig, seed: number) {
+    validateHpnConfig(config);
+    this.config = { ...config };
+    this.seed = seed;
+    const H = config.historyLength;
+    let k = 0;
+    for (const [name, shape] of hpnWeightShapes(config)) {
+      const init = name.endsWith(".g")
+        ? tf.ones(shape)
+        : name.endsWith(".b")
+          ? tf.zeros(shape)
+          : tf.randomNormal(shape, 0, 0.02, "float32", seed * 7919 + k++); // minGPT-style init
+      this.w.set(name, tf.variable(init, true, `hpn/${name}/${seed}/${uid++}`));
+      init.dispose();
+    }
+    const causal = new Uint8Array(H * H);
+    const eye = new Uint8Array(H * H);
+    for (let i = 0; i < H; i++)
+      for (let j = 0; j < H; j++) {
+        causal[i * H + j] = j <= i ? 1 : 0;
+        eye[i * H + j] = i === j ? 1 : 0;
+      }
+    this.causal = tf.tensor3d(causal, [1, H, H], "bool");
+    this.eye = tf.tensor3d(eye, [1, H, H], "bool");
+  }
+
+  /** Full forward pass: per-level log-probs [B, L, V] and contexts c_0..c_L [B, L+1, d]. */
+  forward(sids: tf.Tensor3D, length: tf.Tensor1D, training: boolean): { logProbs: tf.Tensor3D; contexts: tf.Tensor3D } {
+    return tf.tidy(() => {
+      const seq = this.encode(sids, length, training); // [B, H, d]
+      const [B, H, d] = seq.shape;
+      const c0 = seq.slice([0, H - 1, 0], [B, 1, d]).reshape([B, d]) as tf.Tensor2D;
+      return this.heads(c0);
+    });
+  }
+
+  /**
+   * The state encoder's output at every position [B, H, d] (position i = state after the history up to row i).
+   * forward() uses the last position; a trainer may use all positions (SASRec-style loss).
+   */
+  encode(sids: tf.Tensor3D, length: tf.Tensor1D, training: boolean): tf.Tensor3D {
+    const { levels: L, vocab: V, historyLength: H, dModel: d, heads: nh } = this.config;
+    if (sids.rank !== 3 || sids.shape[1] !== H || sids.shape[2] !== L)
+      throw new Error(`Hpn: sids must be [B, ${H}, ${L}], got [${sids.shape.join(", ")}]`);
+    const B = sids.shape[0];
+    if (length.rank !== 1 || length.shape[0] !== B) throw new Error(`Hpn: length must be [${B}], got [${length.shape.join(", ")}]`);
+    return tf.tidy(() => {
+      // Valid rows are the last `length` positions (right-aligned history).
+      const pos = tf.range(0, H, 1, "int32").reshape([1, H]);
+      const start = tf.sub(tf.scalar(H, "int32"), length.toInt()).reshape([B, 1]);
+      const valid = tf.greaterEqual(pos, start); // [B, H]
+      const open = tf.logicalAnd(this.causal, tf.logicalOr(valid.reshape([B, 1, H]), this.eye)); // [B, H, H]
+      const bias = tf.where(open, tf.zeros([B, H, H]), tf.fill([B, H, H], MASK_NEG)).reshape([B, 1, H, H]);
+
+      // Item embedding: Σ_l one-hot(z_l) · tok_in_l (one-hot, not gather: gather has no gradient on wasm).
+      let emb: tf.Tensor = tf.zeros([B * H, d]);
+      for (let l = 0; l < L; l++) {
+        const z = sids.slice([0, 0, l], [B, H, 1]).reshape([B * H]).toInt();
+        emb = emb.add(tf.matMul(tf.oneHot(z, V), this.p(`tok_in.${l}`)));
+      }
+      let x: tf.Tensor = emb.reshape([B, H, d]).mul(valid.toFloat().reshape([B, H, 1])).add(this.p("pos").reshape([1, H, d]));
+      x = this.drop(x, training);
+
+      const dh = d / nh;
+      const split = (t: tf.Tensor) => t.reshape([B, H, nh, dh]).transpose([0, 2, 1, 3]); // [B, nh, H, dh]
+      for (let i = 0; i < this.config.layers; i++) {
+        const p = `block.${i}`;
+        const h = this.layerNorm(x, `${p}.ln1`);
+        const q = split(this.linear(h, `${p}.attn.q`));
+        const k = split(this.linear(h, `${p}.attn.k`));
+        const v = split(this.linear(h, `${p}.attn.v`));
+        let att = tf.matMul(q, k, false, true).mul(1 / Math.sqrt(dh)).add(bias); // [B, nh, H, H]
+        att = this.drop(tf.softmax(att), training);
+        const y = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, H, d]);
+        x = x.add(this.drop(this.linear(y, `${p}.attn.proj`), training));
+        const m = this.linear(tf.relu(this.linear(this.layerNorm(x, `${p}.ln2`), `${p}.mlp.fc`)), `${p}.mlp.proj`);
+        x = x.add(this.drop(m, training));
+      }
+      return this.layerNorm(x, "ln_f") as tf.Tensor3D;
+    });
+  }
+
+  /** The L residual heads on a state c_0 [B, d]: log-probs [B, L, V] and contexts [B, L+1, d]. */
+  heads(c0: tf.Tensor2D): { logProbs: tf.Tensor3D; contexts: tf.Tensor3D } {
+    const { levels: L, tau, residual } = this.config;
+    return tf.tidy(() => {
+      const logProbs: tf.Tensor2D[] = [];
+      const contexts: tf.Tensor2D[] = [c0];
+      let c = c0;
+      for (let l = 0; l < L; l++) {
+        const input = residual ? c : c0;
+        const logits = this.linear(input, `head.${l}`) as tf.Tensor2D;
+        const logp = tf.logSoftmax(logits.div(tau)) as tf.Tensor2D;
+        logProbs.push(logp);
+        if (residual) {
+          const e = tf.matMul(tf.exp(logp), this.p(`tok_out.${l}`)); // expected token embedding
+          c = this.layerNorm(c.sub(e), `head.${l}.ln`) as tf.Tensor2D;
+        }
+        contexts.push(c);
+      }
+      return { logProbs: tf.stack(logProbs, 1) as tf.Tensor3D, contexts: tf.stack(contexts, 1) as tf.Tensor3D };
+    });
+  }
+
+  variables(): tf.Variable[] {
+    return [...this.w.values()];
+  }
+
+  getWeights(): NamedWeights {
+    const out: NamedWeights = {};
+    for (const [name, v] of this.w) out[name] = { shape: [...v.shape], data: v.dataSync() as Float32Array };
+    return out;
+  }
+
+  setWeights(weights: NamedWeights): void {
+    for (const [name, v] of this.w) {
+      const src = weights[name];
+      if (!src) throw new Error(`Hpn.setWeights: missing weight "${name}"`);
+      if (src.shape.join(",") !== v.shape.join(",")) throw new Error(`Hpn.setWeights: "${name}" has shape [${src.shape}], expected [${v.shape}]`);
+      if (src.data.length !== v.size) throw new Error(`Hpn.setWeights: "${name}" has ${src.data.length} values, expected ${v.size}`);
+      v.assign(tf.tensor(src.data, v.shape, "float32"));
+    }
+    for (const name of Object.keys(weights)) if (!this.w.has(name)) throw new Error(`Hpn.setWeights: unknown weight "${name}"`);
+  }
+
+  dispose(): void {
+    for (const v of this.w.values()) v.dispose();
+    this.causal.dispose();
+    this.eye.dispose();
+  }
+
+  private p(name: string): tf.Variable {
+    const v = this.w.get(name);
+    if (!v) throw new Error(`Hpn: no weight "${name}"`);
+    return v;
+  }
+
+  /** x [..., in] · W [in, out] + b, for any leading dims. */
+  private linear(x: tf.Tensor, name: string): tf.Tensor {
+    const w = this.p(`${name}.w`);
+    const [din, dout] = w.shape;
+    const lead = x.shape.slice(0, -1);
+    return tf.matMul(x.reshape([-1, din]), w).add(this.p(`${name}.b`)).reshape([...lead, dout]);
+  }
+
+  /** LayerNorm over the last axis (biased variance, eps 1e-5: the same as ONNX LayerNormalization). */
+  private layerNorm(x: tf.Tensor, name: string): tf.Tensor {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return x.sub(mean).mul(tf.rsqrt(variance.add(LN_EPS))).mul(this.p(`${name}.g`)).add(this.p(`${name}.b`));
+  }
+
+  private drop(x: tf.Tensor, training: boolean): tf.Tensor {
+    const rate = this.config.dropout;
+    if (!training || rate === 0) return x;
+    return tf.dropout(x, rate, undefined, this.seed * 104729 + this.dropoutCalls++);
+  }
+}
+
+let uid = 0; // tfjs variable names must be unique per process
