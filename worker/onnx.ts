@@ -8,7 +8,8 @@
 // carries the sentinel to the precompiled module. Every other call goes to the real WebAssembly.instantiate, and the
 // original function is put back as soon as initialisation settles.
 import * as ort from "onnxruntime-web/wasm";
-import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
+// A relative path: wrangler's module collector does not resolve package specifiers for .wasm imports.
+import ortWasm from "../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
 
 const SENTINEL = new TextEncoder().encode("hsrl-edge:precompiled-ort-wasm");
 

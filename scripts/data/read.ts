@@ -1,0 +1,75 @@
+// File reading helpers for the loaders: a chunked line reader (for large, quote-free rating logs that may exceed V8's
+// string limit) and a CSV reader (csv-parse: quoted fields with commas) that both report file:line on errors.
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { basename } from "node:path";
+import { StringDecoder } from "node:string_decoder";
+import { parse } from "csv-parse/sync";
+import { DataError } from "./dataset";
+
+export type Encoding = "utf8" | "latin1";
+
+export function requireFile(file: string, what: string): void {
+  if (!existsSync(file) || !statSync(file).isFile()) throw new DataError(file, null, `${what} not found`);
+}
+
+/** Calls cb for every line (1-based numbers, "\r" stripped, BOM stripped); reads in 16 MB chunks. */
+export function forEachLine(file: string, encoding: Encoding, cb: (line: string, lineNo: number) => void): void {
+  const fd = openSync(file, "r");
+  const buf = Buffer.allocUnsafe(1 << 24);
+  const decoder = new StringDecoder(encoding);
+  let rest = "";
+  let lineNo = 0;
+  const emit = (line: string) => {
+    lineNo++;
+    if (lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    cb(line.endsWith("\r") ? line.slice(0, -1) : line, lineNo);
+  };
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      const text = rest + decoder.write(buf.subarray(0, n));
+      let start = 0;
+      for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", start)) {
+        emit(text.slice(start, i));
+        start = i + 1;
+      }
+      rest = text.slice(start);
+    }
+    rest += decoder.end();
+    if (rest.length > 0) emit(rest);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Every CSV record with the line it ends on. Malformed quoting -> DataError naming file and line. */
+export function readCsv(file: string, encoding: Encoding = "utf8"): { line: number; fields: string[] }[] {
+  const text = readFileSync(file, encoding);
+  try {
+    const rows = parse(text, { bom: true, relax_column_count: true, info: true, skip_empty_lines: true }) as unknown as {
+      info: { lines: number };
+      record: string[];
+    }[];
+    return rows.map((r) => ({ line: r.info.lines, fields: r.record }));
+  } catch (e) {
+    const err = e as Error & { lines?: number };
+    throw new DataError(file, err.lines ?? null, `malformed CSV: ${err.message.replace(/ at line \d+/, "")}`);
+  }
+}
+
+/** Short file name for messages that already say which dataset they are about. */
+export const shortName = (file: string) => basename(file);
+
+export function parseIntField(file: string, line: number, name: string, v: string | undefined): number {
+  const s = (v ?? "").trim();
+  if (!/^-?\d+$/.test(s)) throw new DataError(file, line, `${name} must be an integer, got ${JSON.stringify(v ?? "")}`);
+  return Number(s);
+}
+
+export function parseNumberField(file: string, line: number, name: string, v: string | undefined): number {
+  const s = (v ?? "").trim();
+  const x = s === "" ? NaN : Number(s);
+  if (!Number.isFinite(x)) throw new DataError(file, line, `${name} must be a number, got ${JSON.stringify(v ?? "")}`);
+  return x;
+}

@@ -1,0 +1,102 @@
+// User-response model: the simulator's core (HAC-style environment). Given a user's positive history and a candidate
+// item, it outputs a click LOGIT: attention of the candidate over the history, then an MLP. Trained with
+// BCE-with-logits applied to the logits themselves (the authors' code applied it to an already-sigmoided output).
+//
+// item vector e(i) = id embedding + projected item features (features optional); padding is the extra row N.
+import * as tf from "@tensorflow/tfjs";
+import { Rng } from "../learn/rng";
+import { gatherRows, glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "../learn/tfops";
+
+export interface ResponseConfig {
+  numItems: number; // N (the padding index is N)
+  featureDim: number; // 0 = id embeddings only
+  dim: number;
+  hidden: number;
+  historyLength: number; // H
+}
+
+export class ResponseModel {
+  readonly config: ResponseConfig;
+  private readonly vars: Record<string, tf.Variable>;
+  private features: tf.Tensor2D | null = null; // [N+1, D] constant, L2-normalised rows
+
+  constructor(config: ResponseConfig, seed: number, features?: Float32Array[]) {
+    this.config = config;
+    const { numItems: N, featureDim: D, dim: d, hidden } = config;
+    const rng = new Rng(seed);
+    const next = () => rng.seed();
+    this.vars = {
+      itemEmb: tf.variable(tf.randomNormal([N + 1, d], 0, 0.05, "float32", next()), true),
+      itemBias: zerosVar([N + 1]),
+      wq: glorot([d, d], next()),
+      wk: glorot([d, d], next()),
+      wv: glorot([d, d], next()),
+      w1: glorot([3 * d, hidden], next()),
+      b1: zerosVar([hidden]),
+      w2: glorot([hidden, 1], next()),
+      b2: zerosVar([1]),
+    };
+    if (D > 0) {
+      this.vars.featProj = glorot([D, d], next());
+      if (!features || features.length !== N) throw new Error(`response model: need ${N} feature vectors of dim ${D}`);
+      const flat = new Float32Array((N + 1) * D);
+      features.forEach((f, i) => {
+        if (f.length !== D) throw new Error(`response model: item ${i} has ${f.length} features, expected ${D}`);
+        let n = 0;
+        for (let j = 0; j < D; j++) n += f[j] * f[j];
+        const inv = n > 0 ? 1 / Math.sqrt(n) : 0;
+        for (let j = 0; j < D; j++) flat[i * D + j] = f[j] * inv;
+      });
+      this.features = tf.tensor2d(flat, [N + 1, D]);
+    }
+  }
+
+  private embed(items: tf.Tensor): tf.Tensor {
+    const e = gatherRows(this.vars.itemEmb, items);
+    if (!this.features) return e;
+    const f = tf.gather(this.features, tf.reshape(items, [-1]));
+    const p = tf.reshape(tf.matMul(f, this.vars.featProj), e.shape);
+    return tf.add(e, p);
+  }
+
+  /** history int32 [B, H] right-aligned (pad = N), length int32 [B], items int32 [B] -> click logits [B]. */
+  logits(history: tf.Tensor2D, length: tf.Tensor1D, items: tf.Tensor1D): tf.Tensor1D {
+    return tf.tidy(() => {
+      const { dim: d, historyLength: H } = this.config;
+      const B = items.shape[0];
+      const eItem = this.embed(items) as tf.Tensor2D; // [B, d]
+      const eHist = this.embed(history) as tf.Tensor3D; // [B, H, d]
+      const q = tf.matMul(eItem, this.vars.wq); // [B, d]
+      const k = tf.reshape(tf.matMul(tf.reshape(eHist, [B * H, d]), this.vars.wk), [B, H, d]);
+      const v = tf.reshape(tf.matMul(tf.reshape(eHist, [B * H, d]), this.vars.wv), [B, H, d]);
+      const scores = tf.div(tf.squeeze(tf.matMul(k, tf.expandDims(q, 2)), [2]), Math.sqrt(d)); // [B, H]
+      // valid positions are the last `length` ones (right-aligned)
+      const pos = tf.range(0, H, 1, "int32");
+      const valid = tf.cast(tf.greaterEqual(tf.expandDims(pos, 0), tf.expandDims(tf.sub(H, length), 1)), "float32");
+      const att = tf.softmax(tf.add(scores, tf.mul(tf.sub(1, valid), -1e9)), -1);
+      const any = tf.expandDims(tf.cast(tf.greater(length, 0), "float32"), 1); // cold user: no pooled history
+      const pooled = tf.mul(tf.squeeze(tf.matMul(tf.expandDims(att, 1), v), [1]), any); // [B, d]
+      const x = tf.concat([eItem, pooled, tf.mul(eItem, pooled)], 1);
+      const h = tf.relu(tf.add(tf.matMul(x, this.vars.w1), this.vars.b1));
+      const out = tf.add(tf.reshape(tf.add(tf.matMul(h, this.vars.w2), this.vars.b2), [B]), gatherRows(this.vars.itemBias, items));
+      return out as tf.Tensor1D;
+    });
+  }
+
+  variables(): tf.Variable[] {
+    return Object.values(this.vars);
+  }
+
+  getWeights(): NamedWeights {
+    return readVariables(this.vars);
+  }
+
+  setWeights(w: NamedWeights): void {
+    writeVariables(this.vars, w, "response model");
+  }
+
+  dispose(): void {
+    for (const v of Object.values(this.vars)) v.dispose();
+    this.features?.dispose();
+  }
+}
