@@ -1,0 +1,158 @@
+// Item feature vectors (default d = 32) for the codebook.
+//
+// Method: one truncated PCA (randomized SVD) over a sparse item x (users ∪ content tokens) matrix.
+//  - Interaction block: item i, user u -> a weight from the rating (0.5..1.5 on the rating scale; labels: 1 click,
+//    0.25 exposure), columns scaled by 1/sqrt(user activity) so heavy users do not dominate, row L2-normalised.
+//    PCA of this block is a spectral embedding of the item co-occurrence graph: items consumed by the same users land
+//    close together (the classic LSA / PureSVD recommender factorisation, cheap and deterministic, no iterations to tune).
+//  - Content block: genres and tags (tags seen on >= 2 items) as IDF-weighted one-hots, row L2-normalised.
+//  - The blocks are mixed by weight (sqrt(w) and sqrt(1 - w), so w is the share of squared norm), the matrix is
+//    column-centred implicitly and its top-d principal component scores are taken, then every row is L2-normalised.
+// Items with neither interactions nor content get the zero vector (they still get a SID; collisions resolve them).
+// When the dataset supplies its own vectors they are used instead: PCA-projected to d if wider, L2-normalised.
+import type { Dataset } from "../data/dataset";
+import { centred, columnMeans, csrOperator, type Csr, dense, truncatedPca } from "./linalg";
+
+export interface FeatureOptions {
+  dim: number;
+  seed: number;
+  /** Share of the content block (genres, tags) in each item row; default 0.5 when content exists, ignored if not. */
+  contentWeight?: number;
+  /** Tags on fewer items than this are dropped as noise. */
+  minTagItems?: number;
+}
+
+export interface ItemFeatures {
+  dim: number;
+  vectors: Float32Array[]; // one per item, L2-normalised (or zero)
+  source: "supplied" | "interactions" | "interactions+content" | "content";
+  explainedVariance: number; // share of the (centred) matrix's variance the d components keep
+}
+
+export function itemFeatures(dataset: Dataset, options: FeatureOptions): ItemFeatures {
+  const { dim, seed } = options;
+  if (!Number.isInteger(dim) || dim < 1) throw new Error(`features: dim must be a positive integer, got ${dim}`);
+  const n = dataset.items.length;
+  if (dataset.itemFeatures) return suppliedFeatures(dataset.itemFeatures, dim, seed);
+
+  // Column layout: users first, then content tokens.
+  const nUsers = dataset.users.length;
+  const tokenIndex = new Map<string, number>();
+  const df = new Map<string, number>();
+  const itemTokens: string[][] = dataset.items.map((it) => [
+    ...new Set(it.genres.map((g) => `g:${g.toLowerCase()}`)),
+    ...new Set(it.tags.map((t) => `t:${t.toLowerCase()}`)),
+  ]);
+  for (const toks of itemTokens) for (const t of toks) df.set(t, (df.get(t) ?? 0) + 1);
+  const minTag = options.minTagItems ?? 2;
+  for (const toks of itemTokens) {
+    for (const t of toks) {
+      if (!tokenIndex.has(t) && (t.startsWith("g:") || df.get(t)! >= minTag)) tokenIndex.set(t, tokenIndex.size);
+    }
+  }
+  const hasContent = tokenIndex.size > 0;
+  const hasInteractions = dataset.interactions.length > 0;
+  const w = hasContent ? (hasInteractions ? (options.contentWeight ?? 0.5) : 1) : 0;
+  if (w < 0 || w > 1) throw new Error(`features: contentWeight must be in [0, 1], got ${w}`);
+
+  // Interaction weights per item (summed over repeats), with the user-activity scaling.
+  const userDeg = new Float64Array(nUsers);
+  for (const x of dataset.interactions) userDeg[x.user]++;
+  const scale = dataset.ratingScale;
+  const perItem: Map<number, number>[] = Array.from({ length: n }, () => new Map());
+  for (const x of dataset.interactions) {
+    const v = scale ? 0.5 + (x.rating - scale.min) / Math.max(scale.max - scale.min, 1e-9) : x.rating > 0 ? 1 : 0.25;
+    const m = perItem[x.item];
+    m.set(x.user, (m.get(x.user) ?? 0) + v / Math.sqrt(userDeg[x.user]));
+  }
+
+  const indptr = new Int32Array(n + 1);
+  const indices: number[] = [];
+  const values: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const row: [number, number][] = [];
+    if (w < 1) {
+      const cf = [...perItem[i]].sort((a, b) => a[0] - b[0]);
+      const norm = Math.hypot(...cf.map(([, v]) => v)) || 1;
+      const k = Math.sqrt(1 - w) / norm;
+      for (const [u, v] of cf) row.push([u, v * k]);
+    }
+    if (w > 0) {
+      // Genres and tags each normalised, genres weighted more (they are curated; tags are free text).
+      for (const [prefix, share] of [["g:", 0.7], ["t:", 0.3]] as const) {
+        const toks = itemTokens[i].filter((t) => t.startsWith(prefix) && tokenIndex.has(t));
+        const idf = toks.map((t) => Math.log(1 + n / df.get(t)!));
+        const norm = Math.hypot(...idf) || 1;
+        const k = Math.sqrt(w * share) / norm;
+        toks.forEach((t, j) => row.push([nUsers + tokenIndex.get(t)!, idf[j] * k]));
+      }
+    }
+    for (const [c, v] of row) {
+      indices.push(c);
+      values.push(v);
+    }
+    indptr[i + 1] = indices.length;
+  }
+  const a: Csr = { rows: n, cols: nUsers + tokenIndex.size, indptr, indices: Int32Array.from(indices), values: Float64Array.from(values) };
+  const mean = columnMeans(a);
+  const op = centred(csrOperator(a), mean);
+  const { scores, variance } = truncatedPca(op, dim, seed);
+  // Total variance of the centred matrix = ||A||² - n||μ||², for the explained share.
+  let total = 0;
+  for (let p = 0; p < a.values.length; p++) total += a.values[p] ** 2;
+  for (let c = 0; c < a.cols; c++) total -= n * mean[c] ** 2;
+  const vectors = rowsNormalised(scores.data, n, dim);
+  const source = w === 0 ? "interactions" : w === 1 ? "content" : "interactions+content";
+  return { dim, vectors, source, explainedVariance: total > 0 ? variance.reduce((s, x) => s + x, 0) / total : 0 };
+}
+
+function suppliedFeatures(supplied: Float32Array[], dim: number, seed: number): ItemFeatures {
+  const n = supplied.length;
+  const width = supplied[0]?.length ?? 0;
+  supplied.forEach((v, i) => {
+    if (v.length !== width) throw new Error(`features: supplied vector of item ${i} has ${v.length} values, expected ${width}`);
+  });
+  if (width <= dim) {
+    const flat = new Float64Array(n * width);
+    supplied.forEach((v, i) => flat.set(v, i * width));
+    return { dim: width, vectors: rowsNormalised(flat, n, width), source: "supplied", explainedVariance: 1 };
+  }
+  const m = dense(n, width);
+  supplied.forEach((v, i) => m.data.set(v, i * width));
+  const a: Csr = {
+    rows: n,
+    cols: width,
+    indptr: Int32Array.from({ length: n + 1 }, (_, i) => i * width),
+    indices: Int32Array.from({ length: n * width }, (_, p) => p % width),
+    values: m.data,
+  };
+  const mean = columnMeans(a);
+  const { scores, variance } = truncatedPca(centred(csrOperator(a), mean), dim, seed);
+  let total = 0;
+  for (let p = 0; p < a.values.length; p++) total += (a.values[p] - mean[p % width]) ** 2;
+  return { dim, vectors: rowsNormalised(scores.data, n, dim), source: "supplied", explainedVariance: variance.reduce((s, x) => s + x, 0) / (total || 1) };
+}
+
+function rowsNormalised(data: Float64Array, n: number, d: number): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += data[i * d + j] ** 2;
+    const inv = s > 1e-24 ? 1 / Math.sqrt(s) : 0;
+    const v = new Float32Array(d);
+    for (let j = 0; j < d; j++) v[j] = data[i * d + j] * inv;
+    out.push(v);
+  }
+  return out;
+}
+
+/** Mean cosine similarity over pairs (vectors are unit or zero, so cosine = dot). */
+export function meanCosine(vectors: Float32Array[], pairs: [number, number][]): number {
+  let s = 0;
+  for (const [a, b] of pairs) {
+    let dot = 0;
+    for (let j = 0; j < vectors[a].length; j++) dot += vectors[a][j] * vectors[b][j];
+    s += dot;
+  }
+  return s / Math.max(pairs.length, 1);
+}
