@@ -8,7 +8,7 @@ export interface HpnCheckpointMeta {
   format: "hsrl-hpn-checkpoint/1";
   config: HpnConfig;
   seed: number;
-  weights: { name: string; shape: number[]; offset: number; length: number }[]; // offset/length in float32 values
+  weights: { name: string; shape: number[]; offset: number; length?: number }[]; // in float32 values; length defaults to the shape's size
   [extra: string]: unknown;
 }
 
@@ -41,15 +41,16 @@ export function readHpnCheckpoint(dir: string): { meta: HpnCheckpointMeta; weigh
   } catch (e) {
     throw new Error(`${jsonPath}: invalid JSON (${(e as Error).message})`);
   }
-  if (!meta.config || !Array.isArray(meta.weights)) throw new Error(`${jsonPath}: missing "config" or "weights"`);
+  if (!meta.config || !Array.isArray(meta.weights)) throw new Error(`${jsonPath}: missing "config" or "weights" (not an HPN checkpoint?)`);
   validateHpnConfig(meta.config);
   const buf = readFileSync(binPath);
   if (buf.byteLength % 4 !== 0) throw new Error(`${binPath}: size ${buf.byteLength} is not a multiple of 4`);
   const flat = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
   const weights: NamedWeights = {};
   for (const e of meta.weights) {
-    if (e.offset + e.length > flat.length) throw new Error(`${binPath}: weight "${e.name}" runs past the end of the file`);
-    weights[e.name] = { shape: e.shape, data: flat.slice(e.offset, e.offset + e.length) };
+    const n = e.length ?? e.shape.reduce((a, b) => a * b, 1);
+    if (e.offset + n > flat.length) throw new Error(`${binPath}: weight "${e.name}" runs past the end of the file`);
+    weights[e.name] = { shape: e.shape, data: flat.slice(e.offset, e.offset + n) };
   }
   return { meta, weights };
 }

@@ -1,0 +1,13 @@
+// The one CLI entry point: `npm run hsrl -- <command> [flags]`. Each module in scripts/commands/ exports
+// register(program), which adds its command; add a module here to add a command.
+import { Command } from "commander";
+import { register as registerExport } from "./commands/export";
+
+const program = new Command("hsrl").description("hsrl-edge offline tools: SIDs, training, export, publish").showHelpAfterError();
+for (const register of [registerExport]) register(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  // Bad input gets one clear line and a non-zero exit, not a stack trace.
+  console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

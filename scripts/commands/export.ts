@@ -1,0 +1,143 @@
+// `hsrl export`: checkpoint (or --random HPN) -> hpn.fp32.onnx, hpn.int8.onnx, manifest.json, parity.json.
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { codebookFromJson, parseSidKey, type Codebook } from "../../core/codebook";
+import { loadDataset } from "../data/load";
+import { initBackend } from "../model/backend";
+import { loadHpnCheckpoint } from "../model/checkpoint";
+import { DEFAULT_HPN_CONFIG, Hpn, type HpnConfig } from "../model/hpn";
+import { exportHpn } from "../export/export";
+import { datasetHeldOut, randomHeldOut } from "../export/heldout";
+import type { HeldOutHistories } from "../export/parity";
+
+const int = (name: string) => (v: string) => {
+  const x = Number(v);
+  if (!Number.isInteger(x)) throw new Error(`--${name} must be an integer, got "${v}"`);
+  return x;
+};
+const num = (name: string) => (v: string) => {
+  const x = Number(v);
+  if (!Number.isFinite(x)) throw new Error(`--${name} must be a number, got "${v}"`);
+  return x;
+};
+
+export function readJsonFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    throw new Error(`${path}: cannot read file`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: invalid JSON (${(e as Error).message})`);
+  }
+}
+
+export function loadCodebookFile(path: string): Codebook {
+  try {
+    return codebookFromJson(readJsonFile(path));
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new Error(msg.startsWith(path) ? msg : `${path}: ${msg}`);
+  }
+}
+
+/**
+ * SID tokens [numItems * L] for a dataset's items from a SID table JSON: an array (or {items: [...]}) of entries with
+ * the external item `id` and either `tokens` (number[]) or `sid` ("12-40-3"). Items missing from the table are an error.
+ */
+export function sidTokensForItems(path: string, itemIds: string[], levels: number): Int32Array {
+  const json = readJsonFile(path) as unknown;
+  const rows = Array.isArray(json) ? json : (json as { items?: unknown }).items;
+  if (!Array.isArray(rows)) throw new Error(`${path}: expected an array of {id, tokens|sid} (or {items: [...]})`);
+  const byId = new Map<string, number[]>();
+  rows.forEach((r: { id?: unknown; tokens?: unknown; sid?: unknown }, i) => {
+    const tokens = Array.isArray(r.tokens) ? (r.tokens as number[]) : typeof r.sid === "string" ? parseSidKey(r.sid) : null;
+    if (r.id === undefined || !tokens) throw new Error(`${path}: entry ${i} needs "id" and "tokens" or "sid"`);
+    if (tokens.length !== levels) throw new Error(`${path}: entry ${i} (id ${String(r.id)}) has ${tokens.length} tokens, the HPN has ${levels} levels`);
+    byId.set(String(r.id), tokens);
+  });
+  const out = new Int32Array(itemIds.length * levels);
+  itemIds.forEach((id, i) => {
+    const t = byId.get(id);
+    if (!t) throw new Error(`${path}: no SID for item "${id}"`);
+    out.set(t, i * levels);
+  });
+  return out;
+}
+
+export function register(program: Command): void {
+  program
+    .command("export")
+    .description("export an HPN checkpoint to fp32 + int8 ONNX with a manifest and a parity report")
+    .option("--checkpoint <dir>", "HPN checkpoint dir (hpn.json + hpn.weights.bin)")
+    .requiredOption("--out <dir>", "output directory")
+    .option("--codebook <file>", "codebook.json the SIDs were built with (recorded in the manifest)")
+    .option("--histories <n>", "held-out histories for the parity check", int("histories"), 1000)
+    .option("--data <path>", "dataset for held-out histories (test split) and NDCG@10; needs --format and --sid-table")
+    .option("--format <format>", "dataset format (movielens, ml-100k, ml-1m, csv, synthetic)")
+    .option("--sid-table <file>", "SID table JSON: [{id, tokens|sid}] for the dataset's items")
+    .addOption(new Option("--serve <variant>", "which file the manifest serves").choices(["int8", "fp32"]).default("int8"))
+    .option("--random", "export a randomly initialised HPN (no checkpoint)")
+    .option("--levels <n>", "L (with --random)", int("levels"), 3)
+    .option("--vocab <n>", "V (with --random)", int("vocab"), 64)
+    .option("--history-length <n>", "H (with --random)", int("history-length"), DEFAULT_HPN_CONFIG.historyLength)
+    .option("--d-model <n>", "d_model (with --random)", int("d-model"), DEFAULT_HPN_CONFIG.dModel)
+    .option("--heads <n>", "attention heads (with --random)", int("heads"), DEFAULT_HPN_CONFIG.heads)
+    .option("--layers <n>", "transformer layers (with --random)", int("layers"), DEFAULT_HPN_CONFIG.layers)
+    .option("--ff <n>", "feed-forward width (with --random)", int("ff"), DEFAULT_HPN_CONFIG.ff)
+    .option("--tau <x>", "head temperature (with --random)", num("tau"), DEFAULT_HPN_CONFIG.tau)
+    .option("--no-residual", "ablation: every head reads c_0 (with --random)")
+    .option("--seed <n>", "seed for --random weights and random histories", int("seed"), 1)
+    .option("--created-at <iso>", "fixed created_at (reproducible manifests)")
+    .action(async (o) => {
+      await initBackend();
+      let hpn: Hpn;
+      let training: { dataset: string; seed: number } & Record<string, unknown>;
+      let evaluation: Record<string, unknown> | undefined;
+      if (o.random) {
+        if (o.checkpoint) throw new Error("export: give either --checkpoint or --random, not both");
+        const config: HpnConfig = {
+          levels: o.levels, vocab: o.vocab, historyLength: o.historyLength, dModel: o.dModel, heads: o.heads,
+          layers: o.layers, ff: o.ff, dropout: DEFAULT_HPN_CONFIG.dropout, tau: o.tau, residual: o.residual,
+        };
+        hpn = new Hpn(config, o.seed);
+        training = { dataset: "none (random init)", seed: o.seed };
+      } else {
+        if (!o.checkpoint) throw new Error("export: --checkpoint <dir> is required (or --random)");
+        const loaded = loadHpnCheckpoint(o.checkpoint);
+        hpn = loaded.hpn;
+        const t = (loaded.meta.training ?? {}) as Record<string, unknown>;
+        training = { ...t, dataset: String(t.dataset ?? loaded.meta.dataset ?? "unknown"), seed: Number(t.seed ?? loaded.meta.seed ?? 0) };
+        if (loaded.meta.evaluation && typeof loaded.meta.evaluation === "object") evaluation = loaded.meta.evaluation as Record<string, unknown>;
+      }
+      const { levels: L, vocab: V, historyLength: H } = hpn.config;
+      const codebook = o.codebook ? loadCodebookFile(o.codebook) : null;
+
+      let heldOut: HeldOutHistories;
+      if (o.data) {
+        if (!o.format || !o.sidTable) throw new Error("export: --data needs --format and --sid-table");
+        const dataset = loadDataset(o.data, o.format, { seed: o.seed });
+        const tokens = sidTokensForItems(o.sidTable, dataset.items.map((it) => it.id), L);
+        heldOut = datasetHeldOut(dataset, tokens, { levels: L, historyLength: H, histories: o.histories });
+      } else {
+        heldOut = randomHeldOut({ levels: L, vocab: V, historyLength: H, histories: o.histories, seed: o.seed });
+      }
+
+      const { manifest, parity, sizes } = await exportHpn({
+        hpn, outDir: o.out, heldOut, codebook, codebookPath: o.codebook, training, evaluation, serve: o.serve,
+        createdAt: o.createdAt, progress: process.stderr.isTTY,
+      });
+      const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+      console.log(`wrote ${o.out}/{hpn.fp32.onnx, hpn.int8.onnx, manifest.json, parity.json}  version ${manifest.version}`);
+      console.log(`sizes: fp32 ${kb(sizes.fp32)}, int8 ${kb(sizes.int8)} (${(100 * sizes.ratio).toFixed(1)}% of fp32)`);
+      console.log(`parity on ${parity.histories} histories (${parity.source}; ${parity.coldHistories} cold):`);
+      console.log(`  fp32 vs tfjs: max |Δ log-prob| ${parity.fp32.maxAbsDiff.toExponential(2)} (<= ${parity.fp32.tolerance}: ${parity.fp32.pass ? "ok" : "FAIL"})`);
+      console.log(`  int8 vs fp32: max |Δ| ${parity.int8.maxAbsDiffVsFp32.toExponential(2)}, top-10 overlap ${parity.int8.top10Overlap.toFixed(4)} over ${parity.catalogItems} items (target >= ${parity.int8.target}: ${parity.int8.pass ? "ok" : "BELOW"})`);
+      if (parity.ndcg10)
+        console.log(`  NDCG@10: tfjs ${parity.ndcg10.tfjs.toFixed(4)}, fp32 ${parity.ndcg10.fp32.toFixed(4)}, int8 ${parity.ndcg10.int8.toFixed(4)} (Δ ${parity.ndcg10.deltaInt8VsFp32.toExponential(2)})`);
+      hpn.dispose();
+    });
+}
