@@ -2,7 +2,7 @@
 // missing), so embedding lookups go through gatherRows: forward = gather, backward = scatterND (which sums duplicates).
 import * as tf from "@tensorflow/tfjs";
 
-const gatherRowsOp = tf.customGrad((table: tf.Tensor, indices: tf.Tensor, save: tf.GradSaveFunc) => {
+const gatherRowsOp = tf.customGrad(((table: tf.Tensor, indices: tf.Tensor, save: tf.GradSaveFunc) => {
   save([indices]);
   return {
     value: tf.gather(table, indices),
@@ -10,11 +10,11 @@ const gatherRowsOp = tf.customGrad((table: tf.Tensor, indices: tf.Tensor, save: 
       const g = dy as tf.Tensor;
       const idx = saved[0];
       const flatIdx = tf.reshape(idx, [-1, 1]);
-      const flatDy = tf.reshape(g, [idx.size, -1]);
+      const flatDy = tf.reshape(g, [idx.size, ...table.shape.slice(1)]);
       return [tf.scatterND(flatIdx, flatDy, table.shape), tf.zerosLike(idx)];
     },
   };
-});
+}) as unknown as Parameters<typeof tf.customGrad>[0]);
 
 /** table[indices] along axis 0, differentiable w.r.t. table on every backend. indices: int32, any shape. */
 export function gatherRows(table: tf.Tensor, indices: tf.Tensor): tf.Tensor {
@@ -54,14 +54,17 @@ export function writeVariables(vars: Record<string, tf.Variable>, w: NamedWeight
   }
 }
 
+/** What optimizer.applyGradients takes (tfjs does not export the type). */
+export type GradMap = { [name: string]: tf.Variable };
+
 /** Clip gradients by global norm (keeps early A2C steps from blowing up the encoder). */
-export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): tf.NamedTensorMap {
+export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): GradMap {
   return tf.tidy(() => {
     const sq = Object.values(grads).map((g) => tf.sum(tf.square(g)));
     const norm = Math.sqrt((tf.addN(sq).dataSync() as Float32Array)[0]);
-    if (!(norm > maxNorm)) return { ...grads };
+    if (!(norm > maxNorm)) return { ...grads } as GradMap;
     const s = maxNorm / norm;
-    const out: tf.NamedTensorMap = {};
+    const out: GradMap = {};
     for (const [k, g] of Object.entries(grads)) out[k] = tf.mul(g, s);
     return out;
   });

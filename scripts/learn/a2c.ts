@@ -1,0 +1,217 @@
+// One trainer for every learned policy, so all get the same data, simulator and budget (`steps` gradient updates):
+//   mode "supervised": every step is behaviour cloning — NLL of the next logged positive item (sl, hpn-sl)
+//   mode "a2c": the first warmStartFraction of the steps are the same behaviour cloning (warm start), then A2C in the
+//     simulator with a BC auxiliary loss (hsrl, flat-a2c, ablations):
+//       state s = the users' histories; slate = Gumbel-top-K sample from the actor's item scores over the TRAIN catalog
+//       y = r + gamma · (1 - done) · V_target(c'(s'))       (target actor + target critic, soft update tau)
+//       critic: MSE(V(c(s)), y)  on the actor's contexts without gradient (the critic does not shape the encoder)
+//       A = clamp(y - V(s), -1, 1)
+//       actor: -mean(A · mean_slate log π(item)) - entropyCoef · entropy + bcWeight · BC NLL
+//     HPN: log π(item) = Σ_l log p_l(z_l(item)) — the advantage-weighted NLL of the slate's SID tokens.
+import * as tf from "@tensorflow/tfjs";
+import type { Actor } from "./actors";
+import { sliceOutput } from "./actors";
+import type { NextItemExample } from "./episodes";
+import { selectSlates } from "./policies";
+import { Rng } from "./rng";
+import { UserBatch, type ClickModel, type SimulatorConfig } from "./simulator";
+import { clipByGlobalNorm } from "./tfops";
+import { MultiLevelCritic, softUpdate, tdTarget } from "../model/critic";
+
+export interface TrainConfig {
+  mode: "a2c" | "supervised";
+  steps: number;
+  batchSize: number;
+  warmStartFraction: number;
+  bcWeight: number; // weight of the BC auxiliary loss during A2C (0 = pure RL after the warm start)
+  actorLr: number;
+  criticLr: number;
+  gamma: number;
+  tau: number; // target soft-update rate
+  entropyCoef: number;
+  advantageClamp: number;
+  gradClip: number;
+  seed: number;
+}
+
+// Defaults from the authors' HSRL scripts where they have one (gamma 0.9, tau 0.01, entropy 0.1, clamp 1).
+export const DEFAULT_TRAIN: TrainConfig = {
+  mode: "a2c",
+  steps: 600,
+  batchSize: 64,
+  warmStartFraction: 0.3,
+  bcWeight: 0.5,
+  actorLr: 1e-3,
+  criticLr: 1e-3,
+  gamma: 0.9,
+  tau: 0.01,
+  entropyCoef: 0.1,
+  advantageClamp: 1,
+  gradClip: 5,
+  seed: 1,
+};
+
+/** Where training episodes start: a user and the history the policy may see (held-out items removed). */
+export interface StartSampler {
+  sample(rng: Rng): { user: number; history: number[] };
+}
+
+export interface TrainContext {
+  clickModel: ClickModel;
+  sim: SimulatorConfig;
+  catalog: Uint8Array; // items the policy may recommend while training (held-out items excluded)
+  bcExamples: NextItemExample[]; // next-positive examples of the train split (held-out items excluded)
+  starts: StartSampler;
+}
+
+export interface StepLog {
+  step: number;
+  phase: "bc" | "rl";
+  bcLoss: number;
+  actorLoss?: number;
+  criticLoss?: number;
+  stepReward?: number; // mean reward of this step's slates
+  episodeReward?: number; // running mean total reward of training episodes finished so far (last 100)
+  ms: number;
+}
+
+export interface TrainResult {
+  log: StepLog[];
+  levelWeights?: number[]; // final softmax weights of the multi-level critic
+  msPerStep: { bc: number; rl: number };
+}
+
+function bcBatch(ex: NextItemExample[], n: number, rng: Rng): { histories: number[][]; targets: Int32Array } {
+  const histories: number[][] = [];
+  const targets = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const e = ex[rng.int(ex.length)];
+    histories.push(e.history);
+    targets[i] = e.target;
+  }
+  return { histories, targets };
+}
+
+export function trainPolicy(
+  actor: Actor,
+  critic: MultiLevelCritic | null,
+  ctx: TrainContext,
+  cfg: TrainConfig,
+  onStep?: (log: StepLog) => void,
+  startStep = 0,
+): TrainResult {
+  if (ctx.bcExamples.length === 0) throw new Error("trainer: no next-positive training examples");
+  if (cfg.mode === "a2c" && !critic) throw new Error("trainer: a2c needs a critic");
+  const rng = new Rng(cfg.seed * 31 + startStep);
+  const actorOpt = tf.train.adam(cfg.actorLr);
+  const criticOpt = tf.train.adam(cfg.criticLr);
+  const warm = cfg.mode === "supervised" ? cfg.steps : Math.round(cfg.steps * cfg.warmStartFraction);
+  const B = cfg.batchSize;
+  const K = ctx.sim.slateSize;
+  const log: StepLog[] = [];
+  const actorVars = actor.variables();
+
+  // RL state (created lazily at the first RL step, after the warm start)
+  let users: UserBatch | null = null;
+  let targetActor: Actor | null = null;
+  let targetCritic: MultiLevelCritic | null = null;
+  const finished: number[] = [];
+  const ms = { bc: [] as number[], rl: [] as number[] };
+
+  const applyActor = (lossFn: () => tf.Scalar): number => {
+    const { value, grads } = tf.variableGrads(lossFn, actorVars);
+    const clipped = clipByGlobalNorm(grads, cfg.gradClip);
+    actorOpt.applyGradients(clipped);
+    const v = (value.dataSync() as Float32Array)[0];
+    tf.dispose([value, ...Object.values(grads), ...(Object.values(clipped) as tf.Tensor[])]);
+    return v;
+  };
+
+  for (let step = startStep; step < cfg.steps; step++) {
+    const t0 = performance.now();
+    const bc = bcBatch(ctx.bcExamples, B, rng);
+    if (step < warm) {
+      const bcLoss = applyActor(() => tf.tidy(() => {
+        const out = actor.forward(bc.histories, true);
+        return tf.neg(tf.mean(actor.itemLogProb(out, bc.targets))) as tf.Scalar;
+      }));
+      const entry: StepLog = { step, phase: "bc", bcLoss, ms: performance.now() - t0 };
+      ms.bc.push(entry.ms);
+      log.push(entry);
+      onStep?.(entry);
+      continue;
+    }
+
+    if (!users) {
+      users = new UserBatch(B, ctx.sim, ctx.clickModel, new Rng(rng.seed()));
+      for (let b = 0; b < B; b++) {
+        const s = ctx.starts.sample(rng);
+        users.reset(b, s.user, s.history);
+      }
+      targetActor = actor.clone();
+      targetCritic = new MultiLevelCritic(critic!.config, 0);
+      targetCritic.setWeights(critic!.getWeights());
+    }
+    const obs = users.histories.slice();
+    // act: Gumbel-top-K sample from the current policy's scores over the training catalog
+    const acted = actor.forward(obs, false);
+    const slates = selectSlates(actor.scoresFrom(acted), obs, ctx.catalog, K, rng);
+    const ctxS = acted.contexts;
+    acted.logp.dispose();
+    const res = users.step(slates);
+    const next = users.histories.slice();
+    const { y, adv } = tf.tidy(() => {
+      const nextCtx = targetActor!.forward(next, false).contexts;
+      const y = tdTarget(tf.tensor1d(res.reward), tf.tensor1d(Float32Array.from(res.done)), targetCritic!.value(nextCtx), cfg.gamma);
+      const v = critic!.value(ctxS);
+      const adv = tf.clipByValue(tf.sub(y, v), -cfg.advantageClamp, cfg.advantageClamp);
+      return { y, adv };
+    });
+    const cl = criticOpt.minimize(() => tf.mean(tf.square(tf.sub(critic!.value(ctxS), y))) as tf.Scalar, true, critic!.variables())!;
+    const criticLossValue = (cl.dataSync() as Float32Array)[0];
+    cl.dispose();
+    const actorLoss = applyActor(() => tf.tidy(() => {
+      const out = actor.forward([...obs, ...bc.histories], true);
+      const rl = sliceOutput(out, 0, B);
+      const sup = sliceOutput(out, B, B);
+      const pg = tf.neg(tf.mean(tf.mul(adv, actor.slateLogProb(rl, slates, K))));
+      const ent = tf.mean(actor.entropy(rl));
+      const bcNll = tf.neg(tf.mean(actor.itemLogProb(sup, bc.targets)));
+      return tf.addN([pg, tf.mul(-cfg.entropyCoef, ent), tf.mul(cfg.bcWeight, bcNll)]) as tf.Scalar;
+    }));
+    tf.dispose([y, adv, ctxS]);
+    softUpdate(targetActor!.variables(), actor.variables(), cfg.tau);
+    softUpdate(targetCritic!.variables(), critic!.variables(), cfg.tau);
+
+    let stepReward = 0;
+    for (let b = 0; b < B; b++) {
+      stepReward += res.reward[b] / B;
+      if (res.done[b]) {
+        finished.push(users.totalReward[b]);
+        const s = ctx.starts.sample(rng);
+        users.reset(b, s.user, s.history);
+      }
+    }
+    const recent = finished.slice(-100);
+    const entry: StepLog = {
+      step,
+      phase: "rl",
+      bcLoss: NaN,
+      actorLoss,
+      criticLoss: criticLossValue,
+      stepReward,
+      episodeReward: recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : undefined,
+      ms: performance.now() - t0,
+    };
+    ms.rl.push(entry.ms);
+    log.push(entry);
+    onStep?.(entry);
+  }
+  actorOpt.dispose();
+  criticOpt.dispose();
+  targetActor?.dispose();
+  targetCritic?.dispose();
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+  const levelWeights = critic ? Array.from(tf.tidy(() => critic.levelWeights()).dataSync()) : undefined;
+  return { log, levelWeights, msPerStep: { bc: mean(ms.bc), rl: mean(ms.rl) } };
+}

@@ -1,0 +1,130 @@
+// Evaluating a policy: (1) online, in the simulator — whole episodes, greedy top-K slates over the FULL catalog
+// (held-out items included: the dynamic-catalog experiment), total reward / depth / click rate / new-item shares;
+// (2) offline, on the test split — Recall@10 and NDCG@10 of each user's first test positive (full catalog ranking,
+// the user's history excluded).
+import { nextPositiveExamples, positiveHistory, type Episodes } from "./episodes";
+import { meanCi, ndcgAt, rankOf, recallAt, type MeanCi } from "./metrics";
+import { selectSlates, type Policy } from "./policies";
+import { Rng } from "./rng";
+import { UserBatch, type ClickModel, type SimulatorConfig } from "./simulator";
+
+export interface EpisodeStart {
+  user: number;
+  history: number[];
+}
+
+/** Evaluation starts: users drawn uniformly (seeded); history = positives up to the end of validation, no held-out. */
+export function evaluationStarts(ep: Episodes, n: number, seed: number): EpisodeStart[] {
+  const rng = new Rng(seed ^ 0xe7a1);
+  const H = ep.config.historyLength;
+  return Array.from({ length: n }, () => {
+    const user = rng.int(ep.numUsers);
+    const t = ep.timelines[user];
+    return { user, history: positiveHistory(t, t.valEnd, H, ep.heldOut) };
+  });
+}
+
+export interface OnlineResult {
+  totalReward: MeanCi;
+  depth: MeanCi;
+  clickRate: number;
+  newItemShare: number; // share of recommended slate items that are held-out (new) items
+  newItemClickShare: number; // share of clicks that went to new items
+  episodes: number;
+}
+
+export function runEpisodes(
+  policy: Policy,
+  clickModel: ClickModel,
+  sim: SimulatorConfig,
+  starts: EpisodeStart[],
+  catalog: Uint8Array,
+  heldOut: Uint8Array,
+  seed: number,
+  batchSize = 100,
+  onBatch?: (done: number, total: number) => void,
+): OnlineResult {
+  const K = sim.slateSize;
+  const rewards: number[] = [];
+  const depths: number[] = [];
+  let shown = 0;
+  let clicks = 0;
+  let newShown = 0;
+  let newClicks = 0;
+  const rng = new Rng(seed);
+  for (let s = 0; s < starts.length; s += batchSize) {
+    const chunk = starts.slice(s, s + batchSize);
+    const users = new UserBatch(chunk.length, sim, clickModel, new Rng(rng.seed()));
+    chunk.forEach((st, b) => users.reset(b, st.user, st.history));
+    while (users.done.some((d) => d === 0)) {
+      const live = [...users.done.keys()].filter((b) => !users.done[b]);
+      const hist = live.map((b) => users.histories[b]);
+      const liveSlates = selectSlates(policy.scores(hist), hist, catalog, K);
+      const slates = new Int32Array(chunk.length * K);
+      live.forEach((b, j) => slates.set(liveSlates.subarray(j * K, (j + 1) * K), b * K));
+      const res = users.step(slates);
+      for (const b of live) {
+        for (let k = 0; k < K; k++) {
+          const it = slates[b * K + k];
+          const c = res.clicks[b * K + k];
+          shown++;
+          clicks += c;
+          if (heldOut[it]) {
+            newShown++;
+            newClicks += c;
+          }
+        }
+      }
+    }
+    for (let b = 0; b < chunk.length; b++) {
+      rewards.push(users.totalReward[b]);
+      depths.push(users.depth[b]);
+    }
+    onBatch?.(Math.min(s + batchSize, starts.length), starts.length);
+  }
+  return {
+    totalReward: meanCi(rewards),
+    depth: meanCi(depths),
+    clickRate: shown ? clicks / shown : 0,
+    newItemShare: shown ? newShown / shown : 0,
+    newItemClickShare: clicks ? newClicks / clicks : 0,
+    episodes: starts.length,
+  };
+}
+
+export interface OfflineResult {
+  recall10: number;
+  ndcg10: number;
+  users: number;
+}
+
+/** Next-positive ranking on the test split: each user's first test positive, history = positives before it. */
+export function offlineMetrics(policy: Policy, ep: Episodes, catalog: Uint8Array, batchSize = 128): OfflineResult {
+  const ex = nextPositiveExamples(ep, "test", false, true).map((e) => ({
+    ...e,
+    history: positiveHistory(ep.timelines[e.user], endOfHistory(ep, e.user, e.target), ep.config.historyLength, ep.heldOut),
+  }));
+  const N = catalog.length;
+  let recall = 0;
+  let ndcg = 0;
+  for (let s = 0; s < ex.length; s += batchSize) {
+    const chunk = ex.slice(s, s + batchSize);
+    const scores = policy.scores(chunk.map((e) => e.history));
+    chunk.forEach((e, b) => {
+      const row = scores.subarray(b * N, (b + 1) * N);
+      const seen = new Set(e.history);
+      for (let i = 0; i < N; i++) if (!catalog[i] || (seen.has(i) && i !== e.target)) row[i] = -Infinity;
+      const r = rankOf(row, e.target);
+      recall += recallAt(r, 10);
+      ndcg += ndcgAt(r, 10);
+    });
+  }
+  return { recall10: ex.length ? recall / ex.length : NaN, ndcg10: ex.length ? ndcg / ex.length : NaN, users: ex.length };
+}
+
+/** Position of the user's first test positive equal to `target` (the history ends just before it). */
+function endOfHistory(ep: Episodes, user: number, target: number): number {
+  const t = ep.timelines[user];
+  for (let k = t.valEnd; k < t.items.length; k++) if (t.labels[k] && t.items[k] === target) return k;
+  return t.valEnd;
+}
