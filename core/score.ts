@@ -54,8 +54,3 @@ export function topK(scores: ArrayLike<number>, k: number): number[] {
   }
   return idx;
 }
-
-/** NDCG@k of a single relevant item at 0-based rank `rank` (null: not in the top k). */
-export function ndcgAtK(rank: number | null, k: number): number {
-  return rank !== null && rank < k ? 1 / Math.log2(rank + 2) : 0;
-}

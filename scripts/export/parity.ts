@@ -1,7 +1,8 @@
 // Parity: the exported ONNX models (run by onnxruntime-web, as the Worker runs them) against the trainer's own tfjs
 // forward pass, on held-out histories; and what int8 changes in the ranking over a catalog's SIDs.
 import cliProgress from "cli-progress";
-import { ndcgAtK, scoreItems, topK } from "../../core/score";
+import { scoreItems, topK } from "../../core/score";
+import { ndcgAt, rankOf } from "../learn/metrics";
 import { tf } from "../model/backend";
 import type { Hpn } from "../model/hpn";
 import { ortSession, runHpnOnnx } from "./ort";
@@ -80,19 +81,20 @@ export async function checkParity(
       sum8v32 += d8v32;
     }
     for (let b = 0; b < B; b++) {
-      const t32 = topK(scoreItems(o32, L, V, data.catalog, b * row), k);
-      const t8 = topK(scoreItems(o8, L, V, data.catalog, b * row), k);
+      const sc32 = scoreItems(o32, L, V, data.catalog, b * row);
+      const sc8 = scoreItems(o8, L, V, data.catalog, b * row);
+      const t32 = topK(sc32, k);
+      const t8 = topK(sc8, k);
       const set = new Set(t32);
       const ov = t8.filter((i) => set.has(i)).length / Math.max(1, t32.length);
       overlapSum += ov;
       overlapMin = Math.min(overlapMin, ov);
       const target = data.targets?.[b0 + b];
       if (target !== undefined && target >= 0) {
-        const tT = topK(scoreItems(ref, L, V, data.catalog, b * row), k);
-        const rank = (top: number[]) => (top.indexOf(target) >= 0 ? top.indexOf(target) : null);
-        ndcgT += ndcgAtK(rank(tT), k);
-        ndcg32 += ndcgAtK(rank(t32), k);
-        ndcg8 += ndcgAtK(rank(t8), k);
+        // The offline evaluation's rank rule (ties count against the target: items sharing a SID tie).
+        ndcgT += ndcgAt(rankOf(scoreItems(ref, L, V, data.catalog, b * row), target), k);
+        ndcg32 += ndcgAt(rankOf(sc32, target), k);
+        ndcg8 += ndcgAt(rankOf(sc8, target), k);
         ndcgN++;
       }
     }
