@@ -1,0 +1,218 @@
+// k-means for the codebook: k-means++ seeding, balanced Lloyd iterations (capacity-constrained assignment), and
+// residual quantisation over L levels. Distances are computed in blocks of Float32Array rows by the kernel pool.
+//
+// Balance shapes the CENTROIDS only: training assigns points under a capacity of ceil(m/V · capacityFactor) per cluster
+// (points in order of their nearest distance, each to its nearest cluster with room left), so every centroid is pulled
+// to a share of the data. The final assignment of every item is then the plain nearest centroid — exactly what
+// encodeSid computes — so the balance reported is the one the SIDs really have.
+import { createCodebook, type Codebook } from "../../core/codebook";
+import { Random } from "../data/random";
+import { KernelPool, sharedF32, sharedI32 } from "./pool";
+
+export interface KmeansOptions {
+  size: number; // V
+  iterations: number; // Lloyd iterations at most
+  balanced: boolean;
+  capacityFactor: number; // cluster cap = ceil(m / V * capacityFactor) during balanced training
+  maxTrainPoints: number; // centroids are trained on a seeded sample of at most this many rows
+  seed: number;
+}
+
+export const DEFAULT_KMEANS: Omit<KmeansOptions, "size" | "seed"> = {
+  iterations: 20,
+  balanced: true,
+  capacityFactor: 1.0,
+  maxTrainPoints: 0, // 0 = 256 * V (as faiss: more points per centroid barely moves them)
+};
+
+/** Default V from catalog size: the power of two nearest sqrt(n), within 16..256 (levels 1-2 then give ~n cells). */
+export function defaultCodebookSize(items: number): number {
+  const v = 2 ** Math.round(Math.log2(Math.sqrt(Math.max(items, 1))));
+  return Math.min(256, Math.max(16, v));
+}
+
+export type Progress = (stage: string, done: number, total: number) => void;
+
+export interface LevelStats {
+  iterations: number;
+  trainMaxClusterShare: number; // largest cluster's share in the (balanced or plain) training assignment
+}
+
+/** Seeded sample of min(n, max) distinct row indices, ascending. */
+function sampleRows(n: number, max: number, rng: Random): Int32Array {
+  if (n <= max) return Int32Array.from({ length: n }, (_, i) => i);
+  const idx = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < max; i++) {
+    const j = i + rng.int(n - i);
+    const t = idx[i];
+    idx[i] = idx[j];
+    idx[j] = t;
+  }
+  return idx.slice(0, max).sort();
+}
+
+/** k-means++: first centre uniform, then each next one drawn with probability proportional to D(x)². */
+export function kmeansPlusPlus(x: Float32Array, m: number, d: number, v: number, rng: Random): Float32Array {
+  const c = new Float32Array(v * d);
+  const minD = new Float64Array(m).fill(Infinity);
+  let pick = rng.int(m);
+  for (let k = 0; k < v; k++) {
+    c.set(x.subarray(pick * d, pick * d + d), k * d);
+    let total = 0;
+    for (let i = 0; i < m; i++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) {
+        const t = x[i * d + j] - c[k * d + j];
+        s += t * t;
+      }
+      if (s < minD[i]) minD[i] = s;
+      total += minD[i];
+    }
+    if (k + 1 < v) pick = total > 0 ? rng.weighted(minD, total) : rng.int(m); // all points covered: any point
+  }
+  return c;
+}
+
+/**
+ * Capacity-constrained assignment: rows in order of their nearest distance claim their nearest cluster with room;
+ * a row whose nearest is full takes the nearest one that still has room. dist is m x v.
+ */
+export function balancedAssign(dist: Float32Array, m: number, v: number, cap: number, labels: Int32Array): void {
+  const best = new Int32Array(m);
+  const bestD = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    let b = 0, bd = Infinity;
+    for (let k = 0, o = i * v; k < v; k++) if (dist[o + k] < bd) (bd = dist[o + k]), (b = k);
+    best[i] = b;
+    bestD[i] = bd;
+  }
+  const order = Int32Array.from({ length: m }, (_, i) => i).sort((a, b) => bestD[a] - bestD[b] || a - b);
+  const count = new Int32Array(v);
+  for (const i of order) {
+    let k = best[i];
+    if (count[k] >= cap) {
+      let bd = Infinity;
+      for (let q = 0, o = i * v; q < v; q++) if (count[q] < cap && dist[o + q] < bd) (bd = dist[o + q]), (k = q);
+    }
+    labels[i] = k;
+    count[k]++;
+  }
+}
+
+function nearestAssign(dist: Float32Array, m: number, v: number, labels: Int32Array): void {
+  for (let i = 0; i < m; i++) {
+    let b = 0, bd = Infinity;
+    for (let k = 0, o = i * v; k < v; k++) if (dist[o + k] < bd) (bd = dist[o + k]), (b = k);
+    labels[i] = b;
+  }
+}
+
+/** Trains one level's V centroids on the rows of x (n x d). */
+export async function trainLevel(
+  x: Float32Array, n: number, d: number, options: KmeansOptions, pool: KernelPool, onIter?: (iter: number) => void,
+): Promise<{ centroids: Float32Array; stats: LevelStats }> {
+  const { size: v, seed } = options;
+  const rng = new Random(seed);
+  const rows = sampleRows(n, options.maxTrainPoints || 256 * v, rng);
+  const m = rows.length;
+  const s = sharedF32(m * d);
+  for (let i = 0; i < m; i++) s.set(x.subarray(rows[i] * d, rows[i] * d + d), i * d);
+
+  const c = kmeansPlusPlus(s, m, d, v, rng);
+  const dist = sharedF32(m * v);
+  const labels = new Int32Array(m).fill(-1);
+  const next = new Int32Array(m);
+  const cap = Math.max(1, Math.ceil((m / v) * options.capacityFactor));
+  let iter = 0;
+  for (; iter < options.iterations; iter++) {
+    await pool.distances(s, d, m, c, v, dist);
+    if (options.balanced) balancedAssign(dist, m, v, cap, next);
+    else nearestAssign(dist, m, v, next);
+    let changed = 0;
+    for (let i = 0; i < m; i++) if (next[i] !== labels[i]) changed++;
+    labels.set(next);
+    updateCentroids(s, m, d, v, labels, dist, c);
+    onIter?.(iter + 1);
+    if (changed === 0) {
+      iter++;
+      break;
+    }
+  }
+  const count = new Int32Array(v);
+  for (let i = 0; i < m; i++) count[labels[i]]++;
+  return { centroids: c, stats: { iterations: iter, trainMaxClusterShare: Math.max(...count) / m } };
+}
+
+/** Centroid = mean of its rows; an empty cluster is re-seeded at the row farthest from its own centroid. */
+function updateCentroids(s: Float32Array, m: number, d: number, v: number, labels: Int32Array, dist: Float32Array, c: Float32Array): void {
+  const sum = new Float64Array(v * d);
+  const count = new Int32Array(v);
+  for (let i = 0; i < m; i++) {
+    const k = labels[i];
+    count[k]++;
+    for (let j = 0; j < d; j++) sum[k * d + j] += s[i * d + j];
+  }
+  const taken = new Uint8Array(m);
+  for (let k = 0; k < v; k++) {
+    if (count[k] > 0) {
+      for (let j = 0; j < d; j++) c[k * d + j] = sum[k * d + j] / count[k];
+      continue;
+    }
+    let far = -1, farD = -1;
+    for (let i = 0; i < m; i++) {
+      const di = dist[i * v + labels[i]];
+      if (!taken[i] && di > farD) (farD = di), (far = i);
+    }
+    if (far < 0) continue; // fewer rows than clusters: keep the old centre
+    taken[far] = 1;
+    c.set(s.subarray(far * d, far * d + d), k * d);
+  }
+}
+
+export interface RqResult {
+  codebook: Codebook;
+  tokens: Int32Array; // n x levels, the nearest-centroid (encodeSid) assignment
+  reconstructionError: number[]; // after each level: Σ‖residual‖² / Σ‖x − mean‖²
+  utilization: number[]; // share of the V codes used at each level
+  maxClusterShare: number[]; // largest code's share of items at each level
+  levelStats: LevelStats[];
+}
+
+/** Residual quantisation: level l's codebook is trained on the residuals left by the nearest assignment at l-1. */
+export async function residualQuantize(
+  features: Float32Array[], levels: number, options: KmeansOptions, pool: KernelPool, progress?: Progress,
+): Promise<RqResult> {
+  const n = features.length;
+  if (n === 0) throw new Error("kmeans: no items");
+  const d = features[0].length;
+  const v = options.size;
+  if (!Number.isInteger(v) || v < 2) throw new Error(`kmeans: codebook size must be an integer >= 2, got ${v}`);
+  const r = sharedF32(n * d);
+  features.forEach((f, i) => r.set(f, i * d));
+  const tokens = sharedI32(n * levels);
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += r[i * d + j] / n;
+  let totalVar = 0;
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) totalVar += (r[i * d + j] - mean[j]) ** 2;
+
+  const centroids: Float32Array[] = [];
+  const out: Omit<RqResult, "codebook" | "tokens"> = { reconstructionError: [], utilization: [], maxClusterShare: [], levelStats: [] };
+  const rng = new Random(options.seed);
+  const label = options.balanced ? "balanced" : "plain";
+  for (let l = 0; l < levels; l++) {
+    const { centroids: c, stats } = await trainLevel(r, n, d, { ...options, seed: rng.seed() }, pool, (it) =>
+      progress?.(`${label} level ${l + 1}/${levels}`, it, options.iterations),
+    );
+    await pool.encodeLevel(r, d, n, c, v, tokens, levels, l);
+    centroids.push(c);
+    const count = new Int32Array(v);
+    for (let i = 0; i < n; i++) count[tokens[i * levels + l]]++;
+    let err = 0;
+    for (let p = 0; p < n * d; p++) err += r[p] * r[p];
+    out.reconstructionError.push(totalVar > 0 ? err / totalVar : 0);
+    out.utilization.push(count.filter((x) => x > 0).length / v);
+    out.maxClusterShare.push(Math.max(...count) / n);
+    out.levelStats.push(stats);
+  }
+  return { codebook: createCodebook(levels, v, d, centroids), tokens, ...out };
+}
