@@ -1,0 +1,81 @@
+// Minimal supervised HPN training: NLL of the next positive item's SID tokens, -Σ_l log p_l(z_l(target)), on
+// next-positive examples of the train split. Enough for the embedded default model (scripts/commands/default-model.ts);
+// the full trainer with A2C and the critic is scripts/learn/a2c.ts.
+import cliProgress from "cli-progress";
+import { scoreItems } from "../../core/score";
+import { tf } from "../model/backend";
+import type { Hpn } from "../model/hpn";
+import { sidHistoryBatch, type NextItemExample } from "./episodes";
+import { ndcgAt, rankOf, recallAt } from "./metrics";
+import { Rng } from "./rng";
+
+export interface SupervisedConfig {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+}
+
+export const DEFAULT_SUPERVISED: SupervisedConfig = { steps: 1500, batchSize: 64, lr: 2e-3, seed: 1 };
+
+export interface SupervisedResult {
+  losses: number[]; // per step
+  msPerStep: number;
+}
+
+/** Trains `hpn` in place. sidTokens: [numItems * L]. */
+export function trainSupervised(hpn: Hpn, examples: NextItemExample[], sidTokens: Int32Array, cfg: SupervisedConfig, progress = false): SupervisedResult {
+  if (examples.length === 0) throw new Error("supervised: no training examples");
+  const { historyLength: H, levels: L, vocab: V } = hpn.config;
+  const rng = new Rng(cfg.seed);
+  const opt = tf.train.adam(cfg.lr);
+  const vars = hpn.variables();
+  const losses: number[] = [];
+  const bar = progress
+    ? new cliProgress.SingleBar({ format: "supervised |{bar}| {value}/{total} steps | loss {loss} | ETA {eta_formatted}" }, cliProgress.Presets.shades_classic)
+    : null;
+  bar?.start(cfg.steps, 0, { loss: "-" });
+  const t0 = performance.now();
+  for (let step = 0; step < cfg.steps; step++) {
+    const batch = Array.from({ length: cfg.batchSize }, () => examples[rng.int(examples.length)]);
+    const { sids, length } = sidHistoryBatch(batch.map((e) => e.history), sidTokens, H, L);
+    const target = new Int32Array(cfg.batchSize * L);
+    batch.forEach((e, b) => target.set(sidTokens.subarray(e.target * L, (e.target + 1) * L), b * L));
+    const loss = tf.tidy(() => {
+      const xs = tf.tensor3d(sids, [cfg.batchSize, H, L], "int32");
+      const len = tf.tensor1d(length, "int32");
+      const oneHot = tf.oneHot(tf.tensor2d(target, [cfg.batchSize, L], "int32"), V); // [B, L, V]
+      return opt.minimize(() => {
+        const { logProbs } = hpn.forward(xs, len, true);
+        return tf.neg(tf.sum(tf.mul(logProbs, oneHot))).div(cfg.batchSize) as tf.Scalar;
+      }, true, vars) as tf.Scalar;
+    });
+    const v = loss.dataSync()[0];
+    loss.dispose();
+    if (!Number.isFinite(v)) throw new Error(`supervised: loss is ${v} at step ${step}`);
+    losses.push(v);
+    bar?.update(step + 1, { loss: v.toFixed(3) });
+  }
+  bar?.stop();
+  opt.dispose();
+  return { losses, msPerStep: (performance.now() - t0) / cfg.steps };
+}
+
+/** Recall@10 / NDCG@10 of the next positive item over the whole catalog (ties count against the target). */
+export function offlineMetrics(hpn: Hpn, examples: NextItemExample[], sidTokens: Int32Array, k = 10, batch = 256): { recall10: number; ndcg10: number; examples: number } {
+  const { historyLength: H, levels: L, vocab: V } = hpn.config;
+  let recall = 0;
+  let ndcg = 0;
+  for (let b0 = 0; b0 < examples.length; b0 += batch) {
+    const part = examples.slice(b0, b0 + batch);
+    const { sids, length } = sidHistoryBatch(part.map((e) => e.history), sidTokens, H, L);
+    const lp = tf.tidy(() => hpn.forward(tf.tensor3d(sids, [part.length, H, L], "int32"), tf.tensor1d(length, "int32"), false).logProbs.dataSync() as Float32Array);
+    part.forEach((e, b) => {
+      const r = rankOf(scoreItems(lp, L, V, sidTokens, b * L * V), e.target);
+      recall += recallAt(r, k);
+      ndcg += ndcgAt(r, k);
+    });
+  }
+  const n = Math.max(1, examples.length);
+  return { recall10: recall / n, ndcg10: ndcg / n, examples: examples.length };
+}
