@@ -2,6 +2,9 @@
 // The weights are fixed so tests can check ORT's answer against a reference computed by hand.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { manifestVersion, parseManifest, servingTensors, type Manifest } from "../core/manifest";
+import { sha256Hex } from "../core/sha256";
+import { Random } from "./data/random";
 import { GraphBuilder } from "./onnx/graph";
 
 export const TINY_W = [
@@ -23,6 +26,62 @@ export function tinyModel(): Uint8Array {
   return g.toBytes();
 }
 
+export interface HpnFixtureShape {
+  historyLength: number;
+  levels: number;
+  vocab: number;
+  dModel: number;
+  seed: number;
+}
+export const HPN_FIXTURE: HpnFixtureShape = { historyLength: 8, levels: 3, vocab: 16, dModel: 8, seed: 7 };
+
+/**
+ * A stand-in with the HPN's serving contract (sids int64 [batch, H, L], length int64 [batch] -> logprobs float32
+ * [batch, L, V]) but a trivial body: logprobs = LogSoftmax(tanh(Σ_{h<length, l} E[sids] + b) · W). Worker tests use it
+ * to exercise the serving path with a model whose outputs depend on the history, independent of training.
+ */
+export function hpnFixture(shape: HpnFixtureShape = HPN_FIXTURE): { bytes: Uint8Array; manifest: Manifest } {
+  const { historyLength: H, levels: L, vocab: V, dModel: d } = shape;
+  const rng = new Random(shape.seed);
+  const randn = (n: number, scale: number) => Float32Array.from({ length: n }, () => rng.normal() * scale);
+  const g = new GraphBuilder("hpn-fixture");
+  const sids = g.input("sids", "int64", ["batch", H, L]);
+  const length = g.input("length", "int64", ["batch"]);
+  const emb = g.op("Gather", [g.initializer("E", randn(V * d, 0.5), [V, d]), sids], { axis: 0 }); // [B, H, L, d]
+  // Valid positions are the last `length` of H (right-aligned): mask[b, h] = h >= H - length[b].
+  const positions = g.initializer("positions", BigInt64Array.from({ length: H }, (_, h) => BigInt(h)), [1, H]);
+  const first = g.op("Sub", [g.ints([H]), g.op("Unsqueeze", [length, g.ints([1])])]); // [B, 1]
+  const mask = g.op("Cast", [g.op("GreaterOrEqual", [positions, first])], { to: 1 }); // float [B, H]
+  const masked = g.op("Mul", [emb, g.op("Unsqueeze", [mask, g.ints([2, 3])])]);
+  const pooled = g.op("ReduceSum", [masked, g.ints([1, 2])], { keepdims: 0 }); // [B, d]
+  const h = g.op("Tanh", [g.op("Add", [pooled, g.initializer("b", randn(d, 0.5), [d])])]);
+  const logits = g.op("MatMul", [h, g.initializer("W", randn(d * L * V, 1.0), [d, L * V])]);
+  g.op("LogSoftmax", [g.op("Reshape", [logits, g.ints([-1, L, V])])], { axis: -1 }, ["logprobs"]);
+  g.output("logprobs", "float32", ["batch", L, V]);
+  const bytes = g.toBytes();
+  const file = { path: "hpn-fixture.onnx", sha256: sha256Hex(bytes), bytes: bytes.length };
+  const config = { fixture: true, ...shape };
+  const manifest = parseManifest({
+    format: "hsrl-manifest/1",
+    version: manifestVersion([bytes], config),
+    created_at: "2026-01-01T00:00:00.000Z",
+    levels: L,
+    vocab: V,
+    historyLength: H,
+    dModel: d,
+    featureDim: null,
+    hpn: { heads: 1, layers: 1, ff: 1, tau: 1, residual: false },
+    ...servingTensors(H, L, V),
+    quantization: "fp32",
+    serving: file.path,
+    files: { fp32: file, int8: file }, // a fixture: one fp32 file stands for both
+    codebook: null,
+    training: { dataset: "fixture", seed: shape.seed },
+    evaluation: { note: "test fixture with the serving contract; not a trained model" },
+  });
+  return { bytes, manifest };
+}
+
 // A hand-assembled wasm module exporting add(i32, i32) -> i32: tests use it to check that other WebAssembly keeps
 // working while and after ORT initialises.
 export const ADD_WASM = Uint8Array.from([
@@ -38,5 +97,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "tiny.onnx"), tinyModel());
   writeFileSync(join(dir, "add.wasm"), ADD_WASM);
-  console.log(`wrote ${dir}/tiny.onnx, ${dir}/add.wasm`);
+  const hpn = hpnFixture();
+  writeFileSync(join(dir, "hpn-fixture.onnx"), hpn.bytes);
+  writeFileSync(join(dir, "hpn-fixture.manifest.json"), JSON.stringify(hpn.manifest, null, 2) + "\n");
+  console.log(`wrote ${dir}/{tiny.onnx, add.wasm, hpn-fixture.onnx, hpn-fixture.manifest.json}`);
 }

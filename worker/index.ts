@@ -1,12 +1,43 @@
-// The Worker's composition root: routes are mounted here; each resource lives in routes/.
-import { Hono } from "hono";
+// The Worker's composition root: routers per resource are mounted here, errors become JSON, cron redeploys models.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
 import type { AppEnv, Bindings } from "./bindings";
+import { ApiError } from "./errors";
 import { health } from "./routes/health";
+import { itemsRoutes } from "./routes/items";
+import { modelRoutes } from "./routes/model";
+import { recommend } from "./routes/recommend";
+import { rerank } from "./routes/rerank";
+import { LIMITS } from "./schemas";
 
-export const app = new Hono<AppEnv>();
+export const app = new OpenAPIHono<AppEnv>();
+
+app.use(
+  "/v1/*",
+  bodyLimit({
+    maxSize: LIMITS.bodyBytes,
+    onError: (c) => c.json({ error: "payload_too_large", message: `request body exceeds ${LIMITS.bodyBytes} bytes` }, 413),
+  }),
+);
 app.route("/", health);
+app.route("/", rerank);
+app.route("/", recommend);
+app.route("/", itemsRoutes);
+app.route("/", modelRoutes);
+
+app.doc31("/openapi.json", {
+  openapi: "3.1.0",
+  info: { title: "hsrl-edge", version: "0.1.0", description: "HSRL re-ranking and recommendation at the edge" },
+});
+
 app.notFound((c) => c.json({ error: "not_found", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 app.onError((err, c) => {
+  if (err instanceof ApiError) return c.json({ error: err.code, message: err.message, ...err.details }, err.status);
+  if (err instanceof HTTPException) {
+    // Hono's own 4xx (e.g. a body that is not JSON): keep the status, answer in JSON.
+    return c.json({ error: err.status === 400 ? "invalid_request" : "http_error", message: err.message }, err.status);
+  }
   console.error(err);
   return c.json({ error: "internal", message: "internal error" }, 500);
 });

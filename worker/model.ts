@@ -1,24 +1,99 @@
 // The serving model, cached per isolate and created lazily on first use (never at start-up: the limit is 1 s).
-import defaultManifest from "../model/manifest.json";
-import defaultModel from "../model/default.onnx";
-import { createSession, type ort } from "./onnx";
+// The active version is read from D1 with every request (meta.active_model); when it moves, the next request loads the
+// new model from R2. With no published model, the embedded default in model/ serves.
+import { eq } from "drizzle-orm";
+import { parseManifest, type Manifest } from "../core/manifest";
+import embeddedManifest from "../model/manifest.json";
+import embeddedModel from "../model/hpn.int8.onnx";
+import { database } from "./db/client";
+import { modelVersions } from "./db/schema";
+import { causeMessage, d1, ModelUnavailable } from "./errors";
+import { createSession, ort } from "./onnx";
 
-export interface LoadedModel {
+export interface ServingModel {
   version: string;
-  kind: string;
   source: "embedded" | "r2";
+  manifest: Manifest;
   session: ort.InferenceSession;
 }
 
-let current: Promise<LoadedModel> | undefined;
+let cached: { key: string; model: Promise<ServingModel> } | undefined;
 
-/** The active model; the embedded default until a published model is promoted. */
-export function activeModel(): Promise<LoadedModel> {
-  current ??= createSession(defaultModel)
-    .then((session) => ({ version: defaultManifest.version, kind: defaultManifest.kind, source: "embedded" as const, session }))
-    .catch((err) => {
-      current = undefined; // retry on the next request instead of caching the failure
-      throw err;
+/** The model for `activeVersion` (null: the embedded default), loading it on first use or when the version moves. */
+export function servingModel(env: Cloudflare.Env, activeVersion: string | null): Promise<ServingModel> {
+  const key = activeVersion ?? "embedded";
+  if (cached?.key !== key) {
+    const model = (activeVersion === null ? loadEmbedded() : loadFromR2(env, activeVersion)).catch((err) => {
+      if (cached?.key === key) cached = undefined; // try again on a later request rather than caching the failure
+      throw err instanceof ModelUnavailable ? err : new ModelUnavailable(`model ${key} could not be loaded: ${causeMessage(err)}`);
     });
-  return current;
+    cached = { key, model };
+  }
+  return cached.model;
+}
+
+async function loadEmbedded(): Promise<ServingModel> {
+  const manifest = parseManifest(embeddedManifest, "model/manifest.json");
+  return { version: manifest.version, source: "embedded", manifest, session: await createSession(embeddedModel) };
+}
+
+async function loadFromR2(env: Cloudflare.Env, version: string): Promise<ServingModel> {
+  const { manifest, bytes } = await fetchPublished(env, version);
+  return { version, source: "r2", manifest, session: await createSession(bytes) };
+}
+
+/**
+ * Reads a published model (manifest + serving file) from R2 and checks it: the manifest validates and names this
+ * version, and the bytes hash to what both the manifest and the registry row say. Shared by serving and the promoter.
+ */
+export async function fetchPublished(env: Cloudflare.Env, version: string): Promise<{ manifest: Manifest; bytes: Uint8Array }> {
+  const db = database(env.DB);
+  const [row] = await d1(() => db.select().from(modelVersions).where(eq(modelVersions.version, version)).limit(1));
+  if (!row) throw new ModelUnavailable(`model ${version} is not registered`);
+  const manifestObject = await env.MODELS.get(`${row.r2Key}manifest.json`);
+  if (!manifestObject) throw new ModelUnavailable(`model ${version}: ${row.r2Key}manifest.json is missing from R2`);
+  let manifest: Manifest;
+  try {
+    manifest = parseManifest(await manifestObject.json(), `${row.r2Key}manifest.json`);
+  } catch (err) {
+    throw new ModelUnavailable(`model ${version}: invalid manifest: ${causeMessage(err)}`);
+  }
+  if (manifest.version !== version) throw new ModelUnavailable(`model ${version}: manifest names version ${manifest.version}`);
+  const file = manifest.files[manifest.quantization];
+  const object = await env.MODELS.get(`${row.r2Key}${manifest.serving}`);
+  if (!object) throw new ModelUnavailable(`model ${version}: ${row.r2Key}${manifest.serving} is missing from R2`);
+  const bytes = new Uint8Array(await object.arrayBuffer());
+  const digest = await sha256(bytes);
+  if (digest !== file.sha256) throw new ModelUnavailable(`model ${version}: sha256 of ${manifest.serving} is ${digest}, manifest says ${file.sha256}`);
+  if (digest !== row.sha256) throw new ModelUnavailable(`model ${version}: sha256 ${digest} differs from the registry's ${row.sha256}`);
+  return { manifest, bytes };
+}
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Runs the HPN on a batch of histories (each a list of SIDs, oldest first) and returns the per-level log-probs,
+ * [batch, L, V] row-major. Histories are right-aligned into the model's H slots, keeping the newest H items.
+ */
+export async function runHpn(model: ServingModel, histories: number[][][]): Promise<Float32Array> {
+  const { historyLength: H, levels: L } = model.manifest;
+  const B = histories.length;
+  const sids = new BigInt64Array(B * H * L);
+  const length = new BigInt64Array(B);
+  histories.forEach((history, b) => {
+    const recent = history.slice(-H);
+    length[b] = BigInt(recent.length);
+    recent.forEach((tokens, i) => {
+      const base = (b * H + (H - recent.length + i)) * L;
+      for (let l = 0; l < L; l++) sids[base + l] = BigInt(tokens[l]);
+    });
+  });
+  const out = await model.session.run({
+    sids: new ort.Tensor("int64", sids, [B, H, L]),
+    length: new ort.Tensor("int64", length, [B]),
+  });
+  return out.logprobs.data as Float32Array;
 }

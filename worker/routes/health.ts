@@ -1,12 +1,24 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../bindings";
-import { activeModel } from "../model";
+import { lookupItems } from "../catalog";
+import { causeMessage } from "../errors";
+import { servingModel } from "../model";
 
+// Liveness plus readiness: loads the active model (lazily, once per isolate) and says whether ORT is ready.
 export const health = new Hono<AppEnv>().get("/healthz", async (c) => {
+  let activeVersion: string | null = null;
+  let database = "ok";
   try {
-    const model = await activeModel();
-    return c.json({ status: "ok", onnx: "ready", model: { version: model.version, kind: model.kind, source: model.source } });
+    activeVersion = (await lookupItems(c.env, [])).versions.activeModel;
   } catch (err) {
-    return c.json({ status: "degraded", onnx: "error", error: String(err) }, 503);
+    database = `error: ${causeMessage(err)}`;
+  }
+  try {
+    const model = await servingModel(c.env, activeVersion);
+    const status = database === "ok" ? "ok" : "degraded";
+    const { training } = model.manifest;
+    return c.json({ status, onnx: "ready", database, model: { version: model.version, source: model.source, dataset: training.dataset } }, database === "ok" ? 200 : 503);
+  } catch (err) {
+    return c.json({ status: "degraded", onnx: "error", database, error: causeMessage(err) }, 503);
   }
 });

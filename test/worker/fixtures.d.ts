@@ -1,0 +1,4 @@
+declare module "*.manifest.json" {
+  const manifest: Record<string, unknown> & { version: string };
+  export default manifest;
+}

@@ -1,0 +1,88 @@
+// Decoding the HPN's per-level distributions into catalog items.
+//
+// The L distributions do not depend on the chosen prefix (the HPN subtracts *expected* token embeddings), so an item's
+// score is additive: Σ_l logp[l][z_l]. That makes an exact best-first (A*) search over the prefix tree of SIDs that
+// exist in the catalog possible: a prefix's priority is its score so far plus the best any remaining level could add,
+// an upper bound, so complete SIDs leave the queue in exact score order. We stop once k admissible items are out.
+import type { SidIndex } from "./catalog";
+
+export interface Decoded {
+  id: string;
+  tokens: number[];
+  collision: number;
+  score: number;
+}
+
+interface Node {
+  tokens: number[];
+  score: number; // Σ of logp over the chosen tokens
+  priority: number; // score + bound of the levels still to choose
+}
+
+export function decodeTopK(logProbs: ArrayLike<number>, levels: number, vocab: number, index: SidIndex, k: number, excluded: Set<string>): Decoded[] {
+  // bound[l] = Σ_{l' >= l} max_v logp[l'][v]
+  const bound = new Float64Array(levels + 1);
+  for (let l = levels - 1; l >= 0; l--) {
+    let best = -Infinity;
+    for (let v = 0; v < vocab; v++) best = Math.max(best, logProbs[l * vocab + v]);
+    bound[l] = bound[l + 1] + best;
+  }
+  const out: Decoded[] = [];
+  const heap = new MaxHeap<Node>((a, b) => a.priority - b.priority);
+  heap.push({ tokens: [], score: 0, priority: bound[0] });
+  while (out.length < k && heap.size > 0) {
+    const node = heap.pop()!;
+    const depth = node.tokens.length;
+    if (depth === levels) {
+      for (const item of index.itemsBySid.get(node.tokens.join("-")) ?? []) {
+        if (excluded.has(item.id)) continue;
+        out.push({ id: item.id, tokens: node.tokens, collision: item.collision, score: node.score });
+        if (out.length === k) break;
+      }
+      continue;
+    }
+    for (const t of index.children.get(node.tokens.join("-")) ?? []) {
+      if (t < 0 || t >= vocab) continue; // a token this model cannot emit
+      const score = node.score + logProbs[depth * vocab + t];
+      heap.push({ tokens: [...node.tokens, t], score, priority: score + bound[depth + 1] });
+    }
+  }
+  return out;
+}
+
+class MaxHeap<T> {
+  private readonly xs: T[] = [];
+  constructor(private readonly cmp: (a: T, b: T) => number) {}
+  get size(): number {
+    return this.xs.length;
+  }
+  push(x: T): void {
+    const xs = this.xs;
+    xs.push(x);
+    for (let i = xs.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (this.cmp(xs[i], xs[p]) <= 0) break;
+      [xs[i], xs[p]] = [xs[p], xs[i]];
+      i = p;
+    }
+  }
+  pop(): T | undefined {
+    const xs = this.xs;
+    const top = xs[0];
+    const last = xs.pop();
+    if (xs.length > 0 && last !== undefined) {
+      xs[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < xs.length && this.cmp(xs[l], xs[m]) > 0) m = l;
+        if (r < xs.length && this.cmp(xs[r], xs[m]) > 0) m = r;
+        if (m === i) break;
+        [xs[i], xs[m]] = [xs[m], xs[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

@@ -1,0 +1,48 @@
+// What rerank and recommend share: turning a request's history into SIDs and the model's per-level log-probs.
+import type { CatalogItem, Lookup } from "./catalog";
+import { lookupItems } from "./catalog";
+import { runHpn, servingModel, type ServingModel } from "./model";
+import { ModelUnavailable } from "./errors";
+
+export interface HistoryRequest {
+  history?: string[];
+  userId?: string;
+}
+
+export interface Context {
+  lookup: Lookup;
+  history: CatalogItem[]; // oldest first, known items only
+  unknownHistory: string[];
+}
+
+/** One D1 round trip (warm isolate): the history's and the extra ids' SIDs, the catalog and model versions. */
+export async function resolve(env: Cloudflare.Env, req: HistoryRequest, extraIds: string[], historyLength: number): Promise<Context> {
+  const historyIds = req.history ?? [];
+  const lookup = await lookupItems(env, [...historyIds, ...extraIds], { userId: req.userId, historyLength });
+  if (lookup.userHistory) return { lookup, history: lookup.userHistory, unknownHistory: [] };
+  const history: CatalogItem[] = [];
+  const unknownHistory: string[] = [];
+  for (const id of historyIds) {
+    const item = lookup.items.get(id);
+    if (item) history.push(item);
+    else unknownHistory.push(id);
+  }
+  return { lookup, history, unknownHistory };
+}
+
+// The history length used for stored-history lookups before the model (and its H) is known; the model keeps the
+// newest H of what it is given, and no model has a longer history than this.
+export const MAX_HISTORY = 200;
+
+/** The serving model and its log-probs [L * V] for one history; throws ModelUnavailable when it cannot run. */
+export async function score(env: Cloudflare.Env, ctx: Context): Promise<{ model: ServingModel; logProbs: Float32Array }> {
+  const model = await servingModel(env, ctx.lookup.versions.activeModel);
+  const { levels } = model.manifest;
+  // Items encoded with another codebook shape cannot be fed to this model; leave them out of the history.
+  const tokens = ctx.history.filter((i) => i.tokens.length === levels).map((i) => i.tokens);
+  try {
+    return { model, logProbs: await runHpn(model, [tokens]) };
+  } catch (err) {
+    throw new ModelUnavailable(`inference failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

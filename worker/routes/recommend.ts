@@ -1,0 +1,26 @@
+import { createRoute } from "@hono/zod-openapi";
+import { itemAttributes, sidIndex } from "../catalog";
+import { decodeTopK } from "../decode";
+import { MAX_HISTORY, resolve, score } from "../policy";
+import { router } from "../router";
+import { errorResponses, json, RecommendRequest, RecommendResponse } from "../schemas";
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/recommend",
+  summary: "Decode the best Semantic IDs present in the catalog and return their items",
+  request: { body: { content: { "application/json": { schema: RecommendRequest } }, required: true } },
+  responses: { 200: json(RecommendResponse, "the k best active items, best first"), ...errorResponses },
+});
+
+export const recommend = router().openapi(route, async (c) => {
+  const body = c.req.valid("json");
+  const ctx = await resolve(c.env, body, [], MAX_HISTORY);
+  const [{ model, logProbs }, index] = await Promise.all([score(c.env, ctx), sidIndex(c.env, ctx.lookup.versions.catalog)]);
+  const excluded = new Set([...body.exclude, ...ctx.history.map((i) => i.id)]);
+  const { levels, vocab } = model.manifest;
+  const top = decodeTopK(logProbs, levels, vocab, index, body.k, excluded);
+  const attributes = await itemAttributes(c.env, top.map((t) => t.id));
+  const items = top.map((t) => ({ id: t.id, score: t.score, sid: t.tokens, collision: t.collision, attributes: attributes.get(t.id) ?? {} }));
+  return c.json({ items, unknownHistory: ctx.unknownHistory, model: model.version }, 200);
+});

@@ -1,0 +1,101 @@
+// Request and response schemas: they validate requests and generate /openapi.json, so the two never disagree.
+import { z } from "@hono/zod-openapi";
+
+export const LIMITS = {
+  candidates: 1000,
+  history: 500, // accepted; only the newest H (the model's history length) are used
+  exclude: 1000,
+  k: 100,
+  bodyBytes: 256 * 1024,
+} as const;
+
+// Item ids are strings; integers are accepted (MovieLens-style ids) and normalised to strings.
+export const ItemId = z
+  .union([z.string().min(1).max(128), z.number().int()])
+  .transform((v) => String(v))
+  .openapi({ type: "string", example: "movie-42" });
+
+const HistoryInput = {
+  history: z.array(ItemId).max(LIMITS.history).optional().openapi({ description: "item ids the user interacted with, newest last; [] for a cold user" }),
+  userId: z.string().min(1).max(128).optional().openapi({ description: "use the user's stored click history (POST /v1/events) instead of `history`" }),
+};
+const oneHistory = (b: { history?: unknown; userId?: unknown }) => (b.history === undefined) !== (b.userId === undefined);
+const oneHistoryMessage = { message: "give exactly one of `history` or `userId`", path: ["history"] };
+
+export const RerankRequest = z
+  .object({
+    ...HistoryInput,
+    candidates: z.array(ItemId).min(1).max(LIMITS.candidates),
+    k: z.number().int().min(1).max(LIMITS.candidates).optional().openapi({ description: "how many to return (default: all candidates)" }),
+  })
+  .refine(oneHistory, oneHistoryMessage)
+  .openapi("RerankRequest");
+
+export const RecommendRequest = z
+  .object({
+    ...HistoryInput,
+    k: z.number().int().min(1).max(LIMITS.k).default(10),
+    exclude: z.array(ItemId).max(LIMITS.exclude).default([]),
+  })
+  .refine(oneHistory, oneHistoryMessage)
+  .openapi("RecommendRequest");
+
+const Sid = z.array(z.number().int()).openapi({ description: "SID tokens, coarse to fine", example: [12, 40, 3] });
+
+export const ScoredItem = z
+  .object({
+    id: z.string(),
+    score: z.number().nullable().openapi({ description: "Σ_l log p_l(z_l); null in fallback answers" }),
+    sid: Sid,
+    collision: z.number().int(),
+  })
+  .openapi("ScoredItem");
+
+export const RerankResponse = z
+  .object({
+    items: z.array(ScoredItem),
+    unknown: z.array(z.string()).openapi({ description: "candidate ids not in the catalog" }),
+    retired: z.array(z.string()).openapi({ description: "candidate ids retired from the catalog (never ranked)" }),
+    unknownHistory: z.array(z.string()),
+    model: z.string().nullable(),
+    fallback: z.boolean().optional(),
+    reason: z.string().optional(),
+  })
+  .openapi("RerankResponse");
+
+export const RecommendResponse = z
+  .object({
+    items: z.array(ScoredItem.extend({ attributes: z.record(z.string(), z.unknown()) })),
+    unknownHistory: z.array(z.string()),
+    model: z.string(),
+  })
+  .openapi("RecommendResponse");
+
+export const Item = z
+  .object({
+    id: z.string(),
+    sid: Sid,
+    collision: z.number().int(),
+    status: z.enum(["active", "retired"]),
+    attributes: z.record(z.string(), z.unknown()),
+  })
+  .openapi("Item");
+
+export const ErrorBody = z
+  .object({
+    error: z.string().openapi({ example: "invalid_request" }),
+    message: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi("Error");
+
+export const errorResponses = {
+  400: { content: { "application/json": { schema: ErrorBody } }, description: "invalid request" },
+  413: { content: { "application/json": { schema: ErrorBody } }, description: "request body too large" },
+  503: { content: { "application/json": { schema: ErrorBody } }, description: "database or model unavailable" },
+} as const;
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
