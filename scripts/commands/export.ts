@@ -46,7 +46,8 @@ export function loadCodebookFile(path: string): Codebook {
 
 /**
  * SID tokens [numItems * L] for a dataset's items from a SID table JSON: an array (or {items: [...]}) of entries with
- * the external item `id` and either `tokens` (number[]) or `sid` ("12-40-3"). Items missing from the table are an error.
+ * the external item `id` and the tokens as `tokens` / `sid` (number[]) or `sid` ("12-40-3"). Items missing from the table
+ * are an error.
  */
 export function sidTokensForItems(path: string, itemIds: string[], levels: number): Int32Array {
   const json = readJsonFile(path) as unknown;
@@ -54,7 +55,7 @@ export function sidTokensForItems(path: string, itemIds: string[], levels: numbe
   if (!Array.isArray(rows)) throw new Error(`${path}: expected an array of {id, tokens|sid} (or {items: [...]})`);
   const byId = new Map<string, number[]>();
   rows.forEach((r: { id?: unknown; tokens?: unknown; sid?: unknown }, i) => {
-    const tokens = Array.isArray(r.tokens) ? (r.tokens as number[]) : typeof r.sid === "string" ? parseSidKey(r.sid) : null;
+    const tokens = Array.isArray(r.tokens) ? (r.tokens as number[]) : Array.isArray(r.sid) ? (r.sid as number[]) : typeof r.sid === "string" ? parseSidKey(r.sid) : null;
     if (r.id === undefined || !tokens) throw new Error(`${path}: entry ${i} needs "id" and "tokens" or "sid"`);
     if (tokens.length !== levels) throw new Error(`${path}: entry ${i} (id ${String(r.id)}) has ${tokens.length} tokens, the HPN has ${levels} levels`);
     byId.set(String(r.id), tokens);
