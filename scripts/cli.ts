@@ -2,9 +2,10 @@
 // register(program), which adds its command; add a module here to add a command.
 import { Command } from "commander";
 import { register as registerExport } from "./commands/export";
+import { register as registerSids } from "./commands/sids";
 
 const program = new Command("hsrl").description("hsrl-edge offline tools: SIDs, training, export, publish").showHelpAfterError();
-for (const register of [registerExport]) register(program);
+for (const register of [registerSids, registerExport]) register(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Bad input gets one clear line and a non-zero exit, not a stack trace.

@@ -1,0 +1,165 @@
+// buildSids: dataset -> item features -> balanced residual k-means codebook -> invertible SID table + report.
+import { sidKey, type Codebook } from "../../core/codebook";
+import type { Dataset } from "../data/dataset";
+import { itemFeatures, type ItemFeatures } from "./features";
+import { DEFAULT_KMEANS, defaultCodebookSize, type Progress, residualQuantize, type RqResult } from "./kmeans";
+import { KernelPool } from "./pool";
+
+export interface BuildOptions {
+  levels: number;
+  size?: number; // V; default from catalog size (16..256)
+  dim: number;
+  seed: number;
+  iterations?: number;
+  capacityFactor?: number;
+  threads?: number; // kernel pool threads; 0 = one per core, 1 = in-process
+  plainRq?: boolean; // also build the unbalanced RQ for the comparison (default true)
+  progress?: Progress;
+}
+
+export interface SidEntry {
+  item: number; // dense item index
+  id: string;
+  sid: number[];
+  collision: number; // 0, 1, 2.. among items sharing the same tokens, in item-id order
+}
+
+export interface SidReport {
+  dataset: string;
+  items: number;
+  levels: number;
+  codebookSize: number;
+  dim: number;
+  seed: number;
+  codebookVersion: string;
+  featureSource: ItemFeatures["source"];
+  featureExplainedVariance: number;
+  collisionRateBeforeResolution: number; // share of items that need a collision index >= 1 (n - distinct SIDs) / n
+  itemsInCollidingGroups: number; // items whose tokens are shared with at least one other item
+  maxCollisionIndex: number;
+  collisions: number; // duplicate (sid, collision) pairs after resolution: must be 0
+  utilization: number[];
+  maxClusterShare: number[];
+  reconstructionError: number[];
+  plainRqReconstructionError: number[] | null;
+  plainRqUtilization: number[] | null;
+  plainRqMaxClusterShare: number[] | null;
+  plainRqCollisionRate: number | null;
+  trainIterations: number[];
+  seconds: number;
+  secondsByStage: Record<string, number>;
+}
+
+export interface BuildResult {
+  codebook: Codebook;
+  features: ItemFeatures;
+  table: SidEntry[]; // in dense item order
+  report: SidReport;
+}
+
+/** Natural order of external ids: numeric ids numerically, otherwise by code units (locale-independent). */
+export function compareIds(a: string, b: string): number {
+  const na = /^\d+$/.test(a), nb = /^\d+$/.test(b);
+  if (na && nb) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Collision indices: items sharing tokens are numbered 0, 1, 2.. by id. Returns the index per item. */
+export function resolveCollisions(ids: string[], tokens: Int32Array, levels: number): { collision: Int32Array; distinct: number; inGroups: number } {
+  const groups = new Map<string, number[]>();
+  for (let i = 0; i < ids.length; i++) {
+    const key = sidKey(Array.from(tokens.subarray(i * levels, i * levels + levels)));
+    const g = groups.get(key);
+    if (g) g.push(i);
+    else groups.set(key, [i]);
+  }
+  const collision = new Int32Array(ids.length);
+  let inGroups = 0;
+  for (const g of groups.values()) {
+    if (g.length > 1) inGroups += g.length;
+    g.sort((a, b) => compareIds(ids[a], ids[b]) || a - b).forEach((item, c) => (collision[item] = c));
+  }
+  return { collision, distinct: groups.size, inGroups };
+}
+
+export async function buildSids(dataset: Dataset, options: BuildOptions): Promise<BuildResult> {
+  const t0 = performance.now();
+  const stage: Record<string, number> = {};
+  const lap = (name: string, since: number) => ((stage[name] = (performance.now() - since) / 1000), performance.now());
+  const n = dataset.items.length;
+  if (n === 0) throw new Error(`${dataset.name}: no items`);
+  const size = options.size ?? defaultCodebookSize(n);
+  if (!Number.isInteger(size) || size < 16 || size > 256) throw new Error(`codebook size must be an integer in 16..256, got ${size}`);
+  if (!Number.isInteger(options.levels) || options.levels < 1 || options.levels > 8) throw new Error(`levels must be an integer in 1..8, got ${options.levels}`);
+
+  let t = performance.now();
+  options.progress?.("features", 0, 1);
+  const features = itemFeatures(dataset, { dim: options.dim, seed: options.seed });
+  options.progress?.("features", 1, 1);
+  t = lap("features", t);
+
+  const pool = new KernelPool(options.threads ?? (n >= 50_000 ? 0 : 1));
+  const km = {
+    ...DEFAULT_KMEANS,
+    size,
+    seed: options.seed,
+    iterations: options.iterations ?? DEFAULT_KMEANS.iterations,
+    capacityFactor: options.capacityFactor ?? DEFAULT_KMEANS.capacityFactor,
+  };
+  let rq: RqResult;
+  let plain: RqResult | null = null;
+  try {
+    rq = await residualQuantize(features.vectors, options.levels, { ...km, balanced: true }, pool, options.progress);
+    t = lap("balancedRq", t);
+    if (options.plainRq ?? true) {
+      plain = await residualQuantize(features.vectors, options.levels, { ...km, balanced: false }, pool, options.progress);
+      t = lap("plainRq", t);
+    }
+  } finally {
+    await pool.close();
+  }
+
+  const ids = dataset.items.map((it) => it.id);
+  const L = options.levels;
+  const { collision, distinct, inGroups } = resolveCollisions(ids, rq.tokens, L);
+  const table: SidEntry[] = ids.map((id, i) => ({
+    item: i,
+    id,
+    sid: Array.from(rq.tokens.subarray(i * L, i * L + L)),
+    collision: collision[i],
+  }));
+  // Count what resolution left: duplicate full SIDs (tokens + collision index). Checked, not assumed.
+  const full = new Set(table.map((e) => `${sidKey(e.sid)}#${e.collision}`));
+  t = lap("collisions", t);
+
+  const report: SidReport = {
+    dataset: dataset.name,
+    items: n,
+    levels: L,
+    codebookSize: size,
+    dim: features.dim,
+    seed: options.seed,
+    codebookVersion: rq.codebook.version,
+    featureSource: features.source,
+    featureExplainedVariance: round(features.explainedVariance),
+    collisionRateBeforeResolution: round((n - distinct) / n),
+    itemsInCollidingGroups: inGroups,
+    maxCollisionIndex: collision.reduce((m, c) => Math.max(m, c), 0),
+    collisions: n - full.size,
+    utilization: rq.utilization.map((x) => round(x)),
+    maxClusterShare: rq.maxClusterShare.map((x) => round(x)),
+    reconstructionError: rq.reconstructionError.map((x) => round(x)),
+    plainRqReconstructionError: plain ? plain.reconstructionError.map((x) => round(x)) : null,
+    plainRqUtilization: plain ? plain.utilization.map((x) => round(x)) : null,
+    plainRqMaxClusterShare: plain ? plain.maxClusterShare.map((x) => round(x)) : null,
+    plainRqCollisionRate: plain ? round((n - resolveCollisions(ids, plain.tokens, L).distinct) / n) : null,
+    trainIterations: rq.levelStats.map((s) => s.iterations),
+    seconds: round((performance.now() - t0) / 1000, 3),
+    secondsByStage: Object.fromEntries(Object.entries(stage).map(([k, v]) => [k, round(v, 3)])),
+  };
+  return { codebook: rq.codebook, features, table, report };
+}
+
+function round(x: number, digits = 6): number {
+  return Number(x.toFixed(digits));
+}
