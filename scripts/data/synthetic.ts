@@ -103,7 +103,7 @@ export function generateSynthetic(config: Partial<SyntheticConfig> = {}): Datase
   const interactions: Interaction[] = [];
   const users: string[] = [];
   const meanPerUser = Math.max(1, cfg.interactions / nUsers);
-  const beta = 6; // how strongly taste beats popularity
+  const beta = 8; // how strongly taste beats popularity
   const start = 1577836800; // 2020-01-01
   const taste = new Float64Array(K);
   const affinity = new Float64Array(nItems);
@@ -140,7 +140,7 @@ export function generateSynthetic(config: Partial<SyntheticConfig> = {}): Datase
       total -= weight[pick];
       weight[pick] = 0;
       seen[pick] = 1;
-      const rating = Math.min(5, Math.max(1, Math.round(3 + 2.2 * affinity[pick] + 0.7 * rng.normal())));
+      const rating = Math.min(5, Math.max(1, Math.round(2.4 + 2.6 * affinity[pick] + 0.8 * rng.normal())));
       ts += 60 + Math.round(rng.exponential(86400));
       interactions.push({ user: u, item: pick, rating, ts });
     }
