@@ -99,6 +99,7 @@ export function trainPolicy(
   cfg: TrainConfig,
   onStep?: (log: StepLog) => void,
   startStep = 0,
+  checkpoint?: { every: number; save: (stepsDone: number, log: StepLog[]) => void },
 ): TrainResult {
   if (ctx.bcExamples.length === 0) throw new Error("trainer: no next-positive training examples");
   if (cfg.mode === "a2c" && !critic) throw new Error("trainer: a2c needs a critic");
@@ -139,6 +140,7 @@ export function trainPolicy(
       ms.bc.push(entry.ms);
       log.push(entry);
       onStep?.(entry);
+      if (checkpoint && (step + 1) % checkpoint.every === 0) checkpoint.save(step + 1, log);
       continue;
     }
 
@@ -206,6 +208,7 @@ export function trainPolicy(
     ms.rl.push(entry.ms);
     log.push(entry);
     onStep?.(entry);
+    if (checkpoint && (step + 1) % checkpoint.every === 0) checkpoint.save(step + 1, log);
   }
   actorOpt.dispose();
   criticOpt.dispose();
