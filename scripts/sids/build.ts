@@ -46,6 +46,7 @@ export interface SidReport {
   plainRqMaxClusterShare: number[] | null;
   plainRqCollisionRate: number | null;
   trainIterations: number[];
+  repairedCentroids: number[]; // per level: centroids moved because no training row had them nearest
   seconds: number;
   secondsByStage: Record<string, number>;
 }
@@ -154,6 +155,7 @@ export async function buildSids(dataset: Dataset, options: BuildOptions): Promis
     plainRqMaxClusterShare: plain ? plain.maxClusterShare.map((x) => round(x)) : null,
     plainRqCollisionRate: plain ? round((n - resolveCollisions(ids, plain.tokens, L).distinct) / n) : null,
     trainIterations: rq.levelStats.map((s) => s.iterations),
+    repairedCentroids: rq.levelStats.map((s) => s.repaired),
     seconds: round((performance.now() - t0) / 1000, 3),
     secondsByStage: Object.fromEntries(Object.entries(stage).map(([k, v]) => [k, round(v, 3)])),
   };

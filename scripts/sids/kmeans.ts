@@ -36,6 +36,7 @@ export type Progress = (stage: string, done: number, total: number) => void;
 export interface LevelStats {
   iterations: number;
   trainMaxClusterShare: number; // largest cluster's share in the (balanced or plain) training assignment
+  repaired: number; // centroids moved because no training row had them nearest
 }
 
 /** Seeded sample of min(n, max) distinct row indices, ascending. */
@@ -140,7 +141,39 @@ export async function trainLevel(
   }
   const count = new Int32Array(v);
   for (let i = 0; i < m; i++) count[labels[i]]++;
-  return { centroids: c, stats: { iterations: iter, trainMaxClusterShare: Math.max(...count) / m } };
+  const repaired = await repairEmpty(s, m, d, v, c, dist, pool);
+  return { centroids: c, stats: { iterations: iter, trainMaxClusterShare: Math.max(...count) / m, repaired } };
+}
+
+/**
+ * The final assignment is by nearest centroid, and a centroid shaped by capacities can end up nearest to no row (it
+ * held the overflow of its neighbours). Such a centroid is moved onto the row farthest from its nearest centroid,
+ * which then is its own; repeated until every centroid is nearest to some training row. Returns how many were moved.
+ */
+async function repairEmpty(s: Float32Array, m: number, d: number, v: number, c: Float32Array, dist: Float32Array, pool: KernelPool): Promise<number> {
+  let moved = 0;
+  const labels = new Int32Array(m);
+  for (let round = 0; round < 20; round++) {
+    await pool.distances(s, d, m, c, v, dist);
+    nearestAssign(dist, m, v, labels);
+    const count = new Int32Array(v);
+    for (let i = 0; i < m; i++) count[labels[i]]++;
+    const empty: number[] = [];
+    for (let k = 0; k < v; k++) if (count[k] === 0) empty.push(k);
+    if (empty.length === 0 || m < v) break;
+    // Farthest rows first (ties by index), one per empty centroid, never two from the same cluster of one row.
+    const order = Int32Array.from({ length: m }, (_, i) => i).sort((a, b) => dist[b * v + labels[b]] - dist[a * v + labels[a]] || a - b);
+    let next = 0;
+    for (const k of empty) {
+      while (next < m && (count[labels[order[next]]] <= 1 || dist[order[next] * v + labels[order[next]]] === 0)) next++;
+      if (next >= m) break;
+      const i = order[next++];
+      count[labels[i]]--;
+      c.set(s.subarray(i * d, i * d + d), k * d);
+      moved++;
+    }
+  }
+  return moved;
 }
 
 /** Centroid = mean of its rows; an empty cluster is re-seeded at the row farthest from its own centroid. */
