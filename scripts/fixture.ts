@@ -2,6 +2,7 @@
 // The weights are fixed so tests can check ORT's answer against a reference computed by hand.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { codebookToJson, createCodebook, type Codebook } from "../core/codebook";
 import { manifestVersion, parseManifest, servingTensors, type Manifest } from "../core/manifest";
 import { sha256Hex } from "../core/sha256";
 import { Random } from "./data/random";
@@ -34,13 +35,27 @@ export interface HpnFixtureShape {
   seed: number;
 }
 export const HPN_FIXTURE: HpnFixtureShape = { historyLength: 8, levels: 3, vocab: 16, dModel: 8, seed: 7 };
+export const FIXTURE_FEATURE_DIM = 4;
+
+/** A seeded codebook matching the fixture's shape (L = 3, V = 16, d = 4), for catalog writes in tests. */
+export function fixtureCodebook(seed = 11): Codebook {
+  const rng = new Random(seed);
+  const { levels, vocab } = HPN_FIXTURE;
+  const scales = [1, 0.3, 0.1]; // coarse to fine: each level quantises a smaller residual
+  const centroids = scales.map((scale) => Float32Array.from({ length: vocab * FIXTURE_FEATURE_DIM }, () => rng.normal() * scale));
+  return createCodebook(levels, vocab, FIXTURE_FEATURE_DIM, centroids);
+}
 
 /**
  * A stand-in with the HPN's serving contract (sids int64 [batch, H, L], length int64 [batch] -> logprobs float32
  * [batch, L, V]) but a trivial body: logprobs = LogSoftmax(tanh(Σ_{h<length, l} E[sids] + b) · W). Worker tests use it
  * to exercise the serving path with a model whose outputs depend on the history, independent of training.
  */
-export function hpnFixture(shape: HpnFixtureShape = HPN_FIXTURE): { bytes: Uint8Array; manifest: Manifest } {
+export function hpnFixture(
+  shape: HpnFixtureShape = HPN_FIXTURE,
+  codebook: Codebook = fixtureCodebook(),
+  fileName = "hpn-fixture.onnx",
+): { bytes: Uint8Array; manifest: Manifest } {
   const { historyLength: H, levels: L, vocab: V, dModel: d } = shape;
   const rng = new Random(shape.seed);
   const randn = (n: number, scale: number) => Float32Array.from({ length: n }, () => rng.normal() * scale);
@@ -59,7 +74,7 @@ export function hpnFixture(shape: HpnFixtureShape = HPN_FIXTURE): { bytes: Uint8
   g.op("LogSoftmax", [g.op("Reshape", [logits, g.ints([-1, L, V])])], { axis: -1 }, ["logprobs"]);
   g.output("logprobs", "float32", ["batch", L, V]);
   const bytes = g.toBytes();
-  const file = { path: "hpn-fixture.onnx", sha256: sha256Hex(bytes), bytes: bytes.length };
+  const file = { path: fileName, sha256: sha256Hex(bytes), bytes: bytes.length };
   const config = { fixture: true, ...shape };
   const manifest = parseManifest({
     format: "hsrl-manifest/1",
@@ -69,13 +84,13 @@ export function hpnFixture(shape: HpnFixtureShape = HPN_FIXTURE): { bytes: Uint8
     vocab: V,
     historyLength: H,
     dModel: d,
-    featureDim: null,
+    featureDim: codebook.dim,
     hpn: { heads: 1, layers: 1, ff: 1, tau: 1, residual: false },
     ...servingTensors(H, L, V),
     quantization: "fp32",
     serving: file.path,
     files: { fp32: file, int8: file }, // a fixture: one fp32 file stands for both
-    codebook: null,
+    codebook: { version: codebook.version },
     training: { dataset: "fixture", seed: shape.seed },
     evaluation: { note: "test fixture with the serving contract; not a trained model" },
   });
@@ -97,8 +112,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "tiny.onnx"), tinyModel());
   writeFileSync(join(dir, "add.wasm"), ADD_WASM);
-  const hpn = hpnFixture();
-  writeFileSync(join(dir, "hpn-fixture.onnx"), hpn.bytes);
-  writeFileSync(join(dir, "hpn-fixture.manifest.json"), JSON.stringify(hpn.manifest, null, 2) + "\n");
-  console.log(`wrote ${dir}/{tiny.onnx, add.wasm, hpn-fixture.onnx, hpn-fixture.manifest.json}`);
+  const codebook = fixtureCodebook();
+  writeFileSync(join(dir, "codebook.json"), JSON.stringify(codebookToJson(codebook)) + "\n");
+  // Two models with the same shape and codebook but different weights: a "current" and a "next" for promotion tests.
+  for (const [name, seed] of [["hpn-fixture", HPN_FIXTURE.seed], ["hpn-fixture-next", HPN_FIXTURE.seed + 1]] as const) {
+    const hpn = hpnFixture({ ...HPN_FIXTURE, seed }, codebook, `${name}.onnx`);
+    writeFileSync(join(dir, `${name}.onnx`), hpn.bytes);
+    writeFileSync(join(dir, `${name}.manifest.json`), JSON.stringify(hpn.manifest, null, 2) + "\n");
+  }
+  console.log(`wrote ${dir}/{tiny.onnx, add.wasm, codebook.json, hpn-fixture{,-next}.onnx, hpn-fixture{,-next}.manifest.json}`);
 }

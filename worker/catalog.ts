@@ -1,11 +1,11 @@
 // Catalog access: item ids <-> Semantic IDs in D1, behind a per-isolate cache that is only trusted for the catalog
 // version it was filled under (meta.catalog_version, bumped on every catalog write).
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { parseSidKey } from "../core/codebook";
+import { encodeSid, parseSidKey, sidKey, type Codebook } from "../core/codebook";
 import { database, type Db } from "./db/client";
 import { events, items, meta } from "./db/schema";
-import { d1 } from "./errors";
+import { causeMessage, d1 } from "./errors";
 
 export interface CatalogItem {
   id: string;
@@ -19,6 +19,7 @@ export interface CatalogItem {
 export interface Versions {
   catalog: string;
   activeModel: string | null;
+  codebook: string | null; // the codebook the catalog's SIDs were encoded with
 }
 
 // D1 allows at most 100 bound parameters per query.
@@ -50,12 +51,12 @@ function chunks<T>(xs: T[], size: number): T[][] {
 }
 
 function versionsQuery(db: Db) {
-  return db.select().from(meta).where(inArray(meta.key, ["catalog_version", "active_model"]));
+  return db.select().from(meta).where(inArray(meta.key, ["catalog_version", "active_model", "codebook_version"]));
 }
 
 function readVersions(rows: { key: string; value: string }[]): Versions {
   const get = (k: string) => rows.find((r) => r.key === k)?.value ?? null;
-  return { catalog: get("catalog_version") ?? "0", activeModel: get("active_model") };
+  return { catalog: get("catalog_version") ?? "0", activeModel: get("active_model"), codebook: get("codebook_version") };
 }
 
 export interface Lookup {
@@ -191,4 +192,86 @@ export async function itemAttributes(env: { DB: D1Database }, ids: string[]): Pr
   const results = await d1(() => db.batch(parts as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]));
   for (const rows of results as Row[][]) for (const r of rows) out.set(r.id, r.attributes ?? {});
   return out;
+}
+
+export async function readVersionsNow(env: { DB: D1Database }): Promise<Versions> {
+  const db = database(env.DB);
+  return readVersions(await d1(() => versionsQuery(db)));
+}
+
+// Every catalog write bumps catalog_version in the same transaction, so caches keyed by it never serve stale SIDs.
+function bumpCatalogVersion(db: Db) {
+  return db
+    .insert(meta)
+    .values({ key: "catalog_version", value: crypto.randomUUID() })
+    .onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } });
+}
+
+export interface ItemWrite {
+  id: string;
+  features: number[];
+  attributes?: Record<string, unknown>;
+}
+
+export interface WrittenItem {
+  id: string;
+  sid: number[];
+  collision: number;
+}
+
+/**
+ * Upserts items, assigning each its SID with the catalog's codebook (the same encodeSid the offline build uses).
+ * The collision index is computed inside the INSERT (next free index for those tokens), and an item that keeps its
+ * tokens keeps its index, so a repeated PUT is a no-op. The whole batch is one D1 transaction: all or nothing.
+ * A concurrent writer can still take the same index between our read and write only if it commits first, in which
+ * case the UNIQUE index refuses ours and we retry.
+ */
+export async function upsertItems(env: { DB: D1Database }, codebook: Codebook, writes: ItemWrite[], retries = 3): Promise<WrittenItem[]> {
+  const db = database(env.DB);
+  const statements = writes.map((w) => {
+    const sid = sidKey(encodeSid(codebook, w.features));
+    const features = new Uint8Array(Float32Array.from(w.features).buffer);
+    const nextCollision = sql`(SELECT COALESCE(MAX(${items.collision}) + 1, 0) FROM ${items} WHERE ${items.sid} = ${sid})`;
+    return db
+      .insert(items)
+      .values({ id: w.id, sid, collision: nextCollision, status: "active", attributes: w.attributes ?? {}, features: features as unknown as Buffer, codebookVersion: codebook.version })
+      .onConflictDoUpdate({
+        target: items.id,
+        set: {
+          collision: sql`CASE WHEN ${items.sid} = excluded.sid THEN ${items.collision} ELSE excluded.collision END`,
+          sid: sql`excluded.sid`,
+          status: "active",
+          attributes: sql`excluded.attributes`,
+          features: sql`excluded.features`,
+          codebookVersion: sql`excluded.codebook_version`,
+          updatedAt: sql`(unixepoch('subsec') * 1000)`,
+        },
+      })
+      .returning({ id: items.id, sid: items.sid, collision: items.collision });
+  });
+  const codebookMeta = db
+    .insert(meta)
+    .values({ key: "codebook_version", value: codebook.version })
+    .onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const results = (await db.batch([bumpCatalogVersion(db), codebookMeta, ...statements])) as unknown[];
+      return (results.slice(2) as { id: string; sid: string; collision: number }[][]).map(([r]) => ({ id: r.id, sid: parseSidKey(r.sid), collision: r.collision }));
+    } catch (err) {
+      const unique = /UNIQUE constraint failed: items\.sid/.test(causeMessage(err));
+      if (!unique || attempt >= retries) return d1(() => Promise.reject(err));
+    }
+  }
+}
+
+/** Retires an item: kept for history lookups, never recommended. Returns false when there is no such item. */
+export async function retireItem(env: { DB: D1Database }, id: string): Promise<boolean> {
+  const db = database(env.DB);
+  const [, updated] = await d1(() =>
+    db.batch([
+      bumpCatalogVersion(db),
+      db.update(items).set({ status: "retired", updatedAt: sql`(unixepoch('subsec') * 1000)` }).where(eq(items.id, id)).returning({ id: items.id }),
+    ]),
+  );
+  return updated.length > 0;
 }

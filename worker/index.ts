@@ -4,6 +4,9 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv, Bindings } from "./bindings";
 import { ApiError } from "./errors";
+import { promoteNewest } from "./registry";
+import { adminRoutes } from "./routes/admin";
+import { eventsRoutes } from "./routes/events";
 import { health } from "./routes/health";
 import { itemsRoutes } from "./routes/items";
 import { modelRoutes } from "./routes/model";
@@ -25,6 +28,9 @@ app.route("/", rerank);
 app.route("/", recommend);
 app.route("/", itemsRoutes);
 app.route("/", modelRoutes);
+app.route("/", eventsRoutes);
+app.route("/", adminRoutes);
+app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" });
 
 app.doc31("/openapi.json", {
   openapi: "3.1.0",
@@ -44,7 +50,10 @@ app.onError((err, c) => {
 
 export default {
   fetch: app.fetch,
-  async scheduled(_controller: ScheduledController, _env: Bindings, _ctx: ExecutionContext) {
-    // Model redeploys (validate the newest candidate, promote or reject) arrive with the lifecycle work.
+  // Cron Trigger: validate the newest published candidate; promote it or reject it (the active model keeps serving).
+  async scheduled(controller: ScheduledController, env: Bindings, ctx: ExecutionContext) {
+    ctx.waitUntil(
+      promoteNewest(env).then((outcome) => console.log(JSON.stringify({ cron: controller.cron, ...outcome }))),
+    );
   },
 } satisfies ExportedHandler<Bindings>;

@@ -3,6 +3,8 @@
 import { env, exports } from "cloudflare:workers";
 import fixtureManifest from "../fixtures/hpn-fixture.manifest.json";
 import fixtureModel from "../fixtures/hpn-fixture.onnx";
+import nextManifest from "../fixtures/hpn-fixture-next.manifest.json";
+import nextModel from "../fixtures/hpn-fixture-next.onnx";
 import { createSession, ort } from "../../worker/onnx";
 import { scoreSid } from "../../core/score";
 
@@ -42,22 +44,42 @@ export async function bumpCatalogVersion(): Promise<void> {
     .run();
 }
 
-/**
- * Publishes the fixture model to R2 and makes it the active model in D1. `corrupt` publishes it as another version
- * whose stored bytes are truncated (what a bad upload would leave).
- */
-export async function activateFixture(opts: { corrupt?: boolean } = {}): Promise<string> {
-  const version = opts.corrupt ? "0badc0de0badc0de" : FIXTURE.version;
+const FIXTURES = {
+  "hpn-fixture": { manifest: fixtureManifest, bytes: fixtureModel },
+  "hpn-fixture-next": { manifest: nextManifest, bytes: nextModel },
+} as const;
+
+export interface PublishOptions {
+  name?: keyof typeof FIXTURES;
+  corrupt?: boolean; // store truncated bytes (what a bad upload leaves)
+  version?: string; // publish under another version (the manifest is rewritten to name it)
+  manifestPatch?: Record<string, unknown>;
+  createdAt?: number;
+}
+
+/** Uploads a fixture model to R2 and registers it as a candidate, as `npm run hsrl -- publish` does. */
+export async function publishFixture(opts: PublishOptions = {}): Promise<string> {
+  const fixture = FIXTURES[opts.name ?? "hpn-fixture"];
+  const manifest = fixture.manifest as unknown as { version: string; serving: string; files: { fp32: { sha256: string } } };
+  const version = opts.version ?? manifest.version;
   const prefix = `models/${version}/`;
-  const bytes = new Uint8Array(fixtureModel);
-  await env.MODELS.put(`${prefix}manifest.json`, JSON.stringify({ ...fixtureManifest, version }));
-  await env.MODELS.put(`${prefix}hpn-fixture.onnx`, opts.corrupt ? bytes.slice(0, 100) : bytes);
-  const sha = (fixtureManifest as { files: { fp32: { sha256: string } } }).files.fp32.sha256;
+  const bytes = new Uint8Array(fixture.bytes);
+  await env.MODELS.put(`${prefix}manifest.json`, JSON.stringify({ ...manifest, version, ...opts.manifestPatch }));
+  await env.MODELS.put(`${prefix}${manifest.serving}`, opts.corrupt ? bytes.slice(0, 100) : bytes);
+  await env.DB.prepare(
+    "INSERT INTO model_versions (version, r2_key, sha256, codebook_version, status, created_at) VALUES (?, ?, ?, ?, 'candidate', ?) ON CONFLICT(version) DO NOTHING",
+  )
+    .bind(version, prefix, manifest.files.fp32.sha256, (fixture.manifest as { codebook: { version: string } }).codebook.version, opts.createdAt ?? Date.now())
+    .run();
+  return version;
+}
+
+/** Publishes a fixture (see publishFixture) and makes it the active model directly in D1, bypassing validation. */
+export async function activateFixture(opts: PublishOptions = {}): Promise<string> {
+  const version = await publishFixture(opts.corrupt && !opts.version ? { ...opts, version: "0badc0de0badc0de" } : opts);
   await env.DB.batch([
     env.DB.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'active' AND version != ?").bind(version),
-    env.DB.prepare(
-      "INSERT INTO model_versions (version, r2_key, sha256, codebook_version, status) VALUES (?, ?, ?, 'test-codebook', 'active') ON CONFLICT(version) DO UPDATE SET status = 'active'",
-    ).bind(version, prefix, sha),
+    env.DB.prepare("UPDATE model_versions SET status = 'active', promoted_at = ? WHERE version = ?").bind(Date.now(), version),
     env.DB.prepare("INSERT INTO meta (key, value) VALUES ('active_model', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").bind(version),
   ]);
   return version;

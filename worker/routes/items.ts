@@ -1,19 +1,84 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { getItem } from "../catalog";
+import { requireAdmin } from "../auth";
+import { getItem, readVersionsNow, retireItem, upsertItems } from "../catalog";
+import { loadCodebook } from "../codebook";
+import { ApiError } from "../errors";
 import { router } from "../router";
-import { ErrorBody, errorResponses, Item, json } from "../schemas";
+import { ErrorBody, errorResponses, Item, ItemId, json } from "../schemas";
 
-const route = createRoute({
+export const ITEM_WRITE_LIMIT = 500;
+const security = [{ bearer: [] }];
+const authErrors = { 401: json(ErrorBody, "no bearer token"), 403: json(ErrorBody, "wrong bearer token") };
+const IdParam = z.object({ id: z.string().min(1).max(128) });
+
+const getRoute = createRoute({
   method: "get",
   path: "/v1/items/{id}",
   summary: "One catalog item with its Semantic ID",
-  request: { params: z.object({ id: z.string().min(1).max(128) }) },
+  request: { params: IdParam },
   responses: { 200: json(Item, "the item"), 404: json(ErrorBody, "no such item"), ...errorResponses },
 });
 
-export const itemsRoutes = router().openapi(route, async (c) => {
-  const { id } = c.req.valid("param");
-  const item = await getItem(c.env, id);
-  if (!item) return c.json({ error: "not_found", message: `no item with id "${id}"` }, 404);
-  return c.json({ id: item.id, sid: item.tokens, collision: item.collision, status: item.status, attributes: item.attributes }, 200);
+const ItemsWrite = z
+  .object({
+    items: z
+      .array(
+        z.object({
+          id: ItemId,
+          features: z.array(z.number().finite()).min(1).openapi({ description: "feature vector of the codebook's dimension (the manifest's featureDim)" }),
+          attributes: z.record(z.string(), z.unknown()).optional(),
+        }),
+      )
+      .min(1)
+      .max(ITEM_WRITE_LIMIT),
+  })
+  .refine((b) => new Set(b.items.map((i) => i.id)).size === b.items.length, { message: "item ids must be unique within a batch", path: ["items"] })
+  .openapi("ItemsWrite");
+
+const putRoute = createRoute({
+  method: "put",
+  path: "/v1/items",
+  summary: "Add or update items; each gets its SID from the catalog's codebook at the edge",
+  security,
+  request: { body: { content: { "application/json": { schema: ItemsWrite } }, required: true } },
+  responses: {
+    200: json(z.object({ items: z.array(z.object({ id: z.string(), sid: z.array(z.number().int()), collision: z.number().int() })), codebook: z.string() }), "all items written (one transaction)"),
+    ...authErrors,
+    ...errorResponses,
+  },
 });
+
+const deleteRoute = createRoute({
+  method: "delete",
+  path: "/v1/items/{id}",
+  summary: "Retire an item: kept for history lookups, never recommended",
+  security,
+  request: { params: IdParam },
+  responses: { 200: json(z.object({ id: z.string(), status: z.literal("retired") }), "retired"), 404: json(ErrorBody, "no such item"), ...authErrors, ...errorResponses },
+});
+
+export const itemsRoutes = router();
+itemsRoutes.on(["PUT", "DELETE"], "/v1/items/*", requireAdmin);
+itemsRoutes.put("/v1/items", requireAdmin);
+itemsRoutes
+  .openapi(getRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const item = await getItem(c.env, id);
+    if (!item) return c.json({ error: "not_found", message: `no item with id "${id}"` }, 404);
+    return c.json({ id: item.id, sid: item.tokens, collision: item.collision, status: item.status, attributes: item.attributes }, 200);
+  })
+  .openapi(putRoute, async (c) => {
+    const { items } = c.req.valid("json");
+    const codebook = await loadCodebook(c.env, (await readVersionsNow(c.env)).codebook);
+    const wrong = items.findIndex((i) => i.features.length !== codebook.dim);
+    if (wrong >= 0) {
+      const message = `items.${wrong}.features: has ${items[wrong].features.length} values, the codebook encodes ${codebook.dim}`;
+      throw new ApiError(400, "invalid_request", message, { issues: [{ path: `items.${wrong}.features`, message }] });
+    }
+    return c.json({ items: await upsertItems(c.env, codebook, items), codebook: codebook.version }, 200);
+  })
+  .openapi(deleteRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    if (!(await retireItem(c.env, id))) return c.json({ error: "not_found", message: `no item with id "${id}"` }, 404);
+    return c.json({ id, status: "retired" as const }, 200);
+  });

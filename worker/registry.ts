@@ -1,0 +1,151 @@
+// The model registry: published candidates are validated, then promoted atomically or rejected with a reason, while
+// the active model keeps serving. Used by the Cron Trigger and by the admin routes.
+import { and, desc, eq, ne, sql } from "drizzle-orm";
+import { servingTensors, type Manifest } from "../core/manifest";
+import { readVersionsNow } from "./catalog";
+import { database } from "./db/client";
+import { meta, modelVersions } from "./db/schema";
+import { causeMessage, d1 } from "./errors";
+import { fetchPublished } from "./model";
+import { createSession, ort } from "./onnx";
+
+export type Outcome =
+  | { action: "promoted"; version: string }
+  | { action: "rejected"; version: string; reason: string }
+  | { action: "none"; reason: string; missing?: boolean };
+
+/** Checks a published model without touching the registry; returns the reason it cannot serve, or null. */
+export async function validate(env: Cloudflare.Env, version: string): Promise<string | null> {
+  let manifest: Manifest;
+  let bytes: Uint8Array;
+  try {
+    ({ manifest, bytes } = await fetchPublished(env, version)); // manifest schema, version, sha256 against manifest and registry
+  } catch (err) {
+    return causeMessage(err);
+  }
+  const catalogCodebook = (await readVersionsNow(env)).codebook;
+  if (catalogCodebook !== null && manifest.codebook?.version !== catalogCodebook)
+    return `codebook ${manifest.codebook?.version ?? "(none)"} does not match the catalog's ${catalogCodebook}`;
+  const want = servingTensors(manifest.historyLength, manifest.levels, manifest.vocab);
+  if (JSON.stringify(want.inputs) !== JSON.stringify(manifest.inputs) || JSON.stringify(want.outputs) !== JSON.stringify(manifest.outputs))
+    return "inputs/outputs differ from the serving contract (sids [batch,H,L], length [batch] -> logprobs [batch,L,V])";
+  return smokeTest(bytes, manifest);
+}
+
+/** Canned histories (a cold user, a full one, a short one) run twice: finite, normalised, deterministic, right shape. */
+async function smokeTest(bytes: Uint8Array, m: Manifest): Promise<string | null> {
+  const { historyLength: H, levels: L, vocab: V } = m;
+  const B = 3;
+  const sids = new BigInt64Array(B * H * L);
+  for (let i = 0; i < H * L; i++) {
+    sids[H * L + i] = BigInt((i * 7 + 1) % V);
+    sids[2 * H * L + i] = BigInt((i * 3) % V);
+  }
+  const length = BigInt64Array.from([0n, BigInt(H), BigInt(Math.min(3, H))]);
+  let session: ort.InferenceSession;
+  try {
+    session = await createSession(bytes);
+  } catch (err) {
+    return `ONNX session could not be created: ${causeMessage(err)}`;
+  }
+  try {
+    const feeds = { sids: new ort.Tensor("int64", sids, [B, H, L]), length: new ort.Tensor("int64", length, [B]) };
+    const [a, b] = [(await session.run(feeds)).logprobs, (await session.run(feeds)).logprobs];
+    if (!a || JSON.stringify(a.dims) !== JSON.stringify([B, L, V])) return `smoke inference: logprobs has shape [${a?.dims}], expected [${B},${L},${V}]`;
+    const x = a.data as Float32Array;
+    const y = b.data as Float32Array;
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isFinite(x[i])) return `smoke inference: non-finite log-prob at index ${i}`;
+      if (x[i] !== y[i]) return "smoke inference: two runs on the same input differ";
+    }
+    for (let row = 0; row < B * L; row++) {
+      let sum = 0;
+      for (let v = 0; v < V; v++) sum += Math.exp(x[row * V + v]);
+      if (Math.abs(sum - 1) > 1e-3) return `smoke inference: probabilities of row ${row} sum to ${sum.toFixed(4)}, not 1`;
+    }
+    return null;
+  } catch (err) {
+    return `smoke inference failed: ${causeMessage(err)}`;
+  } finally {
+    await session.release().catch(() => undefined);
+  }
+}
+
+/**
+ * Validates `version` and, if it passes, makes it the active model in one transaction. Idempotent and safe to run
+ * concurrently (Cron is at-least-once): each statement re-checks the state it changes, and the partial UNIQUE index
+ * on status='active' refuses two active models whatever happens.
+ */
+export async function promote(env: Cloudflare.Env, version: string, from: ("candidate" | "retired")[] = ["candidate"]): Promise<Outcome> {
+  const db = database(env.DB);
+  const [row] = await d1(() => db.select().from(modelVersions).where(eq(modelVersions.version, version)).limit(1));
+  if (!row) return { action: "none", reason: `model ${version} is not registered`, missing: true };
+  if (row.status === "active") return { action: "promoted", version };
+  if (!(from as string[]).includes(row.status)) return { action: "none", reason: `model ${version} is ${row.status}; only ${from.join("/")} models can be promoted` };
+  const reason = await validate(env, version);
+  if (reason !== null) {
+    await d1(() =>
+      db.update(modelVersions).set({ status: "rejected", reason, updatedAt: sql`(unixepoch('subsec') * 1000)` }).where(and(eq(modelVersions.version, version), eq(modelVersions.status, row.status))),
+    );
+    return { action: "rejected", version, reason };
+  }
+  const stillEligible = sql`EXISTS (SELECT 1 FROM ${modelVersions} WHERE ${modelVersions.version} = ${version} AND ${modelVersions.status} = ${row.status})`;
+  await d1(() =>
+    db.batch([
+      db.update(modelVersions).set({ status: "retired", updatedAt: sql`(unixepoch('subsec') * 1000)` }).where(and(eq(modelVersions.status, "active"), ne(modelVersions.version, version), stillEligible)),
+      db
+        .update(modelVersions)
+        .set({ status: "active", reason: null, promotedAt: sql`(unixepoch('subsec') * 1000)`, updatedAt: sql`(unixepoch('subsec') * 1000)` })
+        .where(and(eq(modelVersions.version, version), eq(modelVersions.status, row.status))),
+      db.insert(meta).values({ key: "active_model", value: version }).onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } }),
+    ]),
+  );
+  return { action: "promoted", version };
+}
+
+/** What the Cron Trigger runs: the newest candidate, validated and promoted, or rejected. */
+export async function promoteNewest(env: Cloudflare.Env): Promise<Outcome> {
+  const db = database(env.DB);
+  const [newest] = await d1(() =>
+    db.select({ version: modelVersions.version }).from(modelVersions).where(eq(modelVersions.status, "candidate")).orderBy(desc(modelVersions.createdAt), desc(modelVersions.version)).limit(1),
+  );
+  if (!newest) return { action: "none", reason: "no candidate models" };
+  return promote(env, newest.version);
+}
+
+/**
+ * Puts the previously active model back (the most recently promoted retired one, validated again), or the embedded
+ * default when there is none. The model rolled back from is retired with a reason, so the cron never re-promotes it.
+ */
+export async function rollback(env: Cloudflare.Env): Promise<Outcome & { from: string | null }> {
+  const db = database(env.DB);
+  const rows = await d1(() => db.select().from(modelVersions).where(sql`${modelVersions.status} IN ('active', 'retired') AND ${modelVersions.promotedAt} IS NOT NULL`).orderBy(desc(modelVersions.promotedAt)));
+  const current = rows.find((r) => r.status === "active");
+  if (!current) return { action: "none", reason: "no published model is active (the embedded default is serving)", from: null };
+  const previous = rows.find((r) => r.status === "retired" && r.reason !== "rolled back");
+  const markRolledBack = db
+    .update(modelVersions)
+    .set({ status: "retired", reason: "rolled back", updatedAt: sql`(unixepoch('subsec') * 1000)` })
+    .where(and(eq(modelVersions.version, current.version), eq(modelVersions.status, "active")));
+  if (!previous) {
+    await d1(() => db.batch([markRolledBack, db.delete(meta).where(eq(meta.key, "active_model"))]));
+    return { action: "promoted", version: "embedded", from: current.version };
+  }
+  const reason = await validate(env, previous.version);
+  if (reason !== null) return { action: "rejected", version: previous.version, reason: `previous model is not servable: ${reason}`, from: current.version };
+  await d1(() =>
+    db.batch([
+      markRolledBack,
+      db.update(modelVersions).set({ status: "active", reason: null, promotedAt: sql`(unixepoch('subsec') * 1000)`, updatedAt: sql`(unixepoch('subsec') * 1000)` }).where(and(eq(modelVersions.version, previous.version), eq(modelVersions.status, "retired"))),
+      db.insert(meta).values({ key: "active_model", value: previous.version }).onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } }),
+    ]),
+  );
+  return { action: "promoted", version: previous.version, from: current.version };
+}
+
+export async function listModels(env: Cloudflare.Env) {
+  const db = database(env.DB);
+  return d1(() =>
+    db.select({ version: modelVersions.version, status: modelVersions.status, reason: modelVersions.reason, codebookVersion: modelVersions.codebookVersion, createdAt: modelVersions.createdAt, promotedAt: modelVersions.promotedAt }).from(modelVersions).orderBy(desc(modelVersions.createdAt)),
+  );
+}
