@@ -1,12 +1,10 @@
 // Minimal supervised HPN training: NLL of the next positive item's SID tokens, -Σ_l log p_l(z_l(target)), on
 // next-positive examples of the train split. Enough for the embedded default model (scripts/commands/default-model.ts);
-// the full trainer with A2C and the critic is scripts/learn/a2c.ts.
+// the full trainer with A2C and the critic is scripts/learn/a2c.ts; offline metrics are scripts/learn/evaluate.ts.
 import cliProgress from "cli-progress";
-import { scoreItems } from "../../core/score";
 import { tf } from "../model/backend";
 import type { Hpn } from "../model/hpn";
 import { sidHistoryBatch, type NextItemExample } from "./episodes";
-import { ndcgAt, rankOf, recallAt } from "./metrics";
 import { Rng } from "./rng";
 
 export interface SupervisedConfig {
@@ -81,23 +79,4 @@ export function trainSupervised(hpn: Hpn, examples: NextItemExample[], sidTokens
   bar?.stop();
   opt.dispose();
   return { losses, msPerStep: (performance.now() - t0) / cfg.steps };
-}
-
-/** Recall@10 / NDCG@10 of the next positive item over the whole catalog (ties count against the target). */
-export function offlineMetrics(hpn: Hpn, examples: NextItemExample[], sidTokens: Int32Array, k = 10, batch = 256): { recall10: number; ndcg10: number; examples: number } {
-  const { historyLength: H, levels: L, vocab: V } = hpn.config;
-  let recall = 0;
-  let ndcg = 0;
-  for (let b0 = 0; b0 < examples.length; b0 += batch) {
-    const part = examples.slice(b0, b0 + batch);
-    const { sids, length } = sidHistoryBatch(part.map((e) => e.history), sidTokens, H, L);
-    const lp = tf.tidy(() => hpn.forward(tf.tensor3d(sids, [part.length, H, L], "int32"), tf.tensor1d(length, "int32"), false).logProbs.dataSync() as Float32Array);
-    part.forEach((e, b) => {
-      const r = rankOf(scoreItems(lp, L, V, sidTokens, b * L * V), e.target);
-      recall += recallAt(r, k);
-      ndcg += ndcgAt(r, k);
-    });
-  }
-  const n = Math.max(1, examples.length);
-  return { recall10: recall / n, ndcg10: ndcg / n, examples: examples.length };
 }
