@@ -3,10 +3,14 @@
 import { Command } from "commander";
 import { register as registerExport } from "./commands/export";
 import { register as registerSids } from "./commands/sids";
+import { register as registerTrain } from "./commands/train";
+import { register as registerEvaluate } from "./commands/evaluate";
 import { register as registerDefaultModel } from "./commands/default-model";
+import { register as registerPublish } from "./commands/publish";
+import { register as registerEvents } from "./commands/events";
 
 const program = new Command("hsrl").description("hsrl-edge offline tools: SIDs, training, export, publish").showHelpAfterError();
-for (const register of [registerSids, registerExport, registerDefaultModel]) register(program);
+for (const register of [registerSids, registerTrain, registerEvaluate, registerExport, registerDefaultModel, registerPublish, registerEvents]) register(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Bad input gets one clear line and a non-zero exit, not a stack trace.

@@ -1,0 +1,60 @@
+// `hsrl publish`: an exported model directory -> R2 (model files, manifest, codebook) + a `candidate` row in D1, and
+// the SID table when the catalog is on another codebook. The Worker's cron then validates and promotes it.
+import { Command } from "commander";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { codebookFromJson } from "../../core/codebook";
+import { parseManifest } from "../../core/manifest";
+import { d1File, d1Query, r2Put, sqlString, targetOf } from "../wrangler";
+
+export function register(program: Command): void {
+  program
+    .command("publish")
+    .description("upload an exported model to R2 and register it as a candidate in D1 (promoted by the cron)")
+    .requiredOption("--model <dir>", "directory written by `hsrl export` (manifest.json, hpn.*.onnx, codebook.json, sid-table.sql)")
+    .option("--local", "target the wrangler dev / miniflare state in .wrangler/ (default)")
+    .option("--remote", "target the Cloudflare account wrangler is logged in to")
+    .option("--catalog", "load the SID table even when the catalog is already on this codebook")
+    .action((o: { model: string; local?: boolean; remote?: boolean; catalog?: boolean }) => {
+      const target = targetOf(o);
+      const dir = o.model;
+      const manifestPath = join(dir, "manifest.json");
+      if (!existsSync(manifestPath)) throw new Error(`${manifestPath} not found: --model must be a directory written by \`hsrl export\``);
+      const manifest = parseManifest(JSON.parse(readFileSync(manifestPath, "utf8")), manifestPath);
+      const servingPath = join(dir, manifest.serving);
+      if (!existsSync(servingPath)) throw new Error(`${servingPath} not found (named by manifest.serving)`);
+      const sha = createHash("sha256").update(readFileSync(servingPath)).digest("hex");
+      const want = manifest.files[manifest.quantization].sha256;
+      if (sha !== want) throw new Error(`${servingPath}: sha256 ${sha} does not match the manifest's ${want}`);
+
+      const prefix = `models/${manifest.version}/`;
+      const step = (msg: string) => console.error(`publish (${target}): ${msg}`);
+      if (manifest.codebook) {
+        const codebookPath = join(dir, "codebook.json");
+        if (!existsSync(codebookPath)) throw new Error(`${codebookPath} not found: the manifest names codebook ${manifest.codebook.version}`);
+        const codebook = codebookFromJson(readFileSync(codebookPath, "utf8"));
+        if (codebook.version !== manifest.codebook.version) throw new Error(`${codebookPath} is codebook ${codebook.version}, the manifest names ${manifest.codebook.version}`);
+        step(`codebook ${codebook.version} -> codebooks/${codebook.version}.json`);
+        r2Put(target, `codebooks/${codebook.version}.json`, codebookPath, "application/json");
+      }
+      step(`${manifest.serving} (${manifest.quantization}) -> ${prefix}`);
+      r2Put(target, `${prefix}${manifest.serving}`, servingPath, "application/octet-stream");
+      r2Put(target, `${prefix}manifest.json`, manifestPath, "application/json");
+
+      const [current] = d1Query<{ value: string }>(target, "SELECT value FROM meta WHERE key = 'codebook_version'");
+      const sidTable = join(dir, "sid-table.sql");
+      if (manifest.codebook && (o.catalog || current?.value !== manifest.codebook.version)) {
+        if (!existsSync(sidTable)) throw new Error(`${sidTable} not found: the catalog is on codebook ${current?.value ?? "(none)"}, the model on ${manifest.codebook.version}`);
+        step(`catalog ${current?.value ?? "(empty)"} -> SID table of codebook ${manifest.codebook.version}`);
+        d1File(target, sidTable);
+      }
+      d1Query(
+        target,
+        `INSERT INTO model_versions (version, r2_key, sha256, codebook_version, status, manifest) VALUES (${sqlString(manifest.version)}, ${sqlString(prefix)}, ${sqlString(sha)}, ${sqlString(manifest.codebook?.version ?? "")}, 'candidate', ${sqlString(JSON.stringify(manifest))}) ON CONFLICT(version) DO NOTHING`,
+      );
+      const [row] = d1Query<{ status: string }>(target, `SELECT status FROM model_versions WHERE version = ${sqlString(manifest.version)}`);
+      step(`model ${manifest.version} registered (status: ${row?.status}); the cron validates and promotes candidates`);
+      console.log(JSON.stringify({ version: manifest.version, target, status: row?.status, r2Key: prefix }));
+    });
+}

@@ -1,0 +1,40 @@
+// `npm start`: the embedded default, served locally on http://127.0.0.1:8787 by wrangler dev (miniflare/workerd).
+// Prepares the local state first: an admin token in .dev.vars, D1 migrated, and the embedded SID table loaded when
+// the local catalog is not on the embedded codebook yet.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { codebookFromJson } from "../core/codebook";
+import { d1File, d1Migrate, d1Query, ROOT } from "./wrangler";
+
+const say = (msg: string) => console.error(`start: ${msg}`);
+
+const devVars = join(ROOT, ".dev.vars");
+if (!existsSync(devVars)) {
+  writeFileSync(devVars, `ADMIN_TOKEN=${randomBytes(24).toString("hex")}\n`, { mode: 0o600 });
+  say("wrote a random ADMIN_TOKEN to .dev.vars (admin routes need it as a Bearer token)");
+}
+
+say("applying D1 migrations to the local database");
+d1Migrate("local");
+
+const sidTable = join(ROOT, "model", "sid-table.sql");
+const codebook = codebookFromJson(readFileSync(join(ROOT, "model", "codebook.json"), "utf8"));
+const [current] = d1Query<{ value: string }>("local", "SELECT value FROM meta WHERE key = 'codebook_version'");
+if (current?.value === codebook.version) {
+  say(`local catalog already on the embedded codebook ${codebook.version}`);
+} else if (existsSync(sidTable)) {
+  say(`loading the embedded catalog (model/sid-table.sql, codebook ${codebook.version})`);
+  d1File("local", sidTable);
+} else {
+  say("model/sid-table.sql is missing: starting with an empty catalog");
+}
+
+const dev = spawn(join(ROOT, "node_modules", ".bin", "wrangler"), ["dev", "--ip", "127.0.0.1", "--port", process.env.PORT ?? "8787", ...process.argv.slice(2)], {
+  cwd: ROOT,
+  stdio: "inherit",
+  env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => dev.kill(signal));
+dev.on("exit", (code) => process.exit(code ?? 0));
