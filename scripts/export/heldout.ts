@@ -51,6 +51,7 @@ export function datasetHeldOut(dataset: Dataset, sidTokens: Int32Array, opts: { 
     sids,
     length,
     targets: Int32Array.from(examples.map((e) => e.target)),
+    historyItems: examples.map((e) => e.history),
     catalog: sidTokens,
   };
 }

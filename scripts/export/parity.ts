@@ -12,6 +12,7 @@ export interface HeldOutHistories {
   sids: Int32Array; // [N * H * L], right-aligned
   length: Int32Array; // [N]
   targets: Int32Array | null; // [N] catalog index of the next positive item (for NDCG@10), or null
+  historyItems?: number[][]; // catalog indices in each history: excluded from the NDCG ranking (as learn/evaluate.ts does)
   catalog: Int32Array; // [numItems * L] SID tokens of every catalog item (ranking universe)
 }
 
@@ -91,10 +92,17 @@ export async function checkParity(
       overlapMin = Math.min(overlapMin, ov);
       const target = data.targets?.[b0 + b];
       if (target !== undefined && target >= 0) {
-        // The offline evaluation's rank rule (ties count against the target: items sharing a SID tie).
-        ndcgT += ndcgAt(rankOf(scoreItems(ref, L, V, data.catalog, b * row), target), k);
-        ndcg32 += ndcgAt(rankOf(sc32, target), k);
-        ndcg8 += ndcgAt(rankOf(sc8, target), k);
+        // The offline evaluation's rules: items already in the history are not ranked; ties count against the target
+        // (items sharing a SID tie).
+        const seen = data.historyItems?.[b0 + b] ?? [];
+        const rank = (sc: Float64Array) => {
+          const masked = Float64Array.from(sc);
+          for (const i of seen) if (i !== target) masked[i] = -Infinity;
+          return rankOf(masked, target);
+        };
+        ndcgT += ndcgAt(rank(scoreItems(ref, L, V, data.catalog, b * row)), k);
+        ndcg32 += ndcgAt(rank(sc32), k);
+        ndcg8 += ndcgAt(rank(sc8), k);
         ndcgN++;
       }
     }

@@ -6,7 +6,9 @@ import { parseManifest } from "../../core/manifest";
 import { scoreItems, scoreSid, topK } from "../../core/score";
 import { exportHpn } from "../../scripts/export/export";
 import { buildHpnOnnx, quantizeInt8 } from "../../scripts/export/graph";
-import { randomHeldOut } from "../../scripts/export/heldout";
+import { generateSynthetic, parseSyntheticSpec } from "../../scripts/data/synthetic";
+import { datasetHeldOut, randomHeldOut } from "../../scripts/export/heldout";
+import { checkParity } from "../../scripts/export/parity";
 import { ortSession, runHpnOnnx } from "../../scripts/export/ort";
 import { initBackend, tf } from "../../scripts/model/backend";
 import { Hpn, type HpnConfig } from "../../scripts/model/hpn";
@@ -89,6 +91,26 @@ describe("export", () => {
     const w = hpn.getWeights();
     delete w["head.1.w"];
     expect(() => buildHpnOnnx(config, w, "int8")).toThrow(/no weight "head.1.w"/);
+    hpn.dispose();
+  });
+});
+
+describe("held-out histories from a dataset", () => {
+  it("uses the test split's next positives as targets and reports the NDCG@10 change", async () => {
+    const dataset = generateSynthetic(parseSyntheticSpec("items=300,users=60,interactions=3000", 2));
+    const L = config.levels;
+    const sidTokens = Int32Array.from({ length: dataset.items.length * L }, (_, i) => (i * 2654435761) % config.vocab >>> 0);
+    const heldOut = datasetHeldOut(dataset, sidTokens, { levels: L, historyLength: config.historyLength, histories: 150 });
+    expect(heldOut.length.length).toBeLessThanOrEqual(150);
+    expect(heldOut.targets!.every((t) => t >= 0 && t < dataset.items.length)).toBe(true);
+    const hpn = new Hpn(config, 5);
+    const w = hpn.getWeights();
+    const report = await checkParity(hpn, buildHpnOnnx(config, w, "fp32"), buildHpnOnnx(config, w, "int8"), heldOut);
+    expect(report.fp32.pass).toBe(true);
+    expect(report.ndcg10).not.toBeNull();
+    expect(report.ndcg10!.histories).toBe(heldOut.length.length);
+    expect(Math.abs(report.ndcg10!.tfjs - report.ndcg10!.fp32)).toBeLessThan(1e-3);
+    expect(() => datasetHeldOut(dataset, sidTokens.subarray(3), { levels: L, historyLength: 12, histories: 10 })).toThrow(/SID tokens/);
     hpn.dispose();
   });
 });
