@@ -13,13 +13,26 @@ export interface Context {
   lookup: Lookup;
   history: CatalogItem[]; // oldest first, known items only
   unknownHistory: string[];
+  timings: Timings;
+}
+
+/** Milliseconds spent per stage, reported in the Server-Timing header (the benchmark reads it). */
+export interface Timings {
+  d1: number;
+  model: number;
+}
+
+export function serverTiming(t: Timings, totalStart: number): string {
+  return `d1;dur=${t.d1.toFixed(2)}, model;dur=${t.model.toFixed(2)}, total;dur=${(performance.now() - totalStart).toFixed(2)}`;
 }
 
 /** One D1 round trip (warm isolate): the history's and the extra ids' SIDs, the catalog and model versions. */
 export async function resolve(env: Cloudflare.Env, req: HistoryRequest, extraIds: string[], historyLength: number): Promise<Context> {
   const historyIds = req.history ?? [];
+  const t0 = performance.now();
   const lookup = await lookupItems(env, [...historyIds, ...extraIds], { userId: req.userId, historyLength });
-  if (lookup.userHistory) return { lookup, history: lookup.userHistory, unknownHistory: [] };
+  const timings = { d1: performance.now() - t0, model: 0 };
+  if (lookup.userHistory) return { lookup, history: lookup.userHistory, unknownHistory: [], timings };
   const history: CatalogItem[] = [];
   const unknownHistory: string[] = [];
   for (const id of historyIds) {
@@ -27,7 +40,7 @@ export async function resolve(env: Cloudflare.Env, req: HistoryRequest, extraIds
     if (item) history.push(item);
     else unknownHistory.push(id);
   }
-  return { lookup, history, unknownHistory };
+  return { lookup, history, unknownHistory, timings };
 }
 
 // The history length used for stored-history lookups before the model (and its H) is known; the model keeps the
@@ -40,8 +53,11 @@ export async function score(env: Cloudflare.Env, ctx: Context): Promise<{ model:
   const { levels } = model.manifest;
   // Items encoded with another codebook shape cannot be fed to this model; leave them out of the history.
   const tokens = ctx.history.filter((i) => i.tokens.length === levels).map((i) => i.tokens);
+  const t0 = performance.now();
   try {
-    return { model, logProbs: await runHpn(model, [tokens]) };
+    const logProbs = await runHpn(model, [tokens]);
+    ctx.timings.model += performance.now() - t0;
+    return { model, logProbs };
   } catch (err) {
     throw new ModelUnavailable(`inference failed: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { itemAttributes, sidIndex } from "../catalog";
 import { decodeTopK } from "../decode";
-import { MAX_HISTORY, resolve, score } from "../policy";
+import { MAX_HISTORY, resolve, score, serverTiming } from "../policy";
 import { router } from "../router";
 import { errorResponses, json, RecommendRequest, RecommendResponse } from "../schemas";
 
@@ -14,13 +14,17 @@ const route = createRoute({
 });
 
 export const recommend = router().openapi(route, async (c) => {
+  const start = performance.now();
   const body = c.req.valid("json");
   const ctx = await resolve(c.env, body, [], MAX_HISTORY);
   const [{ model, logProbs }, index] = await Promise.all([score(c.env, ctx), sidIndex(c.env, ctx.lookup.versions.catalog)]);
   const excluded = new Set([...body.exclude, ...ctx.history.map((i) => i.id)]);
   const { levels, vocab } = model.manifest;
   const top = decodeTopK(logProbs, levels, vocab, index, body.k, excluded);
+  const t0 = performance.now();
   const attributes = await itemAttributes(c.env, top.map((t) => t.id));
+  ctx.timings.d1 += performance.now() - t0;
   const items = top.map((t) => ({ id: t.id, score: t.score, sid: t.tokens, collision: t.collision, attributes: attributes.get(t.id) ?? {} }));
+  c.header("server-timing", serverTiming(ctx.timings, start));
   return c.json({ items, unknownHistory: ctx.unknownHistory, model: model.version }, 200);
 });

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { scoreSid } from "../../core/score";
 import { ModelUnavailable } from "../errors";
-import { MAX_HISTORY, resolve, score } from "../policy";
+import { MAX_HISTORY, resolve, score, serverTiming } from "../policy";
 import { router } from "../router";
 import { errorResponses, json, RerankRequest, RerankResponse } from "../schemas";
 
@@ -14,6 +14,7 @@ const route = createRoute({
 });
 
 export const rerank = router().openapi(route, async (c) => {
+  const start = performance.now();
   const body = c.req.valid("json");
   const candidates = [...new Set(body.candidates)];
   const ctx = await resolve(c.env, body, candidates, MAX_HISTORY);
@@ -44,5 +45,6 @@ export const rerank = router().openapi(route, async (c) => {
     .sort((a, b) => b.s - a.s || a.i.collision - b.i.collision || a.order - b.order)
     .slice(0, k)
     .map(({ i, s }) => ({ id: i.id, score: Number.isFinite(s) ? s : null, sid: i.tokens, collision: i.collision }));
+  c.header("server-timing", serverTiming(ctx.timings, start));
   return c.json({ items: ranked, ...base, model: model.version }, 200);
 });
