@@ -1,9 +1,13 @@
 // `npm run bench [-- name ...]`: runs the benchmark modules (all, or the named ones) one after another and prints ONE
 // JSON object {name: result}. Each module in bench/ default-exports an async function returning a JSON-able record.
 import benchExport from "./export";
+import benchServing from "./serving";
+import benchSids from "./sids";
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   export: () => benchExport(),
+  sids: () => benchSids(),
+  serving: () => benchServing(),
 };
 
 const wanted = process.argv.slice(2);

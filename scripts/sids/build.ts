@@ -47,6 +47,8 @@ export interface SidReport {
   plainRqCollisionRate: number | null;
   trainIterations: number[];
   repairedCentroids: number[]; // per level: centroids moved because no training row had them nearest
+  trainRows: number; // rows the centroids were trained on (a seeded sample when the catalog is large)
+  levelSeconds: { train: number; encode: number }[];
   seconds: number;
   secondsByStage: Record<string, number>;
 }
@@ -65,22 +67,50 @@ export function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Collision indices: items sharing tokens are numbered 0, 1, 2.. by id. Returns the index per item. */
+/**
+ * Collision indices: items sharing tokens are numbered 0, 1, 2.. by id. Returns the index per item.
+ * Token tuples are packed into one number (exact while V^L <= 2^53) and sorted, so a million items need no string keys.
+ */
 export function resolveCollisions(ids: string[], tokens: Int32Array, levels: number): { collision: Int32Array; distinct: number; inGroups: number } {
-  const groups = new Map<string, number[]>();
-  for (let i = 0; i < ids.length; i++) {
-    const key = sidKey(Array.from(tokens.subarray(i * levels, i * levels + levels)));
-    const g = groups.get(key);
-    if (g) g.push(i);
-    else groups.set(key, [i]);
+  const n = ids.length;
+  let radix = 1;
+  for (let i = 0; i < tokens.length; i++) radix = Math.max(radix, tokens[i] + 1);
+  const key = new Float64Array(n);
+  if (radix ** levels <= Number.MAX_SAFE_INTEGER) {
+    for (let i = 0; i < n; i++) {
+      let k = 0;
+      for (let l = 0; l < levels; l++) k = k * radix + tokens[i * levels + l];
+      key[i] = k;
+    }
+  } else {
+    const rank = new Map<string, number>(); // too many levels to pack: rank the string keys instead
+    for (let i = 0; i < n; i++) {
+      const s = sidKey(Array.from(tokens.subarray(i * levels, i * levels + levels)));
+      if (!rank.has(s)) rank.set(s, rank.size);
+      key[i] = rank.get(s)!;
+    }
   }
-  const collision = new Int32Array(ids.length);
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => key[a] - key[b] || compareIds(ids[a], ids[b]) || a - b);
+  const collision = new Int32Array(n);
+  let distinct = 0;
   let inGroups = 0;
-  for (const g of groups.values()) {
-    if (g.length > 1) inGroups += g.length;
-    g.sort((a, b) => compareIds(ids[a], ids[b]) || a - b).forEach((item, c) => (collision[item] = c));
+  for (let p = 0; p < n; ) {
+    let q = p + 1;
+    while (q < n && key[order[q]] === key[order[p]]) q++;
+    for (let c = p; c < q; c++) collision[order[c]] = c - p;
+    distinct++;
+    if (q - p > 1) inGroups += q - p;
+    p = q;
   }
-  return { collision, distinct: groups.size, inGroups };
+  return { collision, distinct, inGroups };
+}
+
+/** Duplicate full SIDs (tokens + collision index) in a table: the check that resolution worked. */
+export function countDuplicateSids(table: SidEntry[]): number {
+  const keys = table.map((e) => `${sidKey(e.sid)}#${e.collision}`).sort();
+  let dup = 0;
+  for (let i = 1; i < keys.length; i++) if (keys[i] === keys[i - 1]) dup++;
+  return dup;
 }
 
 export async function buildSids(dataset: Dataset, options: BuildOptions): Promise<BuildResult> {
@@ -130,7 +160,7 @@ export async function buildSids(dataset: Dataset, options: BuildOptions): Promis
     collision: collision[i],
   }));
   // Count what resolution left: duplicate full SIDs (tokens + collision index). Checked, not assumed.
-  const full = new Set(table.map((e) => `${sidKey(e.sid)}#${e.collision}`));
+  const duplicates = countDuplicateSids(table);
   t = lap("collisions", t);
 
   const report: SidReport = {
@@ -146,7 +176,7 @@ export async function buildSids(dataset: Dataset, options: BuildOptions): Promis
     collisionRateBeforeResolution: round((n - distinct) / n),
     itemsInCollidingGroups: inGroups,
     maxCollisionIndex: collision.reduce((m, c) => Math.max(m, c), 0),
-    collisions: n - full.size,
+    collisions: duplicates,
     utilization: rq.utilization.map((x) => round(x)),
     maxClusterShare: rq.maxClusterShare.map((x) => round(x)),
     reconstructionError: rq.reconstructionError.map((x) => round(x)),
@@ -156,6 +186,8 @@ export async function buildSids(dataset: Dataset, options: BuildOptions): Promis
     plainRqCollisionRate: plain ? round((n - resolveCollisions(ids, plain.tokens, L).distinct) / n) : null,
     trainIterations: rq.levelStats.map((s) => s.iterations),
     repairedCentroids: rq.levelStats.map((s) => s.repaired),
+    trainRows: rq.levelStats[0].trainRows,
+    levelSeconds: rq.levelStats.map((s) => ({ train: round(s.trainSeconds, 3), encode: round(s.encodeSeconds, 3) })),
     seconds: round((performance.now() - t0) / 1000, 3),
     secondsByStage: Object.fromEntries(Object.entries(stage).map(([k, v]) => [k, round(v, 3)])),
   };

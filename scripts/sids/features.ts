@@ -101,7 +101,7 @@ export function itemFeatures(dataset: Dataset, options: FeatureOptions): ItemFea
   let total = 0;
   for (let p = 0; p < a.values.length; p++) total += a.values[p] ** 2;
   for (let c = 0; c < a.cols; c++) total -= n * mean[c] ** 2;
-  const vectors = rowsNormalised(scores.data, n, dim);
+  const vectors = rowsNormalised((i, j) => scores.data[i * dim + j], n, dim);
   const source = w === 0 ? "interactions" : w === 1 ? "content" : "interactions+content";
   return { dim, vectors, source, explainedVariance: total > 0 ? variance.reduce((s, x) => s + x, 0) / total : 0 };
 }
@@ -113,9 +113,7 @@ function suppliedFeatures(supplied: Float32Array[], dim: number, seed: number): 
     if (v.length !== width) throw new Error(`features: supplied vector of item ${i} has ${v.length} values, expected ${width}`);
   });
   if (width <= dim) {
-    const flat = new Float64Array(n * width);
-    supplied.forEach((v, i) => flat.set(v, i * width));
-    return { dim: width, vectors: rowsNormalised(flat, n, width), source: "supplied", explainedVariance: 1 };
+    return { dim: width, vectors: rowsNormalised((i, j) => supplied[i][j], n, width), source: "supplied", explainedVariance: 1 };
   }
   const m = dense(n, width);
   supplied.forEach((v, i) => m.data.set(v, i * width));
@@ -130,18 +128,20 @@ function suppliedFeatures(supplied: Float32Array[], dim: number, seed: number): 
   const { scores, variance } = truncatedPca(centred(csrOperator(a), mean), dim, seed);
   let total = 0;
   for (let p = 0; p < a.values.length; p++) total += (a.values[p] - mean[p % width]) ** 2;
-  return { dim, vectors: rowsNormalised(scores.data, n, dim), source: "supplied", explainedVariance: variance.reduce((s, x) => s + x, 0) / (total || 1) };
+  return { dim, vectors: rowsNormalised((i, j) => scores.data[i * dim + j], n, dim), source: "supplied", explainedVariance: variance.reduce((s, x) => s + x, 0) / (total || 1) };
 }
 
-function rowsNormalised(data: Float64Array, n: number, d: number): Float32Array[] {
-  const out: Float32Array[] = [];
+/** Unit rows as views into ONE Float32Array (a million separate small buffers would cost ~3x the memory). */
+function rowsNormalised(at: (i: number, j: number) => number, n: number, d: number): Float32Array[] {
+  const flat = new Float32Array(n * d);
+  const out: Float32Array[] = new Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
-    for (let j = 0; j < d; j++) s += data[i * d + j] ** 2;
+    for (let j = 0; j < d; j++) s += at(i, j) ** 2;
     const inv = s > 1e-24 ? 1 / Math.sqrt(s) : 0;
-    const v = new Float32Array(d);
-    for (let j = 0; j < d; j++) v[j] = data[i * d + j] * inv;
-    out.push(v);
+    const v = flat.subarray(i * d, i * d + d);
+    for (let j = 0; j < d; j++) v[j] = at(i, j) * inv;
+    out[i] = v;
   }
   return out;
 }

@@ -15,6 +15,7 @@ export interface KmeansOptions {
   balanced: boolean;
   capacityFactor: number; // cluster cap = ceil(m / V * capacityFactor) during balanced training
   maxTrainPoints: number; // centroids are trained on a seeded sample of at most this many rows
+  tolerance: number; // stop iterating when fewer than tolerance * m rows change cluster
   seed: number;
 }
 
@@ -22,7 +23,8 @@ export const DEFAULT_KMEANS: Omit<KmeansOptions, "size" | "seed"> = {
   iterations: 20,
   balanced: true,
   capacityFactor: 1.0,
-  maxTrainPoints: 0, // 0 = 256 * V (as faiss: more points per centroid barely moves them)
+  maxTrainPoints: 0, // 0 = max(64 * V, 32768): more rows per centroid barely move the centroids (faiss uses 39..256)
+  tolerance: 0.001, // stop when fewer than this share of training rows change cluster
 };
 
 /** Default V from catalog size: the power of two nearest sqrt(n), within 16..256 (levels 1-2 then give ~n cells). */
@@ -37,6 +39,9 @@ export interface LevelStats {
   iterations: number;
   trainMaxClusterShare: number; // largest cluster's share in the (balanced or plain) training assignment
   repaired: number; // centroids moved because no training row had them nearest
+  trainRows: number;
+  trainSeconds: number;
+  encodeSeconds: number; // nearest-centroid assignment of all items at this level
 }
 
 /** Seeded sample of min(n, max) distinct row indices, ascending. */
@@ -114,7 +119,7 @@ export async function trainLevel(
 ): Promise<{ centroids: Float32Array; stats: LevelStats }> {
   const { size: v, seed } = options;
   const rng = new Random(seed);
-  const rows = sampleRows(n, options.maxTrainPoints || 256 * v, rng);
+  const rows = sampleRows(n, options.maxTrainPoints || Math.max(64 * v, 32_768), rng);
   const m = rows.length;
   const s = sharedF32(m * d);
   for (let i = 0; i < m; i++) s.set(x.subarray(rows[i] * d, rows[i] * d + d), i * d);
@@ -134,7 +139,7 @@ export async function trainLevel(
     labels.set(next);
     updateCentroids(s, m, d, v, labels, dist, c);
     onIter?.(iter + 1);
-    if (changed === 0) {
+    if (changed <= options.tolerance * m) {
       iter++;
       break;
     }
@@ -142,7 +147,7 @@ export async function trainLevel(
   const count = new Int32Array(v);
   for (let i = 0; i < m; i++) count[labels[i]]++;
   const repaired = await repairEmpty(s, m, d, v, c, dist, pool);
-  return { centroids: c, stats: { iterations: iter, trainMaxClusterShare: Math.max(...count) / m, repaired } };
+  return { centroids: c, stats: { iterations: iter, trainMaxClusterShare: Math.max(...count) / m, repaired, trainRows: m, trainSeconds: 0, encodeSeconds: 0 } };
 }
 
 /**
@@ -233,10 +238,14 @@ export async function residualQuantize(
   const rng = new Random(options.seed);
   const label = options.balanced ? "balanced" : "plain";
   for (let l = 0; l < levels; l++) {
+    const t0 = performance.now();
     const { centroids: c, stats } = await trainLevel(r, n, d, { ...options, seed: rng.seed() }, pool, (it) =>
       progress?.(`${label} level ${l + 1}/${levels}`, it, options.iterations),
     );
+    const t1 = performance.now();
     await pool.encodeLevel(r, d, n, c, v, tokens, levels, l);
+    stats.trainSeconds = (t1 - t0) / 1000;
+    stats.encodeSeconds = (performance.now() - t1) / 1000;
     centroids.push(c);
     const count = new Int32Array(v);
     for (let i = 0; i < n; i++) count[tokens[i * levels + l]]++;

@@ -23,7 +23,7 @@ function shared(a: Float32Array | Int32Array): SharedArrayBuffer {
 
 export class KernelPool {
   private workers: Worker[] = [];
-  private pending = new Map<number, () => void>();
+  private pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private nextId = 0;
   readonly threads: number;
 
@@ -37,12 +37,14 @@ export class KernelPool {
     for (let i = 0; i < this.threads; i++) {
       const w = new Worker(new URL("./pool-worker.ts", import.meta.url), { execArgv });
       w.on("message", (id: number) => {
-        this.pending.get(id)?.();
+        this.pending.get(id)?.resolve();
         this.pending.delete(id);
         if (this.pending.size === 0) for (const x of this.workers) x.unref(); // idle workers never hold the process
       });
       w.on("error", (e) => {
-        throw new Error(`kernel pool worker failed: ${e.message}`);
+        // A dead worker fails every task in flight (the build stops with one clear message instead of hanging).
+        for (const p of this.pending.values()) p.reject(new Error(`kernel pool worker failed: ${e.message}`));
+        this.pending.clear();
       });
       w.unref();
       this.workers.push(w);
@@ -58,7 +60,7 @@ export class KernelPool {
       const start = p * per, end = Math.min(rows, start + per);
       if (start >= end) continue;
       const id = this.nextId++;
-      jobs.push(new Promise<void>((resolve) => this.pending.set(id, resolve)));
+      jobs.push(new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject })));
       this.workers[p].postMessage(make(id, start, end));
     }
     return Promise.all(jobs).then(() => undefined);
