@@ -275,3 +275,47 @@ export async function retireItem(env: { DB: D1Database }, id: string): Promise<b
   );
   return updated.length > 0;
 }
+
+/** Active items whose title contains `q` (case-insensitive), for the demo page's search. */
+export async function searchItems(env: { DB: D1Database }, q: string, limit: number): Promise<CatalogItem[]> {
+  const db = database(env.DB);
+  const pattern = `%${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+  const rows = await d1(() =>
+    db
+      .select(itemColumns)
+      .from(items)
+      .where(and(eq(items.status, "active"), sql`json_extract(${items.attributes}, '$.title') LIKE ${pattern} ESCAPE '\\'`))
+      .orderBy(sql`json_extract(${items.attributes}, '$.title')`)
+      .limit(limit),
+  );
+  return rows.map(toItem);
+}
+
+export interface Cluster {
+  token: number;
+  items: number;
+  examples: { id: string; title: string | null; sid: number[] }[];
+}
+
+/** Level-1 clusters of the active catalog: size and a few example items each (the SID hierarchy, made visible). */
+export async function levelOneClusters(env: { DB: D1Database }, examples: number): Promise<Cluster[]> {
+  const { results } = await d1(() =>
+    env.DB.prepare(
+      `WITH t AS (
+         SELECT id, sid, json_extract(attributes, '$.title') AS title,
+                CAST(CASE WHEN instr(sid, '-') > 0 THEN substr(sid, 1, instr(sid, '-') - 1) ELSE sid END AS INTEGER) AS token
+         FROM items WHERE status = 'active'),
+       ranked AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY token ORDER BY sid, id) AS r, COUNT(*) OVER (PARTITION BY token) AS n FROM t)
+       SELECT token, n, id, sid, title FROM ranked WHERE r <= ?1 ORDER BY token, r`,
+    )
+      .bind(examples)
+      .all<{ token: number; n: number; id: string; sid: string; title: string | null }>(),
+  );
+  const clusters = new Map<number, Cluster>();
+  for (const r of results) {
+    let c = clusters.get(r.token);
+    if (!c) clusters.set(r.token, (c = { token: r.token, items: r.n, examples: [] }));
+    c.examples.push({ id: r.id, title: r.title, sid: parseSidKey(r.sid) });
+  }
+  return [...clusters.values()];
+}

@@ -7,7 +7,9 @@ import { ApiError } from "./errors";
 import { promoteNewest } from "./registry";
 import { adminRoutes } from "./routes/admin";
 import { eventsRoutes } from "./routes/events";
+import { catalogRoutes } from "./routes/catalog";
 import { health } from "./routes/health";
+import { demoPage } from "./page";
 import { itemsRoutes } from "./routes/items";
 import { modelRoutes } from "./routes/model";
 import { recommend } from "./routes/recommend";
@@ -23,7 +25,9 @@ app.use(
     onError: (c) => c.json({ error: "payload_too_large", message: `request body exceeds ${LIMITS.bodyBytes} bytes` }, 413),
   }),
 );
+app.get("/", (c) => c.html(demoPage));
 app.route("/", health);
+app.route("/", catalogRoutes);
 app.route("/", rerank);
 app.route("/", recommend);
 app.route("/", itemsRoutes);

@@ -199,6 +199,40 @@ describe("reads", () => {
   });
 });
 
+describe("catalog browsing", () => {
+  it("GET /v1/items?q= finds active items by title, case-insensitively, with LIKE wildcards taken literally", async () => {
+    const res = await exports.default.fetch("http://edge/v1/items?q=item%201&limit=50");
+    expect(res.status).toBe(200);
+    const { items: found } = (await res.json()) as { items: { id: string; sid: number[] }[] };
+    expect(found.map((i) => i.id).sort()).toEqual(["item-1", "item-10", "item-11", "item-12", "item-13", "item-14", "item-15", "item-16", "item-17", "item-18", "item-19"]);
+    const none = (await (await exports.default.fetch("http://edge/v1/items?q=%25")).json()) as { items: unknown[] };
+    expect(none.items).toEqual([]);
+    expect((await exports.default.fetch("http://edge/v1/items?q=")).status).toBe(400);
+  });
+
+  it("GET /v1/catalog/clusters groups active items by their first SID token", async () => {
+    const res = await exports.default.fetch("http://edge/v1/catalog/clusters?examples=2");
+    const { clusters } = (await res.json()) as { clusters: { token: number; items: number; examples: { sid: number[] }[] }[] };
+    const expected = new Map<number, number>();
+    for (const it of items) expected.set(it.tokens[0], (expected.get(it.tokens[0]) ?? 0) + 1);
+    expect(new Map(clusters.map((c) => [c.token, c.items]))).toEqual(expected);
+    for (const c of clusters) {
+      expect(c.examples.length).toBeLessThanOrEqual(2);
+      for (const e of c.examples) expect(e.sid[0]).toBe(c.token);
+    }
+  });
+
+  it("GET / serves the demo page", async () => {
+    const res = await exports.default.fetch("http://edge/");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/text\/html/);
+    const html = await res.text();
+    expect(html).toContain('<label for="search">');
+    expect(html).not.toMatch(/<script[^>]+src="https?:/); // no external CDNs
+  });
+});
+
+// Last in the file: it drops a table, and D1 state carries over between the tests of a file.
 describe("database failures", () => {
   it("answer 503 with a JSON body", async () => {
     await env.DB.exec("DROP TABLE items");

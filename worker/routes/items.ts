@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAdmin } from "../auth";
-import { getItem, readVersionsNow, retireItem, upsertItems } from "../catalog";
+import { getItem, readVersionsNow, retireItem, searchItems, upsertItems } from "../catalog";
 import { loadCodebook } from "../codebook";
 import { ApiError } from "../errors";
 import { router } from "../router";
@@ -17,6 +17,19 @@ const getRoute = createRoute({
   summary: "One catalog item with its Semantic ID",
   request: { params: IdParam },
   responses: { 200: json(Item, "the item"), 404: json(ErrorBody, "no such item"), ...errorResponses },
+});
+
+const searchRoute = createRoute({
+  method: "get",
+  path: "/v1/items",
+  summary: "Search active items by title",
+  request: {
+    query: z.object({
+      q: z.string().min(1).max(100).openapi({ description: "case-insensitive substring of the title" }),
+      limit: z.coerce.number().int().min(1).max(100).default(20),
+    }),
+  },
+  responses: { 200: json(z.object({ items: z.array(Item) }), "matching items, by title"), ...errorResponses },
 });
 
 const ItemsWrite = z
@@ -66,6 +79,11 @@ itemsRoutes
     const item = await getItem(c.env, id);
     if (!item) return c.json({ error: "not_found", message: `no item with id "${id}"` }, 404);
     return c.json({ id: item.id, sid: item.tokens, collision: item.collision, status: item.status, attributes: item.attributes }, 200);
+  })
+  .openapi(searchRoute, async (c) => {
+    const { q, limit } = c.req.valid("query");
+    const found = await searchItems(c.env, q, limit);
+    return c.json({ items: found.map((i) => ({ id: i.id, sid: i.tokens, collision: i.collision, status: i.status, attributes: i.attributes })) }, 200);
   })
   .openapi(putRoute, async (c) => {
     const { items } = c.req.valid("json");
