@@ -5,6 +5,7 @@ import { register as registerExport } from "./commands/export";
 import { register as registerSids } from "./commands/sids";
 import { register as registerTrain } from "./commands/train";
 import { register as registerEvaluate } from "./commands/evaluate";
+import { register as registerPipeline } from "./commands/pipeline";
 import { register as registerDefaultModel } from "./commands/default-model";
 import { register as registerPublish } from "./commands/publish";
 import { register as registerEvents } from "./commands/events";
