@@ -29,7 +29,10 @@ type Row = typeof items.$inferSelect;
 const itemColumns = { id: items.id, sid: items.sid, collision: items.collision, status: items.status, attributes: items.attributes };
 
 function toItem(r: Pick<Row, "id" | "sid" | "collision" | "status" | "attributes">): CatalogItem {
-  return { id: r.id, tokens: parseSidKey(r.sid), collision: r.collision, status: r.status, attributes: r.attributes ?? {} };
+  // Loading a SID table for a new codebook moves items it no longer lists off the SID space ("retired:<id>"):
+  // they keep their row (history lookups still resolve) but have no tokens.
+  const tokens = r.status === "retired" && !/^\d/.test(r.sid) ? [] : parseSidKey(r.sid);
+  return { id: r.id, tokens, collision: r.collision, status: r.status, attributes: r.attributes ?? {} };
 }
 
 const cache = {

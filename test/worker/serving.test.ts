@@ -46,9 +46,10 @@ describe("POST /v1/rerank", () => {
   });
 
   it("lists unknown and retired candidates instead of failing", async () => {
-    await env.DB.prepare("UPDATE items SET status = 'retired' WHERE id = 'item-9'").run();
+    // Retired the way a SID table for a new codebook retires items it no longer lists: off the SID space.
+    await env.DB.prepare("UPDATE items SET status = 'retired', sid = 'retired:' || id WHERE id = 'item-9'").run();
     await bumpCatalogVersion();
-    const res = await post("/v1/rerank", { history: [42, "nope"], candidates: ["item-4", "ghost", "item-9", 7] });
+    const res = await post("/v1/rerank", { history: [42, "nope", "item-9"], candidates: ["item-4", "ghost", "item-9", 7] });
     expect(res.status).toBe(200);
     const body = (await res.json()) as RerankBody;
     expect(body.items.map((i) => i.id)).toEqual(["item-4"]);
