@@ -20,6 +20,10 @@ export default defineConfig({
       {
         test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node", testTimeout: 120_000 },
       },
+      {
+        // The demo page in Debian's chromium against `npm start`; one file, it starts its own server.
+        test: { name: "browser", include: ["test/browser/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 150_000 },
+      },
     ],
   },
 });
