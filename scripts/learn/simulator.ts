@@ -29,11 +29,10 @@ export class ResponseClickModel implements ClickModel {
 
   clickProbs(histories: number[][], slates: Int32Array, K: number): Float32Array {
     const H = this.model.config.historyLength;
-    const rep: number[][] = [];
-    for (const h of histories) for (let k = 0; k < K; k++) rep.push(h);
-    const { items, length } = itemHistoryBatch(rep, H, this.model.config.numItems);
+    const B = histories.length;
+    const { items, length } = itemHistoryBatch(histories, H, this.model.config.numItems);
     return tf.tidy(() => {
-      const z = this.model.logits(tf.tensor2d(items, [rep.length, H], "int32"), tf.tensor1d(length, "int32"), tf.tensor1d(slates, "int32"));
+      const z = this.model.slateLogits(tf.tensor2d(items, [B, H], "int32"), tf.tensor1d(length, "int32"), tf.tensor2d(slates, [B, K], "int32"));
       return tf.sigmoid(z).dataSync() as Float32Array;
     });
   }

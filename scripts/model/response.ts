@@ -61,25 +61,33 @@ export class ResponseModel {
 
   /** history int32 [B, H] right-aligned (pad = N), length int32 [B], items int32 [B] -> click logits [B]. */
   logits(history: tf.Tensor2D, length: tf.Tensor1D, items: tf.Tensor1D): tf.Tensor1D {
+    return tf.tidy(() => tf.reshape(this.slateLogits(history, length, tf.reshape(items, [-1, 1]) as tf.Tensor2D), [-1]) as tf.Tensor1D);
+  }
+
+  /**
+   * Logits for K candidates per user: items int32 [B, K] -> [B, K]. The history is embedded once per user (not once
+   * per candidate): the simulator scores a whole slate per user.
+   */
+  slateLogits(history: tf.Tensor2D, length: tf.Tensor1D, items: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       const { dim: d, historyLength: H } = this.config;
-      const B = items.shape[0];
-      const eItem = this.embed(items) as tf.Tensor2D; // [B, d]
-      const eHist = this.embed(history) as tf.Tensor3D; // [B, H, d]
-      const q = tf.matMul(eItem, this.vars.wq); // [B, d]
-      const k = tf.reshape(tf.matMul(tf.reshape(eHist, [B * H, d]), this.vars.wk), [B, H, d]);
-      const v = tf.reshape(tf.matMul(tf.reshape(eHist, [B * H, d]), this.vars.wv), [B, H, d]);
-      const scores = tf.div(tf.squeeze(tf.matMul(k, tf.expandDims(q, 2)), [2]), Math.sqrt(d)); // [B, H]
+      const [B, K] = items.shape;
+      const eItem = tf.reshape(this.embed(items), [B, K, d]);
+      const eHist = tf.reshape(this.embed(history), [B * H, d]);
+      const k = tf.reshape(tf.matMul(eHist, this.vars.wk), [B, H, d]);
+      const v = tf.reshape(tf.matMul(eHist, this.vars.wv), [B, H, d]);
+      const q = tf.reshape(tf.matMul(tf.reshape(eItem, [B * K, d]), this.vars.wq), [B, K, d]);
+      const scores = tf.div(tf.matMul(q, k, false, true), Math.sqrt(d)); // [B, K, H]
       // valid positions are the last `length` ones (right-aligned)
       const pos = tf.range(0, H, 1, "int32");
-      const valid = tf.cast(tf.greaterEqual(tf.expandDims(pos, 0), tf.expandDims(tf.sub(H, length), 1)), "float32");
-      const att = tf.softmax(tf.add(scores, tf.mul(tf.sub(1, valid), -1e9)), -1);
-      const any = tf.expandDims(tf.cast(tf.greater(length, 0), "float32"), 1); // cold user: no pooled history
-      const pooled = tf.mul(tf.squeeze(tf.matMul(tf.expandDims(att, 1), v), [1]), any); // [B, d]
-      const x = tf.concat([eItem, pooled, tf.mul(eItem, pooled)], 1);
+      const valid = tf.cast(tf.greaterEqual(tf.expandDims(pos, 0), tf.expandDims(tf.sub(H, length), 1)), "float32"); // [B, H]
+      const att = tf.softmax(tf.add(scores, tf.expandDims(tf.mul(tf.sub(1, valid), -1e9), 1)), -1);
+      const any = tf.reshape(tf.cast(tf.greater(length, 0), "float32"), [B, 1, 1]); // cold user: no pooled history
+      const pooled = tf.mul(tf.matMul(att, v), any); // [B, K, d]
+      const x = tf.reshape(tf.concat([eItem, pooled, tf.mul(eItem, pooled)], 2), [B * K, 3 * d]);
       const h = tf.relu(tf.add(tf.matMul(x, this.vars.w1), this.vars.b1));
-      const out = tf.add(tf.reshape(tf.add(tf.matMul(h, this.vars.w2), this.vars.b2), [B]), gatherRows(this.vars.itemBias, items));
-      return out as tf.Tensor1D;
+      const out = tf.add(tf.reshape(tf.add(tf.matMul(h, this.vars.w2), this.vars.b2), [B, K]), tf.reshape(gatherRows(this.vars.itemBias, items), [B, K]));
+      return out as tf.Tensor2D;
     });
   }
 
