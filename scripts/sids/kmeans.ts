@@ -243,7 +243,7 @@ export async function residualQuantize(
       progress?.(`${label} level ${l + 1}/${levels}`, it, options.iterations),
     );
     const t1 = performance.now();
-    await pool.encodeLevel(r, d, n, c, v, tokens, levels, l);
+    await pool.encodeLevel(r, d, n, c, v, tokens, levels, l, (done, total) => progress?.(`${label} encode ${l + 1}/${levels}`, done, total));
     stats.trainSeconds = (t1 - t0) / 1000;
     stats.encodeSeconds = (performance.now() - t1) / 1000;
     centroids.push(c);

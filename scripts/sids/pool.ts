@@ -51,7 +51,8 @@ export class KernelPool {
     }
   }
 
-  private run(make: (id: number, start: number, end: number) => PoolTask, rows: number): Promise<void> {
+  /** Splits rows [offset, offset + rows) into one contiguous range per worker and waits for all. */
+  private run(make: (id: number, start: number, end: number) => PoolTask, rows: number, offset = 0): Promise<void> {
     const parts = Math.min(this.workers.length, rows);
     const per = Math.ceil(rows / parts);
     const jobs: Promise<void>[] = [];
@@ -61,7 +62,7 @@ export class KernelPool {
       if (start >= end) continue;
       const id = this.nextId++;
       jobs.push(new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject })));
-      this.workers[p].postMessage(make(id, start, end));
+      this.workers[p].postMessage(make(id, offset + start, offset + end));
     }
     return Promise.all(jobs).then(() => undefined);
   }
@@ -75,11 +76,21 @@ export class KernelPool {
   }
 
   /** One encode level over all rows of the residual r (in place), tokens[i * levels + level]. */
-  async encodeLevel(r: Float32Array, d: number, rows: number, c: Float32Array, v: number, tokens: Int32Array, levels: number, level: number): Promise<void> {
-    if (this.workers.length === 0 || rows < 2048) return encodeBlock(r, d, 0, rows, c, v, tokens, levels, level);
-    const sc = sharedF32(c.length);
-    sc.set(c);
-    await this.run((id, s, e) => ({ id, kind: "encode", x: shared(r), d, start: s, end: e, c: shared(sc), v, out: shared(tokens), levels, level }), rows);
+  async encodeLevel(
+    r: Float32Array, d: number, rows: number, c: Float32Array, v: number, tokens: Int32Array, levels: number, level: number,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<void> {
+    // Blocks of rows, so a long encode (a million items) reports progress; rows are independent, so blocks don't
+    // change the result.
+    const block = Math.max(4096, Math.ceil(rows / 50));
+    const sc = this.workers.length ? sharedF32(c.length) : c;
+    if (sc !== c) sc.set(c);
+    for (let s = 0; s < rows; s += block * Math.max(1, this.workers.length)) {
+      const e = Math.min(rows, s + block * Math.max(1, this.workers.length));
+      if (this.workers.length === 0 || e - s < 2048) encodeBlock(r, d, s, e, c, v, tokens, levels, level);
+      else await this.run((id, a, b) => ({ id, kind: "encode", x: shared(r), d, start: a, end: b, c: shared(sc), v, out: shared(tokens), levels, level }), e - s, s);
+      onProgress?.(e, rows);
+    }
   }
 
   close(): Promise<void> {

@@ -51,7 +51,7 @@ describe("MovieLens CSV", () => {
     expect(() => loadDataset(d3, "movielens")).toThrow(/movies\.csv.*malformed CSV/);
     const d4 = dir({ "movies.csv": MOVIES, "ratings.csv": RATINGS + "\n3,1,9,500\n" });
     expect(() => loadDataset(d4, "movielens")).toThrow(/ratings\.csv:6: rating 9 outside 0\.5\.\.5/);
-    expect(() => loadDataset(join(d, "nope"), "movielens")).toThrow(/movies\.csv not found/);
+    expect(() => loadDataset(join(d, "nope"), "movielens")).toThrow(/movies\.csv: file not found/);
   });
 
   it("unknown movies are skipped and summarised; --skip-bad-rows turns errors into skips", () => {
