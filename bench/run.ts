@@ -3,11 +3,13 @@
 import benchExport from "./export";
 import benchServing from "./serving";
 import benchSids from "./sids";
+import benchTrain from "./train";
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   export: () => benchExport(),
   sids: () => benchSids(),
   serving: () => benchServing(),
+  train: () => benchTrain(),
 };
 
 const wanted = process.argv.slice(2);
