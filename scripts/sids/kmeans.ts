@@ -166,7 +166,7 @@ async function repairEmpty(s: Float32Array, m: number, d: number, v: number, c: 
     const empty: number[] = [];
     for (let k = 0; k < v; k++) if (count[k] === 0) empty.push(k);
     if (empty.length === 0 || m < v) break;
-    // Farthest rows first (ties by index), one per empty centroid, never two from the same cluster of one row.
+    // Farthest rows first (ties by index), one per empty centroid; a row is only taken from a cluster that keeps others.
     const order = Int32Array.from({ length: m }, (_, i) => i).sort((a, b) => dist[b * v + labels[b]] - dist[a * v + labels[a]] || a - b);
     let next = 0;
     for (const k of empty) {
