@@ -1,10 +1,10 @@
 // `hsrl sids`: dataset -> item features -> balanced residual k-means codebook -> SID table, report and D1 seed.
 import { Command, Option } from "commander";
-import cliProgress from "cli-progress";
 import { DATASET_FORMATS } from "../data/dataset";
 import { formatSkipped, isDatasetFormat, loadDataset } from "../data/load";
 import { buildSids } from "../sids/build";
 import { writeSidArtifacts } from "../sids/artifacts";
+import { progressBar } from "../learn/progress";
 
 const int = (name: string, min: number, max: number) => (v: string) => {
   const x = Number(v);
@@ -39,12 +39,7 @@ export function register(program: Command): void {
       });
       console.error(`${dataset.name}: ${dataset.items.length} items, ${dataset.users.length} users, ${dataset.interactions.length} interactions (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 
-      const bar = new cliProgress.SingleBar(
-        { format: "{stage} [{bar}] {value}/{total} | {duration}s elapsed, ETA {eta}s", hideCursor: true, clearOnComplete: true },
-        cliProgress.Presets.shades_classic,
-      );
-      let current = "";
-      bar.start(1, 0, { stage: "features" });
+      const bar = progressBar(); // a bar with ETA per stage on a TTY, one line per finished stage otherwise
       const result = await buildSids(dataset, {
         levels: o.levels,
         size: o.size,
@@ -53,12 +48,7 @@ export function register(program: Command): void {
         iterations: o.iterations,
         threads: o.threads,
         plainRq: o.plain,
-        progress: (stage, done, total) => {
-          if (stage !== current) {
-            current = stage;
-            bar.start(total, done, { stage });
-          } else bar.update(done);
-        },
+        progress: bar.progress,
       }).finally(() => bar.stop());
       const { files } = writeSidArtifacts(o.out, dataset, result);
       const r = result.report;

@@ -242,6 +242,7 @@ export async function residualQuantize(
     const { centroids: c, stats } = await trainLevel(r, n, d, { ...options, seed: rng.seed() }, pool, (it) =>
       progress?.(`${label} level ${l + 1}/${levels}`, it, options.iterations),
     );
+    if (stats.iterations < options.iterations) progress?.(`${label} level ${l + 1}/${levels}`, stats.iterations, stats.iterations); // early stop
     const t1 = performance.now();
     await pool.encodeLevel(r, d, n, c, v, tokens, levels, l, (done, total) => progress?.(`${label} encode ${l + 1}/${levels}`, done, total));
     stats.trainSeconds = (t1 - t0) / 1000;
