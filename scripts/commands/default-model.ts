@@ -2,7 +2,8 @@
 //   synthetic catalog + logs (seeded) -> SIDs (same as `hsrl sids --data synthetic --format synthetic`)
 //   -> supervised HPN (next-positive SID tokens, scripts/learn/supervised.ts) -> export (fp32 + int8, parity, manifest)
 //   -> <out>/{manifest.json, hpn.int8.onnx, hpn.fp32.onnx, codebook.json, sid-table.sql, parity.json}
-// Intermediate files (SID artifacts, checkpoint) go to --work.
+// Intermediate files (SID artifacts, checkpoint) go to --work. Default --out is model/default/: model/ itself still holds
+// the serving fixture the worker tests are written against, until the lead switches the Worker over.
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -30,7 +31,7 @@ export function register(program: Command): void {
   program
     .command("default-model")
     .description("build the embedded default model (synthetic catalog -> SIDs -> supervised HPN -> int8 ONNX) into model/")
-    .option("--out <dir>", "where the committed default lives", "model")
+    .option("--out <dir>", "where the committed default lives", "model/default")
     .option("--work <dir>", "intermediate files (SID artifacts, checkpoint)", "runs/default-model")
     .option("--data <spec>", "synthetic spec (see hsrl sids)", "synthetic")
     .option("--steps <n>", "supervised training steps", int("steps"), DEFAULT_SUPERVISED.steps)

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -112,5 +113,30 @@ describe("held-out histories from a dataset", () => {
     expect(Math.abs(report.ndcg10!.tfjs - report.ndcg10!.fp32)).toBeLessThan(1e-3);
     expect(() => datasetHeldOut(dataset, sidTokens.subarray(3), { levels: L, historyLength: 12, histories: 10 })).toThrow(/SID tokens/);
     hpn.dispose();
+  });
+});
+
+describe("the committed default model (model/default)", () => {
+  const root = join(__dirname, "../../model/default");
+  it("has a valid manifest whose files match their sha256, fits in 2 MB, and serves a cold user", async () => {
+    const manifest = parseManifest(JSON.parse(readFileSync(join(root, "manifest.json"), "utf8")), "model/default/manifest.json");
+    for (const f of [manifest.files.fp32, manifest.files.int8]) {
+      const bytes = readFileSync(join(root, f.path));
+      expect(bytes.length).toBe(f.bytes);
+      expect(createHash("sha256").update(bytes).digest("hex")).toBe(f.sha256);
+    }
+    expect(manifest.quantization).toBe("int8");
+    expect(manifest.files.int8.bytes).toBeLessThan(0.5 * manifest.files.fp32.bytes);
+    const codebook = JSON.parse(readFileSync(join(root, "codebook.json"), "utf8"));
+    expect(codebook.version).toBe(manifest.codebook?.version);
+    expect(codebook.dim).toBe(manifest.featureDim);
+    const total = readdirSync(root).reduce((n, f) => n + statSync(join(root, f)).size, 0);
+    expect(total).toBeLessThanOrEqual(2 * 1024 * 1024);
+    const { historyLength: H, levels: L, vocab: V } = manifest;
+    const session = await ortSession(readFileSync(join(root, manifest.serving)));
+    const out = await runHpnOnnx(session, new Int32Array(H * L), Int32Array.of(0), H, L);
+    expect(out.length).toBe(L * V);
+    expect(out.every(Number.isFinite)).toBe(true);
+    await session.release();
   });
 });
