@@ -5,7 +5,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DataError, type ItemMeta } from "./dataset";
 import { DatasetBuilder, type LoadOptions, type LoadResult } from "./builder";
-import { parseIntField, parseNumberField, readCsv, requireFile, shortName } from "./read";
+import { forEachCsvRecord, parseIntField, parseNumberField, readCsv, requireFile, shortName } from "./read";
 
 const ALIASES: Record<string, string[]> = {
   user: ["user", "user_id", "userid", "uid"],
@@ -37,22 +37,28 @@ export function loadGenericCsv(path: string, options: LoadOptions = {}): LoadRes
   let vectors: Map<string, Float32Array> | null = null;
   if (itemsFile) vectors = loadItems(itemsFile, b);
 
-  const rows = readCsv(file);
-  if (rows.length === 0) throw new DataError(file, null, "empty file");
-  const head = rows[0].fields;
-  const cu = column(file, head, "user", true);
-  const ci = column(file, head, "item", true);
-  const cr = column(file, head, "rating", false);
-  const cl = column(file, head, "label", false);
-  const ct = column(file, head, "timestamp", true);
-  if ((cr < 0) === (cl < 0)) throw new DataError(file, 1, "header needs exactly one of a rating column or a label column");
-  const binary = cr < 0;
-  const cv = binary ? cl : cr;
+  // Streamed: an interaction log may be larger than what fits in one string.
+  let head: string[] | null = null;
+  let cu = -1, ci = -1, cv = -1, ct = -1;
+  let binary = false;
   let min = Infinity;
   let max = -Infinity;
-  for (const { line, fields } of rows.slice(1)) {
+  forEachCsvRecord(file, "utf8", (fields, line) => {
+    if (head === null) {
+      head = fields;
+      cu = column(file, head, "user", true);
+      ci = column(file, head, "item", true);
+      const cr = column(file, head, "rating", false);
+      const cl = column(file, head, "label", false);
+      ct = column(file, head, "timestamp", true);
+      if ((cr < 0) === (cl < 0)) throw new DataError(file, 1, "header needs exactly one of a rating column or a label column");
+      binary = cr < 0;
+      cv = binary ? cl : cr;
+      return;
+    }
+    const width = head.length;
     b.row(() => {
-      if (fields.length !== head.length) throw new DataError(file, line, `expected ${head.length} fields, got ${fields.length}`);
+      if (fields.length !== width) throw new DataError(file, line, `expected ${width} fields, got ${fields.length}`);
       const userId = fields[cu].trim();
       const itemId = fields[ci].trim();
       if (userId === "") throw new DataError(file, line, "empty user id");
@@ -71,7 +77,8 @@ export function loadGenericCsv(path: string, options: LoadOptions = {}): LoadRes
       max = Math.max(max, value);
       b.interactions.push({ user: b.user(userId), item, rating: value, ts });
     });
-  }
+  });
+  if (head === null) throw new DataError(file, null, "empty file");
   const features = vectors ? b.items.map((it) => vectors!.get(it.id)!) : undefined;
   return b.finish(`csv:${shortName(path)}`, binary ? null : { min, max }, features);
 }

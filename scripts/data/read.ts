@@ -1,6 +1,6 @@
 // File reading helpers for the loaders: a chunked line reader (for large, quote-free rating logs that may exceed V8's
 // string limit) and a CSV reader (csv-parse: quoted fields with commas) that both report file:line on errors.
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { parse } from "csv-parse/sync";
@@ -43,19 +43,46 @@ export function forEachLine(file: string, encoding: Encoding, cb: (line: string,
   }
 }
 
-/** Every CSV record with the line it ends on. Malformed quoting -> DataError naming file and line. */
-export function readCsv(file: string, encoding: Encoding = "utf8"): { line: number; fields: string[] }[] {
-  const text = readFileSync(file, encoding);
+/**
+ * Streams CSV records with the line each starts on. Lines without a quote are split on commas directly (fast, and no
+ * whole-file string, so files past V8's string limit work); a record with quotes goes through csv-parse, accumulating
+ * lines while a quoted field spans them. Malformed quoting -> DataError naming file and line.
+ */
+export function forEachCsvRecord(file: string, encoding: Encoding, cb: (fields: string[], line: number) => void): void {
+  let pending = "";
+  let pendingLine = 0;
+  let quotes = 0;
+  forEachLine(file, encoding, (text, line) => {
+    if (pending === "") {
+      if (text.trim() === "") return;
+      if (!text.includes('"')) return cb(text.split(","), line);
+      pendingLine = line;
+      pending = text;
+    } else pending += "\n" + text;
+    quotes += text.split('"').length - 1;
+    if (quotes % 2 === 1) return; // a quoted field continues on the next line
+    cb(parseRecord(file, pendingLine, pending), pendingLine);
+    pending = "";
+    quotes = 0;
+  });
+  if (pending !== "") throw new DataError(file, pendingLine, "malformed CSV: quoted field is never closed");
+}
+
+function parseRecord(file: string, line: number, text: string): string[] {
   try {
-    const rows = parse(text, { bom: true, relax_column_count: true, info: true, skip_empty_lines: true }) as unknown as {
-      info: { lines: number };
-      record: string[];
-    }[];
-    return rows.map((r) => ({ line: r.info.lines, fields: r.record }));
+    const rows = parse(text, { relax_column_count: true }) as string[][];
+    if (rows.length !== 1) throw new Error(`expected one record, got ${rows.length}`);
+    return rows[0];
   } catch (e) {
-    const err = e as Error & { lines?: number };
-    throw new DataError(file, err.lines ?? null, `malformed CSV: ${err.message.replace(/ at line \d+/, "")}`);
+    throw new DataError(file, line, `malformed CSV: ${(e as Error).message.replace(/ at line \d+/, "")}`);
   }
+}
+
+/** Every CSV record with its line, in memory (for the smaller item files). */
+export function readCsv(file: string, encoding: Encoding = "utf8"): { line: number; fields: string[] }[] {
+  const out: { line: number; fields: string[] }[] = [];
+  forEachCsvRecord(file, encoding, (fields, line) => out.push({ line, fields }));
+  return out;
 }
 
 /** Short file name for messages that already say which dataset they are about. */

@@ -48,10 +48,24 @@ describe("MovieLens CSV", () => {
     const d2 = dir({ "movies.csv": MOVIES + "\n41,Broken", "ratings.csv": RATINGS });
     expect(() => loadDataset(d2, "movielens")).toThrow(/movies\.csv:6: expected 3 fields/);
     const d3 = dir({ "movies.csv": MOVIES + '\n42,"Unclosed (1999),Drama', "ratings.csv": RATINGS });
-    expect(() => loadDataset(d3, "movielens")).toThrow(/movies\.csv.*malformed CSV/);
+    expect(() => loadDataset(d3, "movielens")).toThrow(/movies\.csv:6: malformed CSV: quoted field is never closed/);
+    const d5 = dir({ "movies.csv": MOVIES + '\n43,"Bad "quote" (1999)",Drama', "ratings.csv": RATINGS });
+    expect(() => loadDataset(d5, "movielens")).toThrow(/movies\.csv:6: malformed CSV/);
     const d4 = dir({ "movies.csv": MOVIES, "ratings.csv": RATINGS + "\n3,1,9,500\n" });
     expect(() => loadDataset(d4, "movielens")).toThrow(/ratings\.csv:6: rating 9 outside 0\.5\.\.5/);
     expect(() => loadDataset(join(d, "nope"), "movielens")).toThrow(/movies\.csv: file not found/);
+  });
+
+  it("a quoted field may span lines; later line numbers stay right", () => {
+    const d = dir({
+      "movies.csv": MOVIES + '\n50,"Two\nLines, (2000)",Drama\n51,Next (2001),Drama\n52,Bad',
+      "ratings.csv": RATINGS,
+    });
+    expect(() => loadDataset(d, "movielens")).toThrow(/movies\.csv:9: expected 3 fields/);
+    const ok = dir({ "movies.csv": MOVIES + '\n50,"Two\nLines, ""quoted"" (2000)",Drama\n51,Next (2001),Drama', "ratings.csv": RATINGS });
+    const ds = loadDataset(ok, "movielens");
+    expect(ds.items[4].title).toBe('Two\nLines, "quoted" (2000)');
+    expect(ds.items[5].title).toBe("Next (2001)");
   });
 
   it("unknown movies are skipped and summarised; --skip-bad-rows turns errors into skips", () => {
