@@ -57,46 +57,64 @@ export function itemFeatures(dataset: Dataset, options: FeatureOptions): ItemFea
   const w = hasContent ? (hasInteractions ? (options.contentWeight ?? 0.5) : 1) : 0;
   if (w < 0 || w > 1) throw new Error(`features: contentWeight must be in [0, 1], got ${w}`);
 
-  // Interaction weights per item (summed over repeats), with the user-activity scaling.
+  // Interaction block: weights per (item, user), repeats summed, scaled by 1/sqrt(user activity). Built with a
+  // counting sort by item into typed arrays, so tens of millions of ratings need no per-item maps.
+  const xs = dataset.interactions;
   const userDeg = new Float64Array(nUsers);
-  for (const x of dataset.interactions) userDeg[x.user]++;
+  for (const x of xs) userDeg[x.user]++;
   const scale = dataset.ratingScale;
-  const perItem: Map<number, number>[] = Array.from({ length: n }, () => new Map());
-  for (const x of dataset.interactions) {
+  const cfStart = new Int32Array(n + 1);
+  for (const x of xs) cfStart[x.item + 1]++;
+  for (let i = 0; i < n; i++) cfStart[i + 1] += cfStart[i];
+  const cursor = cfStart.slice(0, n);
+  const cfUser = new Int32Array(xs.length);
+  const cfValue = new Float64Array(xs.length);
+  for (const x of xs) {
     const v = scale ? 0.5 + (x.rating - scale.min) / Math.max(scale.max - scale.min, 1e-9) : x.rating > 0 ? 1 : 0.25;
-    const m = perItem[x.item];
-    m.set(x.user, (m.get(x.user) ?? 0) + v / Math.sqrt(userDeg[x.user]));
+    const p = cursor[x.item]++;
+    cfUser[p] = x.user;
+    cfValue[p] = v / Math.sqrt(userDeg[x.user]);
   }
 
-  const indptr = new Int32Array(n + 1);
-  const indices: number[] = [];
-  const values: number[] = [];
-  for (let i = 0; i < n; i++) {
+  // Content tokens per item: [column, value] with the group weights.
+  const content = (i: number): [number, number][] => {
     const row: [number, number][] = [];
+    // Genres, tags and attributes each normalised; genres weighted most (curated), tags next (free text), then
+    // categorical attributes (decade, brand, ...), which mostly tell apart items that are otherwise alike.
+    for (const [prefix, share] of [["g:", 0.6], ["t:", 0.25], ["a:", 0.15]] as const) {
+      const toks = itemTokens[i].filter((t) => t.startsWith(prefix) && tokenIndex.has(t));
+      const idf = toks.map((t) => Math.log(1 + n / df.get(t)!));
+      let norm = 0;
+      for (const x of idf) norm += x * x;
+      const k = Math.sqrt(w * share) / (Math.sqrt(norm) || 1);
+      toks.forEach((t, j) => row.push([nUsers + tokenIndex.get(t)!, idf[j] * k]));
+    }
+    return row;
+  };
+
+  const indptr = new Int32Array(n + 1);
+  const cap = (w < 1 ? xs.length : 0) + (w > 0 ? itemTokens.reduce((s, t) => s + t.length, 0) : 0);
+  const indices = new Int32Array(cap);
+  const values = new Float64Array(cap);
+  let nnz = 0;
+  for (let i = 0; i < n; i++) {
     if (w < 1) {
-      const cf = [...perItem[i]].sort((a, b) => a[0] - b[0]);
-      const norm = Math.hypot(...cf.map(([, v]) => v)) || 1;
-      const k = Math.sqrt(1 - w) / norm;
-      for (const [u, v] of cf) row.push([u, v * k]);
-    }
-    if (w > 0) {
-      // Genres, tags and attributes each normalised; genres weighted most (curated), tags next (free text), then
-      // categorical attributes (decade, brand, ...), which mostly tell apart items that are otherwise alike.
-      for (const [prefix, share] of [["g:", 0.6], ["t:", 0.25], ["a:", 0.15]] as const) {
-        const toks = itemTokens[i].filter((t) => t.startsWith(prefix) && tokenIndex.has(t));
-        const idf = toks.map((t) => Math.log(1 + n / df.get(t)!));
-        const norm = Math.hypot(...idf) || 1;
-        const k = Math.sqrt(w * share) / norm;
-        toks.forEach((t, j) => row.push([nUsers + tokenIndex.get(t)!, idf[j] * k]));
+      // This item's users in order, repeats merged, then the row scaled to norm sqrt(1 - w).
+      const order = Array.from({ length: cfStart[i + 1] - cfStart[i] }, (_, j) => cfStart[i] + j).sort((p, q) => cfUser[p] - cfUser[q]);
+      const first = nnz;
+      for (const p of order) {
+        if (nnz > first && indices[nnz - 1] === cfUser[p]) values[nnz - 1] += cfValue[p];
+        else (indices[nnz] = cfUser[p]), (values[nnz++] = cfValue[p]);
       }
+      let norm = 0;
+      for (let p = first; p < nnz; p++) norm += values[p] * values[p];
+      const k = Math.sqrt(1 - w) / (Math.sqrt(norm) || 1);
+      for (let p = first; p < nnz; p++) values[p] *= k;
     }
-    for (const [c, v] of row) {
-      indices.push(c);
-      values.push(v);
-    }
-    indptr[i + 1] = indices.length;
+    if (w > 0) for (const [c, v] of content(i)) (indices[nnz] = c), (values[nnz++] = v);
+    indptr[i + 1] = nnz;
   }
-  const a: Csr = { rows: n, cols: nUsers + tokenIndex.size, indptr, indices: Int32Array.from(indices), values: Float64Array.from(values) };
+  const a: Csr = { rows: n, cols: nUsers + tokenIndex.size, indptr, indices: indices.subarray(0, nnz), values: values.subarray(0, nnz) };
   const mean = columnMeans(a);
   const op = centred(csrOperator(a), mean);
   const { scores, variance } = truncatedPca(op, dim, seed);
