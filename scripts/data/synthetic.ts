@@ -108,6 +108,7 @@ export function generateSynthetic(config: Partial<SyntheticConfig> = {}): Datase
   const taste = new Float64Array(K);
   const affinity = new Float64Array(nItems);
   const weight = new Float64Array(nItems);
+  const tree = new Fenwick(nItems); // O(log n) draws, so large catalogs stay fast
   for (let u = 0; u < nUsers; u++) {
     users.push(`u${u + 1}`);
     const favourites = Array.from({ length: 1 + rng.int(3) }, () => rng.int(T));
@@ -134,10 +135,12 @@ export function generateSynthetic(config: Partial<SyntheticConfig> = {}): Datase
           weight[i] = seen[i] ? 0 : Math.exp(beta * (a - 1) + logPop[i]);
           total += weight[i];
         }
+        tree.build(weight);
         stale = false;
       }
-      const pick = rng.weighted(weight, total);
+      const pick = tree.find(rng.next() * total, weight);
       total -= weight[pick];
+      tree.add(pick, -weight[pick]);
       weight[pick] = 0;
       seen[pick] = 1;
       const rating = Math.min(5, Math.max(1, Math.round(2.4 + 2.6 * affinity[pick] + 0.8 * rng.normal())));
@@ -146,6 +149,40 @@ export function generateSynthetic(config: Partial<SyntheticConfig> = {}): Datase
     }
   }
   return { name: `synthetic:seed=${cfg.seed}`, users, items, interactions: sortInteractions(interactions), ratingScale: { min: 1, max: 5 } };
+}
+
+/** Fenwick (binary indexed) tree over item weights: inverse-CDF sampling with removals in O(log n). */
+class Fenwick {
+  private readonly t: Float64Array;
+  private readonly top: number;
+  constructor(private readonly n: number) {
+    this.t = new Float64Array(n + 1);
+    this.top = n > 0 ? 2 ** Math.floor(Math.log2(n)) : 0;
+  }
+  build(w: Float64Array): void {
+    this.t.fill(0);
+    for (let i = 1; i <= this.n; i++) {
+      this.t[i] += w[i - 1];
+      const j = i + (i & -i);
+      if (j <= this.n) this.t[j] += this.t[i];
+    }
+  }
+  add(i: number, delta: number): void {
+    for (let p = i + 1; p <= this.n; p += p & -p) this.t[p] += delta;
+  }
+  /** The first index whose inclusive prefix sum exceeds u (as a linear scan would pick); never a zero-weight one. */
+  find(u: number, w: Float64Array): number {
+    let pos = 0;
+    for (let step = this.top; step > 0; step >>= 1) {
+      if (pos + step <= this.n && this.t[pos + step] <= u) {
+        pos += step;
+        u -= this.t[pos];
+      }
+    }
+    if (pos < this.n && w[pos] > 0) return pos;
+    for (let i = Math.min(pos, this.n - 1); i >= 0; i--) if (w[i] > 0) return i; // rounding at the very end
+    return 0;
+  }
 }
 
 function unit<T extends Float64Array>(v: T): T {
