@@ -19,9 +19,11 @@
 // state, always finite. The additive mask is -1e9 (not -Infinity), so no row of the softmax can be NaN.
 //
 // Trainable-path traps of tfjs-backend-wasm: `gather` has no gradient (embeddings are one-hot · matrix) and
-// `bandPart` has no gradient (the causal mask is a constant built once). The ONNX exporter (scripts/export/graph.ts)
+// `bandPart` has no gradient (the causal mask is a constant built once); and its transposed matMuls are ~10x slower than
+// plain ones, so every product goes through ./ops matMul (explicit transposes in the gradient). The ONNX exporter (scripts/export/graph.ts)
 // rebuilds exactly this computation from getWeights(); keep the two in step.
 import * as tf from "@tensorflow/tfjs";
+import { matMul, matMulBT } from "./ops";
 
 export interface HpnConfig {
   levels: number; // L: SID tokens per item
@@ -90,8 +92,8 @@ export class Hpn {
   readonly config: HpnConfig;
   readonly seed: number;
   private readonly w = new Map<string, tf.Variable>();
-  private readonly causal: tf.Tensor3D; // [1, H, H] bool: j <= i
-  private readonly eye: tf.Tensor3D; // [1, H, H] bool: j == i
+  private readonly causal: tf.Tensor3D; // [1, H, H] 1 where j <= i
+  private readonly eye: tf.Tensor3D; // [1, H, H] 1 where j == i
   private dropoutCalls = 0; // makes each dropout mask distinct yet reproducible from the seed
 
   constructor(config: HpnConfig, seed: number) {
@@ -109,15 +111,16 @@ export class Hpn {
       this.w.set(name, tf.variable(init, true, `hpn/${name}/${seed}/${uid++}`));
       init.dispose();
     }
-    const causal = new Uint8Array(H * H);
-    const eye = new Uint8Array(H * H);
+    // Float 0/1 masks (not bool): tfjs-wasm's logical ops are slow, and the ONNX graph uses the same float form.
+    const causal = new Float32Array(H * H);
+    const eye = new Float32Array(H * H);
     for (let i = 0; i < H; i++)
       for (let j = 0; j < H; j++) {
         causal[i * H + j] = j <= i ? 1 : 0;
         eye[i * H + j] = i === j ? 1 : 0;
       }
-    this.causal = tf.tensor3d(causal, [1, H, H], "bool");
-    this.eye = tf.tensor3d(eye, [1, H, H], "bool");
+    this.causal = tf.tensor3d(causal, [1, H, H]);
+    this.eye = tf.tensor3d(eye, [1, H, H]);
   }
 
   /** Full forward pass: per-level log-probs [B, L, V] and contexts c_0..c_L [B, L+1, d]. */
@@ -144,17 +147,17 @@ export class Hpn {
       // Valid rows are the last `length` positions (right-aligned history).
       const pos = tf.range(0, H, 1, "int32").reshape([1, H]);
       const start = tf.sub(tf.scalar(H, "int32"), length.toInt()).reshape([B, 1]);
-      const valid = tf.greaterEqual(pos, start); // [B, H]
-      const open = tf.logicalAnd(this.causal, tf.logicalOr(valid.reshape([B, 1, H]), this.eye)); // [B, H, H]
-      const bias = tf.where(open, tf.zeros([B, H, H]), tf.fill([B, H, H], MASK_NEG)).reshape([B, 1, H, H]);
+      const valid = tf.greaterEqual(pos, start).toFloat(); // [B, H]
+      const open = tf.maximum(valid.reshape([B, 1, H]), this.eye).mul(this.causal); // [B, H, H] 1 = key open
+      const bias = open.sub(1).mul(-MASK_NEG).reshape([B, 1, H, H]); // 0 or -1e9, exactly as in the ONNX graph
 
       // Item embedding: Σ_l one-hot(z_l) · tok_in_l (one-hot, not gather: gather has no gradient on wasm).
       let emb: tf.Tensor = tf.zeros([B * H, d]);
       for (let l = 0; l < L; l++) {
         const z = sids.slice([0, 0, l], [B, H, 1]).reshape([B * H]).toInt();
-        emb = emb.add(tf.matMul(tf.oneHot(z, V), this.p(`tok_in.${l}`)));
+        emb = emb.add(matMul(tf.oneHot(z, V), this.p(`tok_in.${l}`)));
       }
-      let x: tf.Tensor = emb.reshape([B, H, d]).mul(valid.toFloat().reshape([B, H, 1])).add(this.p("pos").reshape([1, H, d]));
+      let x: tf.Tensor = emb.reshape([B, H, d]).mul(valid.reshape([B, H, 1])).add(this.p("pos").reshape([1, H, d]));
       x = this.drop(x, training);
 
       const dh = d / nh;
@@ -165,9 +168,9 @@ export class Hpn {
         const q = split(this.linear(h, `${p}.attn.q`));
         const k = split(this.linear(h, `${p}.attn.k`));
         const v = split(this.linear(h, `${p}.attn.v`));
-        let att = tf.matMul(q, k, false, true).mul(1 / Math.sqrt(dh)).add(bias); // [B, nh, H, H]
+        let att = matMulBT(q, k).mul(1 / Math.sqrt(dh)).add(bias); // [B, nh, H, H]
         att = this.drop(tf.softmax(att), training);
-        const y = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, H, d]);
+        const y = matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, H, d]);
         x = x.add(this.drop(this.linear(y, `${p}.attn.proj`), training));
         const m = this.linear(tf.relu(this.linear(this.layerNorm(x, `${p}.ln2`), `${p}.mlp.fc`)), `${p}.mlp.proj`);
         x = x.add(this.drop(m, training));
@@ -189,7 +192,7 @@ export class Hpn {
         const logp = tf.logSoftmax(logits.div(tau)) as tf.Tensor2D;
         logProbs.push(logp);
         if (residual) {
-          const e = tf.matMul(tf.exp(logp), this.p(`tok_out.${l}`)); // expected token embedding
+          const e = matMul(tf.exp(logp), this.p(`tok_out.${l}`)); // expected token embedding
           c = this.layerNorm(c.sub(e), `head.${l}.ln`) as tf.Tensor2D;
         }
         contexts.push(c);
@@ -236,7 +239,7 @@ export class Hpn {
     const w = this.p(`${name}.w`);
     const [din, dout] = w.shape;
     const lead = x.shape.slice(0, -1);
-    return tf.matMul(x.reshape([-1, din]), w).add(this.p(`${name}.b`)).reshape([...lead, dout]);
+    return matMul(x.reshape([-1, din]), w).add(this.p(`${name}.b`)).reshape([...lead, dout]);
   }
 
   /** LayerNorm over the last axis (biased variance, eps 1e-5: the same as ONNX LayerNormalization). */

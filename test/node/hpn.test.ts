@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../../scripts/model/backend";
 import { loadHpnCheckpoint, saveHpnCheckpoint } from "../../scripts/model/checkpoint";
 import { Hpn, type HpnConfig } from "../../scripts/model/hpn";
+import { matMul, matMulBT } from "../../scripts/model/ops";
 
 const config: HpnConfig = { levels: 3, vocab: 16, historyLength: 8, dModel: 16, heads: 2, layers: 2, ff: 32, dropout: 0.1, tau: 1, residual: true };
 
@@ -104,5 +105,22 @@ describe("Hpn", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("fast matMul has the same values and gradients as tf.matMul (2-D and batched, with bᵀ)", () => {
+    const a = tf.randomNormal([2, 3, 5, 4], 0, 1, "float32", 1);
+    const b = tf.randomNormal([2, 3, 4, 6], 0, 1, "float32", 2);
+    const c = tf.randomNormal([2, 3, 6, 4], 0, 1, "float32", 3);
+    const diff = (p: tf.Tensor, q: tf.Tensor) => tf.max(tf.abs(tf.sub(p, q))).dataSync()[0];
+    const loss = (f: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor) => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.sin(f(x, y))));
+    const [ga, gb] = loss(matMul)([a, b]);
+    const [ra, rb] = loss((x, y) => tf.matMul(x, y))([a, b]);
+    expect(diff(ga, ra) + diff(gb, rb)).toBeLessThan(1e-5);
+    const [ha, hc] = loss(matMulBT)([a, c]);
+    const [sa, sc] = loss((x, y) => tf.matMul(x, y, false, true))([a, c]);
+    expect(diff(ha, sa) + diff(hc, sc)).toBeLessThan(1e-5);
+    const x2 = tf.randomNormal([7, 3], 0, 1, "float32", 4);
+    const w2 = tf.randomNormal([3, 2], 0, 1, "float32", 5);
+    expect(diff(matMul(x2, w2), tf.matMul(x2, w2))).toBe(0);
   });
 });
