@@ -1,7 +1,9 @@
 // Model-only latency of one session.run (B = 1, H = 50) in onnxruntime-web (Node build, wasm, 1 thread), fp32 vs
-// int8, for the default architecture (L 3, V 64, d 32, 2 layers) or the embedded default model when present.
+// int8, for the embedded default model (model/default) when present, else a random HPN of the default architecture
+// (L 3, V 64, H 50, d 32, 2 layers; also forced with BENCH_RANDOM_HPN=1).
 // onnxruntime-node is not installed on this machine (its install downloads CUDA files), so no native ratio here.
 import { existsSync, readFileSync } from "node:fs";
+import { parseManifest } from "../core/manifest";
 import { buildHpnOnnx } from "../scripts/export/graph";
 import { randomHeldOut } from "../scripts/export/heldout";
 import { ortSession, runHpnOnnx } from "../scripts/export/ort";
@@ -18,10 +20,13 @@ export default async function benchExport(opts: { runs?: number; warmup?: number
   const runs = opts.runs ?? 500;
   const warmup = opts.warmup ?? 50;
   await initBackend();
-  const config = { ...DEFAULT_HPN_CONFIG, levels: 3, vocab: 64 };
+  let config = { ...DEFAULT_HPN_CONFIG, levels: 3, vocab: 64 };
   let models: { fp32: Uint8Array; int8: Uint8Array; source: string };
-  if (existsSync("model/hpn.fp32.onnx") && existsSync("model/hpn.int8.onnx") && !process.env.BENCH_RANDOM_HPN) {
-    models = { fp32: readFileSync("model/hpn.fp32.onnx"), int8: readFileSync("model/hpn.int8.onnx"), source: "model/ (embedded default)" };
+  const dir = "model/default";
+  if (existsSync(`${dir}/manifest.json`) && !process.env.BENCH_RANDOM_HPN) {
+    const m = parseManifest(JSON.parse(readFileSync(`${dir}/manifest.json`, "utf8")), `${dir}/manifest.json`);
+    config = { ...config, levels: m.levels, vocab: m.vocab, historyLength: m.historyLength };
+    models = { fp32: readFileSync(`${dir}/${m.files.fp32.path}`), int8: readFileSync(`${dir}/${m.files.int8.path}`), source: `${dir} (embedded default ${m.version})` };
   } else {
     const hpn = new Hpn(config, 1);
     const w = hpn.getWeights();
