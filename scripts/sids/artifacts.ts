@@ -87,6 +87,35 @@ export function sidTableSql(dataset: Dataset, build: BuildResult, catalogVersion
   return lines.join("\n") + "\n";
 }
 
+/** The report as a Markdown table, for people (sid-report.json is the machine-readable one). */
+export function sidReportMarkdown(build: BuildResult, catalogVersion: string): string {
+  const r = build.report;
+  const pct = (x: number | undefined) => (x === undefined ? "" : `${(100 * x).toFixed(1)}%`);
+  const f4 = (x: number | undefined) => (x === undefined ? "" : x.toFixed(4));
+  const rows = r.utilization.map((_, l) =>
+    `| ${l + 1} | ${pct(r.utilization[l])} | ${pct(r.maxClusterShare[l])} | ${f4(r.reconstructionError[l])} | ` +
+    `${pct(r.plainRqUtilization?.[l])} | ${pct(r.plainRqMaxClusterShare?.[l])} | ${f4(r.plainRqReconstructionError?.[l])} |`,
+  );
+  return [
+    `# SID build: ${r.dataset}`,
+    "",
+    `${r.items} items, L = ${r.levels}, V = ${r.codebookSize}, d = ${r.dim} (features: ${r.featureSource}, ` +
+      `${pct(r.featureExplainedVariance)} of variance kept), seed ${r.seed}; codebook ${r.codebookVersion}, catalog ${catalogVersion}; ${r.seconds.toFixed(1)} s.`,
+    "",
+    "| level | utilization | max cluster share | reconstruction error | plain RQ utilization | plain RQ max share | plain RQ reconstruction error |",
+    "|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows,
+    "",
+    `Collisions before resolution: ${pct(r.collisionRateBeforeResolution)} of items need a collision index >= 1 ` +
+      `(${r.itemsInCollidingGroups} items share their tokens with another; largest index ${r.maxCollisionIndex})` +
+      (r.plainRqCollisionRate === null ? "" : `; plain RQ: ${pct(r.plainRqCollisionRate)}`) + `. After resolution: ${r.collisions}.`,
+    "",
+    "Reconstruction error = sum of squared residuals after the level / total variance of the features. Utilization and",
+    "cluster shares are those of the final nearest-centroid assignment (what encodeSid gives), not of the balanced training.",
+    "",
+  ].join("\n");
+}
+
 export function writeSidArtifacts(dir: string, dataset: Dataset, build: BuildResult): { files: string[]; catalogVersion: string } {
   mkdirSync(dir, { recursive: true });
   const table = sidTableJson(dataset, build);
@@ -95,6 +124,7 @@ export function writeSidArtifacts(dir: string, dataset: Dataset, build: BuildRes
     ["sid-table.json", JSON.stringify(table)],
     ["sid-table.sql", sidTableSql(dataset, build, table.catalogVersion)],
     ["sid-report.json", JSON.stringify({ ...build.report, catalogVersion: table.catalogVersion }, null, 2) + "\n"],
+    ["sid-report.md", sidReportMarkdown(build, table.catalogVersion)],
   ];
   for (const [name, text] of files) writeFileSync(join(dir, name), text);
   return { files: files.map(([f]) => join(dir, f)), catalogVersion: table.catalogVersion };
