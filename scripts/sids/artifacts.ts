@@ -1,7 +1,9 @@
-// Writes the SID build to disk: codebook.json, sid-table.json, sid-table.sql (D1 seed), sid-report.json.
+// Writes the SID build to disk: codebook.json, item-encoder.json (features for new items), sid-table.json,
+// sid-table.sql (D1 seed), sid-report.json and sid-report.md.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { codebookToJson, sidKey } from "../../core/codebook";
+import { itemEncoderToJson } from "../../core/item-encoder";
 import { sha256Hex } from "../../core/sha256";
 import type { Dataset } from "../data/dataset";
 import type { BuildResult } from "./build";
@@ -121,6 +123,7 @@ export function writeSidArtifacts(dir: string, dataset: Dataset, build: BuildRes
   const table = sidTableJson(dataset, build);
   const files: [string, string][] = [
     ["codebook.json", JSON.stringify(codebookToJson(build.codebook))],
+    ["item-encoder.json", JSON.stringify(itemEncoderToJson(build.features.encoder))],
     ["sid-table.json", JSON.stringify(table)],
     ["sid-table.sql", sidTableSql(dataset, build, table.catalogVersion)],
     ["sid-report.json", JSON.stringify({ ...build.report, catalogVersion: table.catalogVersion }, null, 2) + "\n"],

@@ -6,20 +6,23 @@
 //    PCA of this block is a spectral embedding of the item co-occurrence graph: items consumed by the same users land
 //    close together (the classic LSA / PureSVD recommender factorisation, cheap and deterministic, no iterations to tune).
 //  - Content block: genres, tags and categorical attributes (decade, key=value; tags and attributes seen on >= 2
-//    items) as IDF-weighted one-hots, each group row-normalised and weighted 0.6 / 0.25 / 0.15.
+//    items) as IDF-weighted one-hots, each group row-normalised and weighted 0.6 / 0.25 / 0.15 (core/item-encoder).
 //  - The blocks are mixed by weight (sqrt(w) and sqrt(1 - w), so w is the share of squared norm), the matrix is
-//    column-centred implicitly and its top-d principal component scores are taken, then every row is L2-normalised.
+//    column-centred implicitly, and each item's vector is its centred row projected on the top-d principal directions
+//    V, L2-normalised: features = unit((row − μ)·V). Being linear, the same formula gives a NEW item (content only, no
+//    ratings yet) its vector: the returned encoder holds what core/item-encoder needs for that.
 // Items with neither interactions nor content get the zero vector (they still get a SID; collisions resolve them).
 // When the dataset supplies its own vectors they are used instead: PCA-projected to d if wider, L2-normalised.
+import { contentRow, contentTokens, itemEncoderVersion, type ItemEncoder, projectRow, unitFloat32 } from "../../core/item-encoder";
 import type { Dataset } from "../data/dataset";
-import { centred, columnMeans, csrOperator, type Csr, dense, truncatedPca } from "./linalg";
+import { centred, columnMeans, csrOperator, type Csr, type Dense, truncatedPca } from "./linalg";
 
 export interface FeatureOptions {
   dim: number;
   seed: number;
-  /** Share of the content block (genres, tags) in each item row; default 0.5 when content exists, ignored if not. */
+  /** Share of the content block (genres, tags, attributes) in each item row; default 0.5 when content exists. */
   contentWeight?: number;
-  /** Tags on fewer items than this are dropped as noise. */
+  /** Tags and attribute values on fewer items than this are dropped as noise. */
   minTagItems?: number;
 }
 
@@ -28,6 +31,7 @@ export interface ItemFeatures {
   vectors: Float32Array[]; // one per item, L2-normalised (or zero)
   source: "supplied" | "interactions" | "interactions+content" | "content";
   explainedVariance: number; // share of the (centred) matrix's variance the d components keep
+  encoder: ItemEncoder; // features for new items, in the same space (core/item-encoder)
 }
 
 export function itemFeatures(dataset: Dataset, options: FeatureOptions): ItemFeatures {
@@ -36,23 +40,24 @@ export function itemFeatures(dataset: Dataset, options: FeatureOptions): ItemFea
   const n = dataset.items.length;
   if (dataset.itemFeatures) return suppliedFeatures(dataset.itemFeatures, dim, seed);
 
-  // Column layout: users first, then content tokens.
+  // Column layout: users first, then content tokens (genres always; tags and attributes on >= minTagItems items).
   const nUsers = dataset.users.length;
-  const tokenIndex = new Map<string, number>();
+  const itemTokens = dataset.items.map(contentTokens);
   const df = new Map<string, number>();
-  const itemTokens: string[][] = dataset.items.map((it) => [
-    ...new Set(it.genres.map((g) => `g:${g.toLowerCase()}`)),
-    ...new Set(it.tags.map((t) => `t:${t.toLowerCase()}`)),
-    ...attributeTokens(it.attributes),
-  ]);
   for (const toks of itemTokens) for (const t of toks) df.set(t, (df.get(t) ?? 0) + 1);
   const minTag = options.minTagItems ?? 2;
+  const vocab: string[] = [];
+  const tokenIndex = new Map<string, number>();
   for (const toks of itemTokens) {
     for (const t of toks) {
-      if (!tokenIndex.has(t) && (t.startsWith("g:") || df.get(t)! >= minTag)) tokenIndex.set(t, tokenIndex.size); // rare tags/attributes: noise
+      if (!tokenIndex.has(t) && (t.startsWith("g:") || df.get(t)! >= minTag)) {
+        tokenIndex.set(t, vocab.length);
+        vocab.push(t);
+      }
     }
   }
-  const hasContent = tokenIndex.size > 0;
+  const idf = vocab.map((t) => Math.log(1 + n / df.get(t)!));
+  const hasContent = vocab.length > 0;
   const hasInteractions = dataset.interactions.length > 0;
   const w = hasContent ? (hasInteractions ? (options.contentWeight ?? 0.5) : 1) : 0;
   if (w < 0 || w > 1) throw new Error(`features: contentWeight must be in [0, 1], got ${w}`);
@@ -76,22 +81,10 @@ export function itemFeatures(dataset: Dataset, options: FeatureOptions): ItemFea
     cfValue[p] = v / Math.sqrt(userDeg[x.user]);
   }
 
-  // Content tokens per item: [column, value] with the group weights.
-  const content = (i: number): [number, number][] => {
-    const row: [number, number][] = [];
-    // Genres, tags and attributes each normalised; genres weighted most (curated), tags next (free text), then
-    // categorical attributes (decade, brand, ...), which mostly tell apart items that are otherwise alike.
-    for (const [prefix, share] of [["g:", 0.6], ["t:", 0.25], ["a:", 0.15]] as const) {
-      const toks = itemTokens[i].filter((t) => t.startsWith(prefix) && tokenIndex.has(t));
-      const idf = toks.map((t) => Math.log(1 + n / df.get(t)!));
-      let norm = 0;
-      for (const x of idf) norm += x * x;
-      const k = Math.sqrt(w * share) / (Math.sqrt(norm) || 1);
-      toks.forEach((t, j) => row.push([nUsers + tokenIndex.get(t)!, idf[j] * k]));
-    }
-    return row;
+  const column = (t: string) => {
+    const c = tokenIndex.get(t);
+    return c === undefined ? undefined : { column: nUsers + c, idf: idf[c] };
   };
-
   const indptr = new Int32Array(n + 1);
   const cap = (w < 1 ? xs.length : 0) + (w > 0 ? itemTokens.reduce((s, t) => s + t.length, 0) : 0);
   const indices = new Int32Array(cap);
@@ -111,20 +104,36 @@ export function itemFeatures(dataset: Dataset, options: FeatureOptions): ItemFea
       const k = Math.sqrt(1 - w) / (Math.sqrt(norm) || 1);
       for (let p = first; p < nnz; p++) values[p] *= k;
     }
-    if (w > 0) for (const [c, v] of content(i)) (indices[nnz] = c), (values[nnz++] = v);
+    if (w > 0) {
+      const row = contentRow(itemTokens[i], column, w);
+      for (let p = 0; p < row.columns.length; p++) (indices[nnz] = row.columns[p]), (values[nnz++] = row.values[p]);
+    }
     indptr[i + 1] = nnz;
   }
-  const a: Csr = { rows: n, cols: nUsers + tokenIndex.size, indptr, indices: indices.subarray(0, nnz), values: values.subarray(0, nnz) };
+  const a: Csr = { rows: n, cols: nUsers + vocab.length, indptr, indices: indices.subarray(0, nnz), values: values.subarray(0, nnz) };
   const mean = columnMeans(a);
-  const op = centred(csrOperator(a), mean);
-  const { scores, variance } = truncatedPca(op, dim, seed);
+  const { components, variance } = truncatedPca(centred(csrOperator(a), mean), dim, seed);
+  const meanV = meanTimes(mean, components);
+  const vectors = projectRows(a, components, meanV);
   // Total variance of the centred matrix = ||A||² - n||μ||², for the explained share.
   let total = 0;
   for (let p = 0; p < a.values.length; p++) total += a.values[p] ** 2;
   for (let c = 0; c < a.cols; c++) total -= n * mean[c] ** 2;
-  const vectors = rowsNormalised((i, j) => scores.data[i * dim + j], n, dim);
   const source = w === 0 ? "interactions" : w === 1 ? "content" : "interactions+content";
-  return { dim, vectors, source, explainedVariance: total > 0 ? variance.reduce((s, x) => s + x, 0) / total : 0 };
+  const encoderBody = {
+    kind: "content" as const,
+    dim,
+    contentWeight: w,
+    tokens: vocab,
+    idf,
+    components: Array.from(components.data.subarray(nUsers * dim)),
+    meanV: Array.from(meanV),
+  };
+  return {
+    dim, vectors, source,
+    explainedVariance: total > 0 ? variance.reduce((s, x) => s + x, 0) / total : 0,
+    encoder: { ...encoderBody, version: itemEncoderVersion(encoderBody) },
+  };
 }
 
 function suppliedFeatures(supplied: Float32Array[], dim: number, seed: number): ItemFeatures {
@@ -134,48 +143,51 @@ function suppliedFeatures(supplied: Float32Array[], dim: number, seed: number): 
     if (v.length !== width) throw new Error(`features: supplied vector of item ${i} has ${v.length} values, expected ${width}`);
   });
   if (width <= dim) {
-    return { dim: width, vectors: rowsNormalised((i, j) => supplied[i][j], n, width), source: "supplied", explainedVariance: 1 };
+    // Narrow enough: the vectors themselves, normalised (views into one buffer: cheap for a million items).
+    const flat = new Float32Array(n * width);
+    const vectors = supplied.map((v, i) => unitFloat32(v, flat.subarray(i * width, (i + 1) * width)));
+    const body = { kind: "vector" as const, dim: width, width, components: null, meanV: new Array(width).fill(0) };
+    return { dim: width, vectors, source: "supplied", explainedVariance: 1, encoder: { ...body, version: itemEncoderVersion(body) } };
   }
-  const m = dense(n, width);
-  supplied.forEach((v, i) => m.data.set(v, i * width));
+  const values = new Float64Array(n * width);
+  supplied.forEach((v, i) => values.set(v, i * width));
   const a: Csr = {
     rows: n,
     cols: width,
     indptr: Int32Array.from({ length: n + 1 }, (_, i) => i * width),
     indices: Int32Array.from({ length: n * width }, (_, p) => p % width),
-    values: m.data,
+    values,
   };
   const mean = columnMeans(a);
-  const { scores, variance } = truncatedPca(centred(csrOperator(a), mean), dim, seed);
+  const { components, variance } = truncatedPca(centred(csrOperator(a), mean), dim, seed);
+  const meanV = meanTimes(mean, components);
   let total = 0;
   for (let p = 0; p < a.values.length; p++) total += (a.values[p] - mean[p % width]) ** 2;
-  return { dim, vectors: rowsNormalised((i, j) => scores.data[i * dim + j], n, dim), source: "supplied", explainedVariance: variance.reduce((s, x) => s + x, 0) / (total || 1) };
+  const body = { kind: "vector" as const, dim, width, components: Array.from(components.data), meanV: Array.from(meanV) };
+  return {
+    dim, vectors: projectRows(a, components, meanV), source: "supplied",
+    explainedVariance: variance.reduce((s, x) => s + x, 0) / (total || 1),
+    encoder: { ...body, version: itemEncoderVersion(body) },
+  };
 }
 
-/**
- * Content tokens from item attributes: a numeric year becomes its decade; short string values become key=value.
- * (Like tags, a token must occur on >= minTagItems items to be used, so ids and free text drop out.)
- */
-function attributeTokens(attributes: Record<string, unknown>): string[] {
-  const out: string[] = [];
-  for (const [key, value] of Object.entries(attributes)) {
-    if (key === "year" && typeof value === "number" && Number.isFinite(value)) out.push(`a:decade=${Math.floor(value / 10) * 10}`);
-    else if (typeof value === "string" && value.length > 0 && value.length <= 40) out.push(`a:${key.toLowerCase()}=${value.toLowerCase()}`);
-  }
+/** μ·V (d values). */
+function meanTimes(mean: Float64Array, v: Dense): Float64Array {
+  const out = new Float64Array(v.cols);
+  for (let c = 0; c < v.rows; c++) for (let j = 0; j < v.cols; j++) out[j] += mean[c] * v.data[c * v.cols + j];
   return out;
 }
 
-/** Unit rows as views into ONE Float32Array (a million separate small buffers would cost ~3x the memory). */
-function rowsNormalised(at: (i: number, j: number) => number, n: number, d: number): Float32Array[] {
-  const flat = new Float32Array(n * d);
-  const out: Float32Array[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < d; j++) s += at(i, j) ** 2;
-    const inv = s > 1e-24 ? 1 / Math.sqrt(s) : 0;
-    const v = flat.subarray(i * d, i * d + d);
-    for (let j = 0; j < d; j++) v[j] = at(i, j) * inv;
-    out[i] = v;
+/** unit((row − μ)·V) for every row, with core's arithmetic; rows are views into ONE Float32Array (cheap at 1M items). */
+function projectRows(a: Csr, v: Dense, meanV: Float64Array): Float32Array[] {
+  const d = v.cols;
+  const flat = new Float32Array(a.rows * d);
+  const tmp = new Float64Array(d);
+  const out: Float32Array[] = new Array(a.rows);
+  for (let i = 0; i < a.rows; i++) {
+    const s = a.indptr[i], e = a.indptr[i + 1];
+    projectRow(a.indices.subarray(s, e), a.values.subarray(s, e), v.data, d, meanV, tmp);
+    out[i] = unitFloat32(tmp, flat.subarray(i * d, i * d + d));
   }
   return out;
 }

@@ -170,18 +170,19 @@ export function symmetricEigen(a: Float64Array, k: number): { values: Float64Arr
 }
 
 /**
- * Top-d principal component scores of the rows of A (A's columns already centred by the caller if wanted):
- * randomized range finder with power iterations, then an exact eigen-decomposition in the small subspace.
- * Signs are fixed (largest-magnitude entry of each component positive) so the result depends only on the seed.
+ * Top-d principal directions of the rows of A (A's columns already centred by the caller if wanted): randomized range
+ * finder with power iterations, then an exact eigen-decomposition in the small subspace. Returns V (cols x d, column j
+ * = direction j, unit length) and the variance along each. Signs are fixed (largest-magnitude entry of each direction
+ * positive) so the result depends only on the seed.
  */
-export function truncatedPca(a: Operator, d: number, seed: number, powerIters = 4, oversample = 10): { scores: Dense; variance: Float64Array } {
+export function truncatedPca(a: Operator, d: number, seed: number, powerIters = 4, oversample = 10): { components: Dense; variance: Float64Array } {
   const k = Math.min(d + oversample, a.rows, a.cols);
   const rng = new Random(seed);
   const omega = dense(a.cols, k);
   for (let i = 0; i < omega.data.length; i++) omega.data[i] = rng.normal();
   let q = orthonormalise(a.mul(omega));
   for (let it = 0; it < powerIters; it++) q = orthonormalise(a.mul(orthonormalise(a.mulT(q))));
-  // B = Qᵀ A (k x cols); BBᵀ = Qᵀ A Aᵀ Q (k x k).
+  // B = Qᵀ A (k x cols); BBᵀ = U Σ² Uᵀ; the right singular vectors are V = Bᵀ U Σ⁻¹.
   const bt = a.mulT(q); // cols x k = Bᵀ
   const bbt = new Float64Array(k * k);
   for (let c = 0; c < a.cols; c++) {
@@ -193,17 +194,19 @@ export function truncatedPca(a: Operator, d: number, seed: number, powerIters = 
   }
   const { values, vectors } = symmetricEigen(bbt, k);
   const dd = Math.min(d, k);
-  const scores = dense(a.rows, d); // scores = Q · U · Σ  (= projections of the rows on the top components)
+  const v = dense(a.cols, d);
   for (let j = 0; j < dd; j++) {
     const sigma = Math.sqrt(Math.max(values[j], 0));
+    if (sigma < 1e-12) continue; // no variance left along this direction: keep it zero
     let big = 0;
-    for (let i = 0; i < a.rows; i++) {
+    for (let c = 0; c < a.cols; c++) {
       let s = 0;
-      for (let p = 0; p < k; p++) s += q.data[i * k + p] * vectors[p * k + j];
-      scores.data[i * d + j] = s * sigma;
+      for (let p = 0; p < k; p++) s += bt.data[c * k + p] * vectors[p * k + j];
+      s /= sigma;
+      v.data[c * d + j] = s;
       if (Math.abs(s) > Math.abs(big)) big = s;
     }
-    if (big < 0) for (let i = 0; i < a.rows; i++) scores.data[i * d + j] *= -1;
+    if (big < 0) for (let c = 0; c < a.cols; c++) v.data[c * d + j] *= -1;
   }
-  return { scores, variance: values.slice(0, dd) };
+  return { components: v, variance: values.slice(0, dd) };
 }

@@ -64,7 +64,7 @@ describe("buildSids", () => {
     const b = await buildSids(data, options);
     const dir = mkdtempSync(join(tmpdir(), "hsrl-sids-"));
     const { catalogVersion } = writeSidArtifacts(dir, data, b);
-    expect(readdirSync(dir).sort()).toEqual(["codebook.json", "sid-report.json", "sid-report.md", "sid-table.json", "sid-table.sql"]);
+    expect(readdirSync(dir).sort()).toEqual(["codebook.json", "item-encoder.json", "sid-report.json", "sid-report.md", "sid-table.json", "sid-table.sql"]);
     expect(readFileSync(join(dir, "sid-report.md"), "utf8")).toMatch(/\| 1 \| 100\.0% \|/);
 
     const cb = codebookFromJson(JSON.parse(readFileSync(join(dir, "codebook.json"), "utf8")));
