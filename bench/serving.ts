@@ -93,7 +93,7 @@ function bundleSize() {
 
 export default async function benchServing(): Promise<Record<string, unknown>> {
   d1Migrate("local");
-  d1File("local", join(ROOT, "model", "sid-table.sql"));
+  d1File("local", join(ROOT, "model", "default", "sid-table.sql"));
   const ids = d1Query<{ id: string }>("local", "SELECT id FROM items WHERE status = 'active' ORDER BY id LIMIT 1000").map((r) => r.id);
   if (ids.length < 100) throw new Error(`the embedded catalog has ${ids.length} active items; the benchmark needs at least 100`);
 

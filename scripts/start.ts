@@ -19,16 +19,16 @@ if (!existsSync(devVars)) {
 say("applying D1 migrations to the local database");
 d1Migrate("local");
 
-const sidTable = join(ROOT, "model", "sid-table.sql");
-const codebook = codebookFromJson(readFileSync(join(ROOT, "model", "codebook.json"), "utf8"));
+const sidTable = join(ROOT, "model", "default", "sid-table.sql");
+const codebook = codebookFromJson(readFileSync(join(ROOT, "model", "default", "codebook.json"), "utf8"));
 const [current] = d1Query<{ value: string }>("local", "SELECT value FROM meta WHERE key = 'codebook_version'");
 if (current?.value === codebook.version) {
   say(`local catalog already on the embedded codebook ${codebook.version}`);
 } else if (existsSync(sidTable)) {
-  say(`loading the embedded catalog (model/sid-table.sql, codebook ${codebook.version})`);
+  say(`loading the embedded catalog (model/default/sid-table.sql, codebook ${codebook.version})`);
   d1File("local", sidTable);
 } else {
-  say("model/sid-table.sql is missing: starting with an empty catalog");
+  say("model/default/sid-table.sql is missing: starting with an empty catalog");
 }
 
 const dev = spawn(join(ROOT, "node_modules", ".bin", "wrangler"), ["dev", "--ip", "127.0.0.1", "--port", process.env.PORT ?? "8787", ...process.argv.slice(2)], {

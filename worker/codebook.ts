@@ -1,7 +1,7 @@
 // The codebook the catalog is encoded with (meta.codebook_version): the embedded default's, or one published to R2
 // under codebooks/<version>.json. Cached per isolate; content-hash checked on load (codebookFromJson).
 import { codebookFromJson, type Codebook } from "../core/codebook";
-import embeddedCodebook from "../model/codebook.json";
+import embeddedCodebook from "../model/default/codebook.json";
 import { ApiError } from "./errors";
 
 let cached: { version: string; codebook: Promise<Codebook> } | undefined;

@@ -3,8 +3,8 @@
 // new model from R2. With no published model, the embedded default in model/ serves.
 import { eq } from "drizzle-orm";
 import { parseManifest, type Manifest } from "../core/manifest";
-import embeddedManifest from "../model/manifest.json";
-import embeddedModel from "../model/hpn.int8.onnx";
+import embeddedManifest from "../model/default/manifest.json";
+import embeddedModel from "../model/default/hpn.int8.onnx";
 import { database } from "./db/client";
 import { modelVersions } from "./db/schema";
 import { causeMessage, d1, ModelUnavailable } from "./errors";
@@ -33,7 +33,7 @@ export function servingModel(env: Cloudflare.Env, activeVersion: string | null):
 }
 
 async function loadEmbedded(): Promise<ServingModel> {
-  const manifest = parseManifest(embeddedManifest, "model/manifest.json");
+  const manifest = parseManifest(embeddedManifest, "model/default/manifest.json");
   return { version: manifest.version, source: "embedded", manifest, session: await createSession(embeddedModel) };
 }
 

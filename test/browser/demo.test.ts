@@ -10,7 +10,7 @@ const PORT = 8791;
 const BASE = `http://127.0.0.1:${PORT}`;
 const OUT = "test-output";
 
-const manifest = JSON.parse(readFileSync("model/manifest.json", "utf8")) as { version: string };
+const manifest = JSON.parse(readFileSync("model/default/manifest.json", "utf8")) as { version: string };
 
 describe.skipIf(!existsSync(CHROMIUM))("demo page in chromium", () => {
   let server: ChildProcess;

@@ -3,6 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { codebookFromJson, decodeSid, encodeSid } from "../../core/codebook";
 import worker from "../../worker/index";
+import embeddedCodebookJson from "../../model/default/codebook.json";
 import codebookJson from "../fixtures/codebook.json";
 import nextManifest from "../fixtures/hpn-fixture-next.manifest.json";
 import { activateFixture, catalog, FIXTURE, post, publishFixture, referenceLogProbs, referenceScore, seedItems } from "./helpers";
@@ -35,6 +36,8 @@ const features = (seed: number) => Array.from({ length: codebook.dim }, (_, j) =
 
 beforeEach(async () => {
   await env.DB.exec("DELETE FROM items; DELETE FROM model_versions; DELETE FROM meta; DELETE FROM events;");
+  // The catalog is on the fixture codebook, published to R2 as `hsrl publish` does (it is not the embedded one).
+  await env.MODELS.put(`codebooks/${codebook.version}.json`, JSON.stringify(codebookJson));
   await env.DB.prepare("INSERT INTO meta (key, value) VALUES ('codebook_version', ?)").bind(codebook.version).run();
   await seedItems(catalog(40));
   await activateFixture();
@@ -68,6 +71,19 @@ describe("PUT /v1/items", () => {
     expect(count?.n).toBe(3);
     const item = await (await exports.default.fetch("http://edge/v1/items/new-2")).json();
     expect(item).toMatchObject({ id: "new-2", sid: first.items[1].sid, status: "active", attributes: { title: "New 2" } });
+  });
+
+  it("encodes with the embedded default's codebook when the catalog has none yet", async () => {
+    await env.DB.exec("DELETE FROM meta WHERE key = 'codebook_version'");
+    const embedded = codebookFromJson(embeddedCodebookJson);
+    const vec = Array.from({ length: embedded.dim }, (_, j) => Math.cos(j));
+    const res = await put([{ id: "cold-start", features: vec }]);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Written;
+    expect(body.codebook).toBe(embedded.version);
+    expect(body.items[0].sid).toEqual(encodeSid(embedded, vec));
+    const meta = await env.DB.prepare("SELECT value FROM meta WHERE key = 'codebook_version'").first<{ value: string }>();
+    expect(meta?.value).toBe(embedded.version);
   });
 
   it("gives items with identical tokens distinct collision indices, even from concurrent writers", async () => {
