@@ -18,7 +18,7 @@ export function register(program: Command): void {
     .description("build item features, a balanced residual k-means codebook and the invertible SID table")
     .requiredOption("--data <path>", "dataset directory or file; for synthetic a spec like items=2000,users=600 (or 'synthetic')")
     .addOption(new Option("--format <format>", "dataset format").choices(DATASET_FORMATS).makeOptionMandatory())
-    .requiredOption("--out <dir>", "output directory for codebook.json, sid-table.json, sid-table.sql, sid-report.json")
+    .requiredOption("--out <dir>", "output directory: codebook.json, item-encoder.json, sid-table.json, sid-table.sql, sid-report.json/.md")
     .option("--items <file>", "csv format: item file (id + vector columns, or id + attribute columns)")
     .option("--levels <n>", "codebook levels L", int("levels", 1, 8), 3)
     .option("--size <n>", "codes per level V (default: from catalog size, 16..256)", int("size", 16, 256))

@@ -11,7 +11,7 @@ const tsx = join("node_modules", ".bin", "tsx");
 const hsrl = (...args: string[]) => spawnSync(tsx, ["scripts/cli.ts", ...args], { encoding: "utf8", timeout: 60_000 });
 
 describe("hsrl sids (CLI)", () => {
-  it("writes the four artifacts for a synthetic catalog", () => {
+  it("writes the artifacts for a synthetic catalog", () => {
     const out = mkdtempSync(join(tmpdir(), "hsrl-cli-"));
     const r = hsrl("sids", "--data", "items=300,users=60,interactions=2000", "--format", "synthetic", "--out", out, "--size", "16", "--seed", "3");
     expect(r.status, r.stderr).toBe(0);
