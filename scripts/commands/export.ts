@@ -1,5 +1,6 @@
 // `hsrl export`: checkpoint (or --random HPN) -> hpn.fp32.onnx, hpn.int8.onnx, manifest.json, parity.json.
-import { readFileSync } from "node:fs";
+import { copyFileSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { codebookFromJson, parseSidKey, type Codebook } from "../../core/codebook";
 import { loadDataset } from "../data/load";
@@ -49,8 +50,11 @@ export function loadCodebookFile(path: string): Codebook {
  * the external item `id` and the tokens as `tokens` / `sid` (number[]) or `sid` ("12-40-3"). Items missing from the table
  * are an error.
  */
-export function sidTokensForItems(path: string, itemIds: string[], levels: number): Int32Array {
+export function sidTokensForItems(path: string, itemIds: string[], levels: number, codebookVersion?: string): Int32Array {
   const json = readJsonFile(path) as unknown;
+  const tableVersion = (json as { codebookVersion?: unknown }).codebookVersion;
+  if (codebookVersion && typeof tableVersion === "string" && tableVersion !== codebookVersion)
+    throw new Error(`${path}: SIDs were built with codebook ${tableVersion}, but --codebook is ${codebookVersion}`);
   const rows = Array.isArray(json) ? json : (json as { items?: unknown }).items;
   if (!Array.isArray(rows)) throw new Error(`${path}: expected an array of {id, tokens|sid} (or {items: [...]})`);
   const byId = new Map<string, number[]>();
@@ -121,18 +125,20 @@ export function register(program: Command): void {
       if (o.data) {
         if (!o.format || !o.sidTable) throw new Error("export: --data needs --format and --sid-table");
         const dataset = loadDataset(o.data, o.format, { seed: o.seed });
-        const tokens = sidTokensForItems(o.sidTable, dataset.items.map((it) => it.id), L);
+        const tokens = sidTokensForItems(o.sidTable, dataset.items.map((it) => it.id), L, codebook?.version);
         heldOut = datasetHeldOut(dataset, tokens, { levels: L, historyLength: H, histories: o.histories });
       } else {
         heldOut = randomHeldOut({ levels: L, vocab: V, historyLength: H, histories: o.histories, seed: o.seed });
       }
 
       const { manifest, parity, sizes } = await exportHpn({
-        hpn, outDir: o.out, heldOut, codebook, codebookPath: o.codebook, training, evaluation, serve: o.serve,
-        createdAt: o.createdAt, progress: process.stderr.isTTY,
+        hpn, outDir: o.out, heldOut, codebook, codebookPath: codebook ? "codebook.json" : undefined, training, evaluation,
+        serve: o.serve, createdAt: o.createdAt, progress: process.stderr.isTTY,
       });
+      // The codebook travels beside the model, so the directory is complete for publishing.
+      if (o.codebook && resolve(o.codebook) !== resolve(join(o.out, "codebook.json"))) copyFileSync(o.codebook, join(o.out, "codebook.json"));
       const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
-      console.log(`wrote ${o.out}/{hpn.fp32.onnx, hpn.int8.onnx, manifest.json, parity.json}  version ${manifest.version}`);
+      console.log(`wrote ${o.out}/{hpn.fp32.onnx, hpn.int8.onnx, manifest.json, parity.json${codebook ? ", codebook.json" : ""}}  version ${manifest.version}`);
       console.log(`sizes: fp32 ${kb(sizes.fp32)}, int8 ${kb(sizes.int8)} (${(100 * sizes.ratio).toFixed(1)}% of fp32)`);
       console.log(`parity on ${parity.histories} histories (${parity.source}; ${parity.coldHistories} cold):`);
       console.log(`  fp32 vs tfjs: max |Δ log-prob| ${parity.fp32.maxAbsDiff.toExponential(2)} (<= ${parity.fp32.tolerance}: ${parity.fp32.pass ? "ok" : "FAIL"})`);
