@@ -18,10 +18,10 @@
 // position that attends only to itself and sees just the positional embedding of slot H-1: a learned "cold-start"
 // state, always finite. The additive mask is -1e9 (not -Infinity), so no row of the softmax can be NaN.
 //
-// Trainable-path traps of tfjs-backend-wasm: `gather` has no gradient (embeddings are one-hot · matrix) and
-// `bandPart` has no gradient (the causal mask is a constant built once); and its transposed matMuls are ~10x slower than
-// plain ones, so every product goes through ./ops matMul (explicit transposes in the gradient). The ONNX exporter (scripts/export/graph.ts)
-// rebuilds exactly this computation from getWeights(); keep the two in step.
+// Trainable-path traps of tfjs-backend-wasm: `gather` has no gradient (embeddings are one-hot · matrix); `bandPart` has
+// no gradient (the causal mask is a constant built once); its transposed matMuls are ~10x slower than plain ones (every
+// product goes through ./ops matMul, whose gradient transposes explicitly); its logical ops are slow (float 0/1 masks).
+// The ONNX exporter (scripts/export/graph.ts) rebuilds exactly this computation from getWeights(); keep the two in step.
 import * as tf from "@tensorflow/tfjs";
 import { matMul, matMulBT } from "./ops";
 
