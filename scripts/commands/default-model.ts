@@ -1,10 +1,11 @@
 // `hsrl default-model`: the embedded default the Worker starts with, rebuilt from nothing but the seed:
 //   synthetic catalog + logs (seeded) -> SIDs (same as `hsrl sids --data synthetic --format synthetic`)
 //   -> supervised HPN (next-positive SID tokens, scripts/learn/supervised.ts) -> export (fp32 + int8, parity, manifest)
-//   -> <out>/{manifest.json, hpn.int8.onnx, hpn.fp32.onnx, codebook.json, sid-table.sql, parity.json}
+//   -> <out>/{manifest.json, hpn.int8.onnx, hpn.fp32.onnx, parity.json} + the SID artifacts but sid-table.json
+//      (codebook.json, item-encoder.json, sid-table.sql, sid-report.json/.md)
 // Intermediate files (SID artifacts, checkpoint) go to --work. Default --out is model/default/: model/ itself still holds
 // the serving fixture the worker tests are written against, until the lead switches the Worker over.
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { generateSynthetic, parseSyntheticSpec } from "../data/synthetic";
@@ -87,10 +88,10 @@ export function register(program: Command): void {
         hpn, outDir: o.out, heldOut, codebook, codebookPath: "codebook.json", training, evaluation, createdAt: o.createdAt,
         progress: process.stderr.isTTY,
       });
+      // Every SID artifact travels with the model (codebook, item encoder, D1 seed, report) except sid-table.json:
+      // it repeats sid-table.sql's content and would take the directory past the 2 MB budget.
       mkdirSync(o.out, { recursive: true });
-      copyFileSync(join(sidsDir, "codebook.json"), join(o.out, "codebook.json"));
-      copyFileSync(join(sidsDir, "sid-table.sql"), join(o.out, "sid-table.sql"));
-      writeFileSync(join(o.out, "sid-report.json"), JSON.stringify(build.report, null, 2) + "\n");
+      for (const f of readdirSync(sidsDir)) if (f !== "sid-table.json") copyFileSync(join(sidsDir, f), join(o.out, f));
       console.log(`default model ${manifest.version} in ${o.out}/ (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       console.log(`  sizes: fp32 ${sizes.fp32} B, int8 ${sizes.int8} B (${(100 * sizes.ratio).toFixed(1)}%)`);
       console.log(`  parity (${parity.histories} test-split histories): fp32 max |Δ| ${parity.fp32.maxAbsDiff.toExponential(2)}, int8 max |Δ| ${parity.int8.maxAbsDiffVsFp32.toExponential(2)}, top-10 overlap ${parity.int8.top10Overlap.toFixed(4)}`);
