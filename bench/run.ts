@@ -1,6 +1,7 @@
 // `npm run bench [-- name ...]`: runs the benchmark modules (all, or the named ones) one after another and prints ONE
 // JSON object {name: result}. Each module in bench/ default-exports an async function returning a JSON-able record.
 import benchExport from "./export";
+import benchLifecycle from "./lifecycle";
 import benchServing from "./serving";
 import benchSids from "./sids";
 import benchTrain from "./train";
@@ -9,6 +10,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   export: () => benchExport(),
   sids: () => benchSids(),
   serving: () => benchServing(),
+  lifecycle: () => benchLifecycle(),
   train: () => benchTrain(),
 };
 

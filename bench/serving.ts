@@ -2,30 +2,17 @@
 // /v1/rerank (100 and 1,000 candidates) and /v1/recommend, the Server-Timing split (D1 / model / rest), and the
 // `wrangler deploy --dry-run` bundle size. Uses the local state `npm start` uses, with the embedded default model.
 import autocannon from "autocannon";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { d1File, d1Migrate, d1Query, ROOT } from "../scripts/wrangler";
+import { d1Query, ROOT } from "../scripts/wrangler";
+import { startDevServer } from "./dev-server";
 
 const PORT = Number(process.env.BENCH_PORT ?? 8790);
-const BASE = `http://127.0.0.1:${PORT}`;
+let BASE = "";
 const DURATION = Number(process.env.BENCH_SECONDS ?? 30);
-
-async function waitUp(timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    try {
-      // A route that touches neither the model nor D1 items, so the cold measurement below stays cold.
-      if ((await fetch(`${BASE}/openapi.json`)).ok) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`wrangler dev did not answer on ${BASE} within ${timeoutMs} ms`);
-}
 
 async function timed(path: string, body: unknown): Promise<{ ms: number; status: number; timing: string | null }> {
   const t0 = performance.now();
@@ -92,18 +79,12 @@ function bundleSize() {
 }
 
 export default async function benchServing(): Promise<Record<string, unknown>> {
-  d1Migrate("local");
-  d1File("local", join(ROOT, "model", "default", "sid-table.sql"));
+  const server = await startDevServer(PORT);
+  BASE = server.base;
   const ids = d1Query<{ id: string }>("local", "SELECT id FROM items WHERE status = 'active' ORDER BY id LIMIT 1000").map((r) => r.id);
   if (ids.length < 100) throw new Error(`the embedded catalog has ${ids.length} active items; the benchmark needs at least 100`);
 
-  const dev = spawn(join(ROOT, "node_modules", ".bin", "wrangler"), ["dev", "--ip", "127.0.0.1", "--port", String(PORT)], {
-    cwd: ROOT,
-    stdio: "ignore",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-  });
   try {
-    await waitUp(60_000);
     const history = ids.slice(0, 20);
     const rerank100 = { history, candidates: ids.slice(100, 200) };
     const rerank1000 = { history, candidates: ids.slice(0, 1000) };
@@ -128,6 +109,6 @@ export default async function benchServing(): Promise<Record<string, unknown>> {
     results.bundle = bundleSize();
     return results;
   } finally {
-    dev.kill("SIGTERM");
+    server.stop();
   }
 }

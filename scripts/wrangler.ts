@@ -21,23 +21,30 @@ function wrangler(args: string[]): string {
   return res.stdout;
 }
 
+// Local state lives in .wrangler/state unless HSRL_PERSIST_TO names another directory (the benchmarks use their own,
+// so they never touch the state `npm start` serves).
+function where(target: Target): string[] {
+  const persist = process.env.HSRL_PERSIST_TO;
+  return target === "local" && persist ? ["--local", "--persist-to", persist] : [`--${target}`];
+}
+
 /** Runs SQL against the deployment's D1 and returns the result rows of the last statement. */
 export function d1Query<T = Record<string, unknown>>(target: Target, sql: string): T[] {
-  const out = wrangler(["d1", "execute", DATABASE, `--${target}`, "--json", "--yes", "--command", sql]);
+  const out = wrangler(["d1", "execute", DATABASE, ...where(target), "--json", "--yes", "--command", sql]);
   const parsed = JSON.parse(out) as { results: T[] }[];
   return parsed.at(-1)?.results ?? [];
 }
 
 export function d1File(target: Target, file: string): void {
-  wrangler(["d1", "execute", DATABASE, `--${target}`, "--yes", "--file", file]);
+  wrangler(["d1", "execute", DATABASE, ...where(target), "--yes", "--file", file]);
 }
 
 export function d1Migrate(target: Target): void {
-  wrangler(["d1", "migrations", "apply", DATABASE, `--${target}`]);
+  wrangler(["d1", "migrations", "apply", DATABASE, ...where(target)]);
 }
 
 export function r2Put(target: Target, key: string, file: string, contentType: string): void {
-  wrangler(["r2", "object", "put", `${BUCKET}/${key}`, `--${target}`, "--file", file, "--content-type", contentType]);
+  wrangler(["r2", "object", "put", `${BUCKET}/${key}`, ...where(target), "--file", file, "--content-type", contentType]);
 }
 
 /** A SQL string literal (for the few values the CLI writes through `wrangler d1 execute --command`). */

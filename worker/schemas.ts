@@ -6,7 +6,7 @@ export const LIMITS = {
   history: 500, // accepted; only the newest H (the model's history length) are used
   exclude: 1000,
   k: 100,
-  bodyBytes: 256 * 1024,
+  bodyBytes: 1024 * 1024, // room for 500 item writes with 32-d features (about 370 KB as JSON)
 } as const;
 
 // Item ids are strings; integers are accepted (MovieLens-style ids) and normalised to strings.

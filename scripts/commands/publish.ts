@@ -15,10 +15,12 @@ export function register(program: Command): void {
     .requiredOption("--model <dir>", "directory written by `hsrl export` (manifest.json, hpn.*.onnx, codebook.json, sid-table.sql)")
     .option("--local", "target the wrangler dev / miniflare state in .wrangler/ (default)")
     .option("--remote", "target the Cloudflare account wrangler is logged in to")
+    .option("--sids <dir>", "where codebook.json and sid-table.sql are (default: the model dir, else its sibling sids/ as `hsrl pipeline` writes)")
     .option("--catalog", "load the SID table even when the catalog is already on this codebook")
-    .action((o: { model: string; local?: boolean; remote?: boolean; catalog?: boolean }) => {
+    .action((o: { model: string; sids?: string; local?: boolean; remote?: boolean; catalog?: boolean }) => {
       const target = targetOf(o);
       const dir = o.model;
+      const sidsDir = o.sids ?? (existsSync(join(dir, "codebook.json")) ? dir : join(dir, "..", "sids"));
       const manifestPath = join(dir, "manifest.json");
       if (!existsSync(manifestPath)) throw new Error(`${manifestPath} not found: --model must be a directory written by \`hsrl export\``);
       const manifest = parseManifest(JSON.parse(readFileSync(manifestPath, "utf8")), manifestPath);
@@ -31,7 +33,7 @@ export function register(program: Command): void {
       const prefix = `models/${manifest.version}/`;
       const step = (msg: string) => console.error(`publish (${target}): ${msg}`);
       if (manifest.codebook) {
-        const codebookPath = join(dir, "codebook.json");
+        const codebookPath = join(sidsDir, "codebook.json");
         if (!existsSync(codebookPath)) throw new Error(`${codebookPath} not found: the manifest names codebook ${manifest.codebook.version}`);
         const codebook = codebookFromJson(readFileSync(codebookPath, "utf8"));
         if (codebook.version !== manifest.codebook.version) throw new Error(`${codebookPath} is codebook ${codebook.version}, the manifest names ${manifest.codebook.version}`);
@@ -43,7 +45,7 @@ export function register(program: Command): void {
       r2Put(target, `${prefix}manifest.json`, manifestPath, "application/json");
 
       const [current] = d1Query<{ value: string }>(target, "SELECT value FROM meta WHERE key = 'codebook_version'");
-      const sidTable = join(dir, "sid-table.sql");
+      const sidTable = join(sidsDir, "sid-table.sql");
       if (manifest.codebook && (o.catalog || current?.value !== manifest.codebook.version)) {
         if (!existsSync(sidTable)) throw new Error(`${sidTable} not found: the catalog is on codebook ${current?.value ?? "(none)"}, the model on ${manifest.codebook.version}`);
         step(`catalog ${current?.value ?? "(empty)"} -> SID table of codebook ${manifest.codebook.version}`);

@@ -171,7 +171,7 @@ describe("validation and limits", () => {
   });
 
   it("refuses bodies over the size limit with 413", async () => {
-    const res = await post("/v1/rerank", { history: [], candidates: ["a"], pad: "x".repeat(300 * 1024) });
+    const res = await post("/v1/rerank", { history: [], candidates: ["a"], pad: "x".repeat(1100 * 1024) });
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ error: "payload_too_large" });
   });
