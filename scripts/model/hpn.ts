@@ -126,18 +126,18 @@ export class Hpn {
   /** Full forward pass: per-level log-probs [B, L, V] and contexts c_0..c_L [B, L+1, d]. */
   forward(sids: tf.Tensor3D, length: tf.Tensor1D, training: boolean): { logProbs: tf.Tensor3D; contexts: tf.Tensor3D } {
     return tf.tidy(() => {
-      const seq = this.encode(sids, length, training); // [B, H, d]
-      const [B, H, d] = seq.shape;
-      const c0 = seq.slice([0, H - 1, 0], [B, 1, d]).reshape([B, d]) as tf.Tensor2D;
+      const seq = this.encode(sids, length, training, true); // [B, 1, d]
+      const [B, , d] = seq.shape;
+      const c0 = seq.reshape([B, d]) as tf.Tensor2D;
       return this.heads(c0);
     });
   }
 
   /**
-   * The state encoder's output at every position [B, H, d] (position i = state after the history up to row i).
-   * forward() uses the last position; a trainer may use all positions (SASRec-style loss).
+   * The state encoder's output at every position [B, H, d] (position i = state after the history up to row i), or with
+   * lastOnly just the last one [B, 1, d] (cheaper: forward() needs only c_0). A trainer may use all positions.
    */
-  encode(sids: tf.Tensor3D, length: tf.Tensor1D, training: boolean): tf.Tensor3D {
+  encode(sids: tf.Tensor3D, length: tf.Tensor1D, training: boolean, lastOnly = false): tf.Tensor3D {
     const { levels: L, vocab: V, historyLength: H, dModel: d, heads: nh } = this.config;
     if (sids.rank !== 3 || sids.shape[1] !== H || sids.shape[2] !== L)
       throw new Error(`Hpn: sids must be [B, ${H}, ${L}], got [${sids.shape.join(", ")}]`);
@@ -161,16 +161,22 @@ export class Hpn {
       x = this.drop(x, training);
 
       const dh = d / nh;
-      const split = (t: tf.Tensor) => t.reshape([B, H, nh, dh]).transpose([0, 2, 1, 3]); // [B, nh, H, dh]
+      const split = (t: tf.Tensor) => t.reshape([B, -1, nh, dh]).transpose([0, 2, 1, 3]); // [B, nh, rows, dh]
       for (let i = 0; i < this.config.layers; i++) {
         const p = `block.${i}`;
+        // With lastOnly, the final block computes just the query at H-1 (rows are independent given the keys).
+        const last = lastOnly && i === this.config.layers - 1;
+        const rows = last ? 1 : H;
         const h = this.layerNorm(x, `${p}.ln1`);
-        const q = split(this.linear(h, `${p}.attn.q`));
+        const hq = last ? h.slice([0, H - 1, 0], [B, 1, d]) : h;
+        const q = split(this.linear(hq, `${p}.attn.q`));
         const k = split(this.linear(h, `${p}.attn.k`));
         const v = split(this.linear(h, `${p}.attn.v`));
-        let att = matMulBT(q, k).mul(1 / Math.sqrt(dh)).add(bias); // [B, nh, H, H]
+        const b = last ? bias.slice([0, 0, H - 1, 0], [B, 1, 1, H]) : bias;
+        let att = matMulBT(q, k).mul(1 / Math.sqrt(dh)).add(b); // [B, nh, rows, H]
         att = this.drop(tf.softmax(att), training);
-        const y = matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, H, d]);
+        const y = matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, rows, d]);
+        if (last) x = x.slice([0, H - 1, 0], [B, 1, d]);
         x = x.add(this.drop(this.linear(y, `${p}.attn.proj`), training));
         const m = this.linear(tf.relu(this.linear(this.layerNorm(x, `${p}.ln2`), `${p}.mlp.fc`)), `${p}.mlp.proj`);
         x = x.add(this.drop(m, training));

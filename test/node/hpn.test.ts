@@ -123,4 +123,16 @@ describe("Hpn", () => {
     const w2 = tf.randomNormal([3, 2], 0, 1, "float32", 5);
     expect(diff(matMul(x2, w2), tf.matMul(x2, w2))).toBe(0);
   });
+
+  it("encode(lastOnly) gives the full encoder's last row", () => {
+    const hpn = new Hpn(config, 8);
+    const { sids, length } = batch(6, 21);
+    const xs = tf.tensor3d(sids, [6, 8, 3], "int32");
+    const len = tf.tensor1d(length, "int32");
+    const full = hpn.encode(xs, len, false).slice([0, 7, 0], [6, 1, 16]);
+    const last = hpn.encode(xs, len, false, true);
+    expect(last.shape).toEqual([6, 1, 16]);
+    expect(tf.max(tf.abs(tf.sub(full, last))).dataSync()[0]).toBeLessThan(1e-5);
+    hpn.dispose();
+  });
 });
