@@ -1,7 +1,10 @@
-// The codebook the catalog is encoded with (meta.codebook_version): the embedded default's, or one published to R2
+// The codebook the catalog is encoded with (and the item encoder that turns a new item's content into features in that
+// codebook's space) (meta.codebook_version): the embedded default's, or one published to R2
 // under codebooks/<version>.json. Cached per isolate; content-hash checked on load (codebookFromJson).
 import { codebookFromJson, type Codebook } from "../core/codebook";
+import { itemEncoderFromJson, type ItemEncoder } from "../core/item-encoder";
 import embeddedCodebook from "../model/default/codebook.json";
+import embeddedEncoder from "../model/default/item-encoder.json";
 import { ApiError } from "./errors";
 
 let cached: { version: string; codebook: Promise<Codebook> } | undefined;
@@ -32,4 +35,26 @@ export function loadCodebook(env: Cloudflare.Env, version: string | null): Promi
     cached = { version: v, codebook };
   }
   return cached.codebook;
+}
+
+export function itemEncoderKey(codebookVersion: string): string {
+  return `item-encoders/${codebookVersion}.json`;
+}
+
+let cachedEncoder: { version: string; encoder: Promise<ItemEncoder | null> } | undefined;
+
+/** The item encoder published with `codebookVersion` (the embedded one for the embedded codebook); null if none. */
+export function loadItemEncoder(env: Cloudflare.Env, codebookVersion: string): Promise<ItemEncoder | null> {
+  if (cachedEncoder?.version !== codebookVersion) {
+    const encoder = (async () => {
+      if (codebookVersion === embeddedCodebookVersion()) return itemEncoderFromJson(embeddedEncoder);
+      const object = await env.MODELS.get(itemEncoderKey(codebookVersion));
+      return object ? itemEncoderFromJson(await object.text()) : null;
+    })().catch((err) => {
+      cachedEncoder = undefined;
+      throw err;
+    });
+    cachedEncoder = { version: codebookVersion, encoder };
+  }
+  return cachedEncoder.encoder;
 }

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { codebookFromJson } from "../../core/codebook";
+import { itemEncoderFromJson } from "../../core/item-encoder";
 import { parseManifest } from "../../core/manifest";
 import { d1File, d1Query, r2Put, sqlString, targetOf } from "../wrangler";
 
@@ -12,7 +13,7 @@ export function register(program: Command): void {
   program
     .command("publish")
     .description("upload an exported model to R2 and register it as a candidate in D1 (promoted by the cron)")
-    .requiredOption("--model <dir>", "directory written by `hsrl export` (manifest.json, hpn.*.onnx, codebook.json, sid-table.sql)")
+    .requiredOption("--model <dir>", "directory written by `hsrl export` (manifest.json, hpn.*.onnx; codebook.json, item-encoder.json, sid-table.sql)")
     .option("--local", "target the wrangler dev / miniflare state in .wrangler/ (default)")
     .option("--remote", "target the Cloudflare account wrangler is logged in to")
     .option("--sids <dir>", "where codebook.json and sid-table.sql are (default: the model dir, else its sibling sids/ as `hsrl pipeline` writes)")
@@ -39,6 +40,13 @@ export function register(program: Command): void {
         if (codebook.version !== manifest.codebook.version) throw new Error(`${codebookPath} is codebook ${codebook.version}, the manifest names ${manifest.codebook.version}`);
         step(`codebook ${codebook.version} -> codebooks/${codebook.version}.json`);
         r2Put(target, `codebooks/${codebook.version}.json`, codebookPath, "application/json");
+        // The item encoder lets the Worker derive a new item's features from its content (PUT /v1/items without features).
+        const encoderPath = join(sidsDir, "item-encoder.json");
+        if (existsSync(encoderPath)) {
+          itemEncoderFromJson(readFileSync(encoderPath, "utf8")); // refuse a corrupted file here, not at the edge
+          step(`item encoder -> item-encoders/${codebook.version}.json`);
+          r2Put(target, `item-encoders/${codebook.version}.json`, encoderPath, "application/json");
+        }
       }
       step(`${manifest.serving} (${manifest.quantization}) -> ${prefix}`);
       r2Put(target, `${prefix}${manifest.serving}`, servingPath, "application/octet-stream");

@@ -3,7 +3,9 @@ import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { codebookFromJson, decodeSid, encodeSid } from "../../core/codebook";
 import worker from "../../worker/index";
+import { encodeItemContent, itemEncoderFromJson } from "../../core/item-encoder";
 import embeddedCodebookJson from "../../model/default/codebook.json";
+import embeddedEncoderJson from "../../model/default/item-encoder.json";
 import codebookJson from "../fixtures/codebook.json";
 import nextManifest from "../fixtures/hpn-fixture-next.manifest.json";
 import { activateFixture, catalog, FIXTURE, post, publishFixture, referenceLogProbs, referenceScore, seedItems } from "./helpers";
@@ -84,6 +86,29 @@ describe("PUT /v1/items", () => {
     expect(body.items[0].sid).toEqual(encodeSid(embedded, vec));
     const meta = await env.DB.prepare("SELECT value FROM meta WHERE key = 'codebook_version'").first<{ value: string }>();
     expect(meta?.value).toBe(embedded.version);
+  });
+
+  it("derives features from content with the catalog's item encoder when none are given", async () => {
+    await env.DB.exec("DELETE FROM meta WHERE key = 'codebook_version'"); // the embedded codebook, which ships an encoder
+    const embedded = codebookFromJson(embeddedCodebookJson);
+    const encoder = itemEncoderFromJson(embeddedEncoderJson);
+    const genre = encoder.kind === "content" ? encoder.tokens.find((t) => t.startsWith("g:"))!.slice(2) : "";
+    const attributes = { title: "Content Only", genres: [genre], year: 1995 };
+    const res = await put([{ id: "content-only", attributes }]);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Written;
+    const features = encodeItemContent(encoder, { genres: [genre], tags: [], attributes });
+    expect(body.items[0].sid).toEqual(encodeSid(embedded, features));
+
+    const unknown = await put([{ id: "mystery", attributes: { genres: ["no-such-genre-anywhere"] } }]);
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ issues: [{ path: "items.0.attributes" }] });
+  });
+
+  it("requires features when the catalog's codebook has no item encoder", async () => {
+    const res = await put([{ id: "bare", attributes: { genres: ["Drama"] } }]);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ issues: [{ path: "items.0.features", message: expect.stringMatching(/no content item encoder/) }] });
   });
 
   it("gives items with identical tokens distinct collision indices, even from concurrent writers", async () => {

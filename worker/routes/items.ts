@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAdmin } from "../auth";
 import { getItem, readVersionsNow, retireItem, searchItems, upsertItems } from "../catalog";
-import { loadCodebook } from "../codebook";
+import { contentTokens, encodeItemContent } from "../../core/item-encoder";
+import { loadCodebook, loadItemEncoder } from "../codebook";
 import { ApiError } from "../errors";
 import { router } from "../router";
 import { ErrorBody, errorResponses, Item, ItemId, json } from "../schemas";
@@ -38,8 +39,16 @@ const ItemsWrite = z
       .array(
         z.object({
           id: ItemId,
-          features: z.array(z.number().finite()).min(1).openapi({ description: "feature vector of the codebook's dimension (the manifest's featureDim)" }),
-          attributes: z.record(z.string(), z.unknown()).optional(),
+          features: z
+            .array(z.number().finite())
+            .min(1)
+            .optional()
+            .openapi({ description: "feature vector of the codebook's dimension (the manifest's featureDim); omit it to derive features from the content in `attributes` with the catalog's item encoder" }),
+          attributes: z
+            .object({ genres: z.array(z.string()).optional(), tags: z.array(z.string()).optional() })
+            .catchall(z.unknown())
+            .optional()
+            .openapi({ description: "free-form; genres, tags and short attributes (year, key=value) are the content the item encoder reads" }),
         }),
       )
       .min(1)
@@ -88,12 +97,24 @@ itemsRoutes
   .openapi(putRoute, async (c) => {
     const { items } = c.req.valid("json");
     const codebook = await loadCodebook(c.env, (await readVersionsNow(c.env)).codebook);
-    const wrong = items.findIndex((i) => i.features.length !== codebook.dim);
-    if (wrong >= 0) {
-      const message = `items.${wrong}.features: has ${items[wrong].features.length} values, the codebook encodes ${codebook.dim}`;
-      throw new ApiError(400, "invalid_request", message, { issues: [{ path: `items.${wrong}.features`, message }] });
-    }
-    return c.json({ items: await upsertItems(c.env, codebook, items), codebook: codebook.version }, 200);
+    const needsEncoder = items.some((i) => i.features === undefined);
+    const encoder = needsEncoder ? await loadItemEncoder(c.env, codebook.version) : null;
+    const writes = items.map((item, n) => {
+      const fail = (path: string, problem: string): never => {
+        const message = `items.${n}.${path}: ${problem}`;
+        throw new ApiError(400, "invalid_request", message, { issues: [{ path: `items.${n}.${path}`, message }] });
+      };
+      if (item.features !== undefined) {
+        if (item.features.length !== codebook.dim) fail("features", `has ${item.features.length} values, the codebook encodes ${codebook.dim}`);
+        return { ...item, features: item.features };
+      }
+      if (!encoder || encoder.kind !== "content") return fail("features", "required: this catalog has no content item encoder");
+      const meta = { genres: item.attributes?.genres ?? [], tags: item.attributes?.tags ?? [], attributes: item.attributes ?? {} };
+      const known = new Set(encoder.tokens);
+      if (!contentTokens(meta).some((t) => known.has(t))) fail("attributes", "none of its genres, tags or attributes are known to the item encoder; give features instead");
+      return { ...item, features: Array.from(encodeItemContent(encoder, meta)) };
+    });
+    return c.json({ items: await upsertItems(c.env, codebook, writes), codebook: codebook.version }, 200);
   })
   .openapi(deleteRoute, async (c) => {
     const { id } = c.req.valid("param");
