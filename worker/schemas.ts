@@ -95,6 +95,13 @@ export const errorResponses = {
   503: { content: { "application/json": { schema: ErrorBody } }, description: "database or model unavailable" },
 } as const;
 
+/** What every admin route declares: the bearer scheme and its two failure answers. */
+export const adminSecurity = [{ bearer: [] }];
+export const authErrors = {
+  401: { content: { "application/json": { schema: ErrorBody } }, description: "no bearer token" },
+  403: { content: { "application/json": { schema: ErrorBody } }, description: "wrong bearer token" },
+} as const;
+
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
   description,

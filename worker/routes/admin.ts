@@ -2,19 +2,17 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireAdmin } from "../auth";
 import { listModels, promote, rollback } from "../registry";
 import { router } from "../router";
-import { ErrorBody, errorResponses, json } from "../schemas";
+import { adminSecurity, authErrors, ErrorBody, errorResponses, json } from "../schemas";
 
 const Outcome = z
   .object({ action: z.enum(["promoted", "rejected", "none"]), version: z.string().optional(), reason: z.string().optional(), from: z.string().nullable().optional() })
   .openapi("PromotionOutcome");
-const security = [{ bearer: [] }];
-const authErrors = { 401: json(ErrorBody, "no bearer token"), 403: json(ErrorBody, "wrong bearer token") };
 
 const promoteRoute = createRoute({
   method: "post",
   path: "/v1/admin/models/{version}/promote",
   summary: "Validate a published model and make it active (as the cron would)",
-  security,
+  security: adminSecurity,
   request: { params: z.object({ version: z.string().min(1).max(64) }) },
   responses: { 200: json(Outcome, "promoted"), 404: json(ErrorBody, "not registered"), 409: json(z.union([Outcome, ErrorBody]), "rejected by validation, or not in a promotable state"), ...authErrors, ...errorResponses },
 });
@@ -23,7 +21,7 @@ const rollbackRoute = createRoute({
   method: "post",
   path: "/v1/admin/rollback",
   summary: "Put the previously active model back (or the embedded default)",
-  security,
+  security: adminSecurity,
   responses: { 200: json(Outcome, "rolled back"), 409: json(Outcome, "nothing to roll back to"), ...authErrors, ...errorResponses },
 });
 
@@ -31,7 +29,7 @@ const listRoute = createRoute({
   method: "get",
   path: "/v1/admin/models",
   summary: "The model registry",
-  security,
+  security: adminSecurity,
   responses: { 200: json(z.object({ models: z.array(z.record(z.string(), z.unknown())) }), "registered models, newest first"), ...authErrors, ...errorResponses },
 });
 

@@ -5,11 +5,9 @@ import { contentTokens, encodeItemContent } from "../../core/item-encoder";
 import { loadCodebook, loadItemEncoder } from "../codebook";
 import { ApiError } from "../errors";
 import { router } from "../router";
-import { ErrorBody, errorResponses, Item, ItemId, json } from "../schemas";
+import { adminSecurity, authErrors, ErrorBody, errorResponses, Item, ItemId, json } from "../schemas";
 
 export const ITEM_WRITE_LIMIT = 500;
-const security = [{ bearer: [] }];
-const authErrors = { 401: json(ErrorBody, "no bearer token"), 403: json(ErrorBody, "wrong bearer token") };
 const IdParam = z.object({ id: z.string().min(1).max(128) });
 
 const getRoute = createRoute({
@@ -61,7 +59,7 @@ const putRoute = createRoute({
   method: "put",
   path: "/v1/items",
   summary: "Add or update items; each gets its SID from the catalog's codebook at the edge",
-  security,
+  security: adminSecurity,
   request: { body: { content: { "application/json": { schema: ItemsWrite } }, required: true } },
   responses: {
     200: json(z.object({ items: z.array(z.object({ id: z.string(), sid: z.array(z.number().int()), collision: z.number().int() })), codebook: z.string() }), "all items written (one transaction)"),
@@ -74,7 +72,7 @@ const deleteRoute = createRoute({
   method: "delete",
   path: "/v1/items/{id}",
   summary: "Retire an item: kept for history lookups, never recommended",
-  security,
+  security: adminSecurity,
   request: { params: IdParam },
   responses: { 200: json(z.object({ id: z.string(), status: z.literal("retired") }), "retired"), 404: json(ErrorBody, "no such item"), ...authErrors, ...errorResponses },
 });
