@@ -91,24 +91,27 @@ export function buildHpnOnnx(config: HpnConfig, weights: NamedWeights, quantizat
   }
   let x = g.op("Add", [g.op("Mul", [emb, g.op("Unsqueeze", [validF, g.ints([2])])]), matrix("pos", "rows")]);
 
-  const splitShape = g.ints([0, H, nh, dh]);
-  const mergeShape = g.ints([0, H, d]);
+  const splitShape = g.ints([0, -1, nh, dh]);
   const invSqrt = scalar(1 / Math.sqrt(dh));
+  const lastRow = (t: string) => g.op("Slice", [t, g.ints([H - 1]), g.ints([H]), g.ints([1])]); // [B, 1, ...] at H-1
   for (let i = 0; i < config.layers; i++) {
     const p = `block.${i}`;
+    // The final block computes only the query at H-1 (the serving output needs c_0 alone), as Hpn.forward does.
+    const last = i === config.layers - 1;
     const h = layerNorm(x, `${p}.ln1`);
     const heads = (t: string, perm: number[]) => g.op("Transpose", [g.op("Reshape", [t, splitShape])], { perm });
-    const q = heads(linear(h, `${p}.attn.q`), [0, 2, 1, 3]); // [B, nh, H, dh]
+    const q = heads(linear(last ? lastRow(h) : h, `${p}.attn.q`), [0, 2, 1, 3]); // [B, nh, rows, dh]
     const kT = heads(linear(h, `${p}.attn.k`), [0, 2, 3, 1]); // [B, nh, dh, H]
     const v = heads(linear(h, `${p}.attn.v`), [0, 2, 1, 3]);
-    const att = g.op("Softmax", [g.op("Add", [g.op("Mul", [g.op("MatMul", [q, kT]), invSqrt]), bias])], { axis: -1 });
-    const y = g.op("Reshape", [g.op("Transpose", [g.op("MatMul", [att, v])], { perm: [0, 2, 1, 3] }), mergeShape]);
-    x = g.op("Add", [x, linear(y, `${p}.attn.proj`)]);
+    const b = last ? g.op("Slice", [bias, g.ints([H - 1]), g.ints([H]), g.ints([2])]) : bias; // [B, 1, rows, H]
+    const att = g.op("Softmax", [g.op("Add", [g.op("Mul", [g.op("MatMul", [q, kT]), invSqrt]), b])], { axis: -1 });
+    const y = g.op("Reshape", [g.op("Transpose", [g.op("MatMul", [att, v])], { perm: [0, 2, 1, 3] }), g.ints([0, -1, d])]);
+    x = g.op("Add", [last ? lastRow(x) : x, linear(y, `${p}.attn.proj`)]);
     const m = linear(g.op("Relu", [linear(layerNorm(x, `${p}.ln2`), `${p}.mlp.fc`)]), `${p}.mlp.proj`);
     x = g.op("Add", [x, m]);
   }
-  const seq = layerNorm(x, "ln_f");
-  const c0 = g.op("Gather", [seq, g.initializer("last", BigInt64Array.of(BigInt(H - 1)), [])], { axis: 1 }); // [B, d]
+  const seq = layerNorm(x, "ln_f"); // [B, 1, d]
+  const c0 = g.op("Squeeze", [seq, g.ints([1])]); // [B, d]
 
   const invTau = tau === 1 ? null : scalar(tau);
   const levelOut: string[] = [];
