@@ -5,6 +5,8 @@ import { defineConfig } from "vitest/config";
 // Node tests cover the offline side (scripts/ and core/).
 export default defineConfig({
   test: {
+    // The JSON report lets .ci/run print a plain "N passed, N failed" closing line.
+    reporters: ["default", ["json", { outputFile: "test-output/vitest.json" }]],
     projects: [
       {
         plugins: [
