@@ -96,18 +96,33 @@ export function buildWorld(dataset: Dataset, cfg: ExperimentConfig, outDir: stri
   let response: ResponseModel;
   let responseAuc: number;
   const rdir = outDir ? path.join(outDir, "response") : null;
-  if (rdir && reuse && hasCheckpoint(rdir, "response")) {
-    const { meta, weights } = loadCheckpoint<{ config: ResponseModel["config"]; valAuc: number }>(rdir, "response");
-    response = new ResponseModel(meta.config, 0, features);
-    response.setWeights(weights);
-    responseAuc = meta.valAuc;
+  // A saved response model is reused only if it was trained on the same item features and episodes config
+  // (a changed feature definition would silently feed it vectors it never saw).
+  const inputs = `${featureFingerprint(features)}/${JSON.stringify(episodes.config)}/${JSON.stringify(cfg.response)}`;
+  const saved = rdir && reuse && hasCheckpoint(rdir, "response") ? loadCheckpoint<{ config: ResponseModel["config"]; valAuc: number; inputs?: string }>(rdir, "response") : null;
+  if (saved && saved.meta.inputs === inputs) {
+    response = new ResponseModel(saved.meta.config, 0, features);
+    response.setWeights(saved.weights);
+    responseAuc = saved.meta.valAuc;
   } else {
+    if (saved) process.stderr.write(`response model in ${rdir} was trained on other inputs: training a new one\n`);
     const r = trainResponseModel(episodes, cfg.response, features, (d, t, l) => progress?.("response model", d, t, `bce ${l.toFixed(3)}`));
     response = r.model;
     responseAuc = r.valAuc;
-    if (rdir) saveCheckpoint(rdir, "response", { config: response.config, valAuc: r.valAuc, trainLoss: r.trainLoss, seconds: r.seconds }, response.getWeights());
+    if (rdir) saveCheckpoint(rdir, "response", { config: response.config, valAuc: r.valAuc, trainLoss: r.trainLoss, seconds: r.seconds, inputs }, response.getWeights());
   }
   return { episodes, trainCatalog, fullCatalog, bcExamples, response, responseAuc };
+}
+
+/** FNV-1a over the feature bytes: identifies the exact item vectors a response model was trained on. */
+export function featureFingerprint(features?: Float32Array[]): string {
+  if (!features) return "none";
+  let h = 0x811c9dc5;
+  for (const f of features) {
+    const b = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+    for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 16777619) >>> 0;
+  }
+  return `${features.length}x${features[0]?.length ?? 0}:${h.toString(16)}`;
 }
 
 export function trainContext(world: World, sim: SimulatorConfig): TrainContext {
@@ -162,8 +177,12 @@ interface TrainedRun {
 /** Trains (or loads from <runDir>) one learned policy. */
 export function trainOrLoad(name: PolicyName, cfg: ExperimentConfig, sids: SidInputs, world: World, seed: number, runDir: string | null, progress?: Progress): TrainedRun {
   const { actor, critic, mode } = makeLearner(name, cfg, sids, world, seed);
-  if (runDir && hasCheckpoint(runDir, "actor")) {
-    const { meta, weights } = loadCheckpoint<{ log: StepLog[]; seconds: number; msPerStep: { bc: number; rl: number }; levelWeights?: number[] }>(runDir, "actor");
+  // reuse a saved policy only if it was trained on these SIDs, this simulator and this config
+  const simulator = world.response.getWeights().itemEmb.data;
+  const inputs = `${featureFingerprint([Float32Array.from(sids.sidTokens)])}/${featureFingerprint([simulator])}/${JSON.stringify(cfg.train)}/${JSON.stringify(cfg.hpn)}`;
+  const saved = runDir && hasCheckpoint(runDir, "actor") ? loadCheckpoint<{ log: StepLog[]; seconds: number; msPerStep: { bc: number; rl: number }; levelWeights?: number[]; inputs?: string }>(runDir, "actor") : null;
+  if (saved && saved.meta.inputs === inputs) {
+    const { meta, weights } = saved;
     actor.setWeights(weights);
     critic?.dispose();
     return { actor, log: meta.log, seconds: meta.seconds, msPerStep: meta.msPerStep, levelWeights: meta.levelWeights };
@@ -175,7 +194,7 @@ export function trainOrLoad(name: PolicyName, cfg: ExperimentConfig, sids: SidIn
   );
   const seconds = (performance.now() - t0) / 1000;
   critic?.dispose();
-  if (runDir) saveCheckpoint(runDir, "actor", { policy: name, seed, log: res.log, seconds, msPerStep: res.msPerStep, levelWeights: res.levelWeights }, actor.getWeights());
+  if (runDir) saveCheckpoint(runDir, "actor", { policy: name, seed, log: res.log, seconds, msPerStep: res.msPerStep, levelWeights: res.levelWeights, inputs }, actor.getWeights());
   return { actor, log: res.log, seconds, msPerStep: res.msPerStep, levelWeights: res.levelWeights };
 }
 
