@@ -24,9 +24,7 @@ export interface Actor {
   /** log π(target) per user [B]. */
   itemLogProb(out: ActorOutput, targets: Int32Array): tf.Tensor1D;
   entropy(out: ActorOutput): tf.Tensor1D;
-  /** Item scores [B*N] for ranking (higher = better; -Infinity = cannot be recommended). */
-  itemScores(histories: number[][]): Float32Array;
-  /** The same scores from an output already computed (saves a forward pass when acting). */
+  /** Item scores [B*N] for ranking (higher = better; -Infinity = cannot be recommended), from a forward output. */
   scoresFrom(out: ActorOutput): Float32Array;
   variables(): tf.Variable[];
   getWeights(): NamedWeights;
@@ -45,6 +43,14 @@ function tokenCounts(slates: Int32Array, K: number, sidTokens: Int32Array, L: nu
       for (let l = 0; l < L; l++) c[(b * L + l) * V + sidTokens[it * L + l]] += 1 / K;
     }
   return tf.tensor3d(c, [B, L, V]);
+}
+
+/** Item scores [B*N] of an actor for a batch of histories (one inference forward pass). */
+export function actorItemScores(actor: Actor, histories: number[][]): Float32Array {
+  const out = actor.forward(histories, false);
+  const scores = actor.scoresFrom(out);
+  tf.dispose([out.logp, out.contexts]);
+  return scores;
 }
 
 export class HpnActor implements Actor {
@@ -87,13 +93,6 @@ export class HpnActor implements Actor {
 
   entropy(out: ActorOutput): tf.Tensor1D {
     return tf.tidy(() => tf.neg(tf.sum(tf.mul(tf.exp(out.logp), out.logp), [1, 2])) as tf.Tensor1D);
-  }
-
-  itemScores(histories: number[][]): Float32Array {
-    const out = this.forward(histories, false);
-    const scores = this.scoresFrom(out);
-    tf.dispose([out.logp, out.contexts]);
-    return scores;
   }
 
   scoresFrom(out: ActorOutput): Float32Array {
@@ -183,13 +182,6 @@ export class FlatActor implements Actor {
 
   entropy(out: ActorOutput): tf.Tensor1D {
     return tf.tidy(() => tf.neg(tf.sum(tf.mul(tf.exp(out.logp), out.logp), 1)) as tf.Tensor1D);
-  }
-
-  itemScores(histories: number[][]): Float32Array {
-    const out = this.forward(histories, false);
-    const scores = this.scoresFrom(out);
-    tf.dispose([out.logp, out.contexts]);
-    return scores;
   }
 
   scoresFrom(out: ActorOutput): Float32Array {

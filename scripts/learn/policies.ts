@@ -1,7 +1,7 @@
 // Policies as the simulator and the offline metrics see them: item scores for a batch of histories. Slates are the
 // top-K scores over the active catalog, never repeating an item already in the user's history; exploration during
 // training samples K items without replacement by the Gumbel-top-k trick on the same scores (scores = log-probs).
-import type { Actor } from "./actors";
+import { actorItemScores, type Actor } from "./actors";
 import { Rng } from "./rng";
 
 export interface Policy {
@@ -13,7 +13,7 @@ export interface Policy {
 export class ActorPolicy implements Policy {
   constructor(readonly name: string, readonly actor: Actor) {}
   scores(histories: number[][]): Float32Array {
-    return this.actor.itemScores(histories);
+    return actorItemScores(this.actor, histories);
   }
 }
 
