@@ -5,7 +5,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { encodeSid, parseSidKey, sidKey, type Codebook } from "../core/codebook";
 import { database, type Db } from "./db/client";
 import { events, items, meta } from "./db/schema";
-import { causeMessage, d1 } from "./errors";
+import { causeMessage, d1, DatabaseUnavailable } from "./errors";
 
 export interface CatalogItem {
   id: string;
@@ -45,6 +45,10 @@ export function resetCatalogCache(): void {
   cache.version = null;
   cache.items.clear();
   sidIndexCache = undefined;
+}
+
+function remember(results: Row[][]): void {
+  for (const rows of results) for (const r of rows) cache.items.set(r.id, toItem(r));
 }
 
 function chunks<T>(xs: T[], size: number): T[][] {
@@ -100,7 +104,7 @@ export async function lookupItems(env: { DB: D1Database }, ids: string[], opts: 
   }
   const nChunks = Math.ceil(missing.length / D1_MAX_PARAMS);
   for (const id of missing) cache.items.set(id, null);
-  for (const rows of results.slice(1, 1 + nChunks)) for (const r of rows as Row[]) cache.items.set(r.id, toItem(r));
+  remember(results.slice(1, 1 + nChunks) as Row[][]);
 
   const found = new Map<string, CatalogItem>();
   for (const id of wanted) {
@@ -192,8 +196,9 @@ export async function itemAttributes(env: { DB: D1Database }, ids: string[]): Pr
   if (missing.length === 0) return out;
   const db = database(env.DB);
   const parts = chunks(missing, D1_MAX_PARAMS).map((p) => db.select(itemColumns).from(items).where(inArray(items.id, p)));
-  const results = await d1(() => db.batch(parts as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]));
-  for (const rows of results as Row[][]) for (const r of rows) out.set(r.id, r.attributes ?? {});
+  const results = (await d1(() => db.batch(parts as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]))) as Row[][];
+  remember(results); // so the next recommend of these items needs no second round trip
+  for (const rows of results) for (const r of rows) out.set(r.id, r.attributes ?? {});
   return out;
 }
 
@@ -262,7 +267,7 @@ export async function upsertItems(env: { DB: D1Database }, codebook: Codebook, w
       return (results.slice(2) as { id: string; sid: string; collision: number }[][]).map(([r]) => ({ id: r.id, sid: parseSidKey(r.sid), collision: r.collision }));
     } catch (err) {
       const unique = /UNIQUE constraint failed: items\.sid/.test(causeMessage(err));
-      if (!unique || attempt >= retries) return d1(() => Promise.reject(err));
+      if (!unique || attempt >= retries) throw new DatabaseUnavailable(err);
     }
   }
 }

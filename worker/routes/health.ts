@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../bindings";
-import { lookupItems } from "../catalog";
+import { readVersionsNow } from "../catalog";
 import { causeMessage } from "../errors";
 import { servingModel } from "../model";
 
@@ -9,7 +9,7 @@ export const health = new Hono<AppEnv>().get("/healthz", async (c) => {
   let activeVersion: string | null = null;
   let database = "ok";
   try {
-    activeVersion = (await lookupItems(c.env, [])).versions.activeModel;
+    activeVersion = (await readVersionsNow(c.env)).activeModel;
   } catch (err) {
     database = `error: ${causeMessage(err)}`;
   }

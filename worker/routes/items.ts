@@ -97,6 +97,7 @@ itemsRoutes
     const codebook = await loadCodebook(c.env, (await readVersionsNow(c.env)).codebook);
     const needsEncoder = items.some((i) => i.features === undefined);
     const encoder = needsEncoder ? await loadItemEncoder(c.env, codebook.version) : null;
+    const known = new Set(encoder?.kind === "content" ? encoder.tokens : []);
     const writes = items.map((item, n) => {
       const fail = (path: string, problem: string): never => {
         const message = `items.${n}.${path}: ${problem}`;
@@ -108,7 +109,6 @@ itemsRoutes
       }
       if (!encoder || encoder.kind !== "content") return fail("features", "required: this catalog has no content item encoder");
       const meta = { genres: item.attributes?.genres ?? [], tags: item.attributes?.tags ?? [], attributes: item.attributes ?? {} };
-      const known = new Set(encoder.tokens);
       if (!contentTokens(meta).some((t) => known.has(t))) fail("attributes", "none of its genres, tags or attributes are known to the item encoder; give features instead");
       return { ...item, features: Array.from(encodeItemContent(encoder, meta)) };
     });

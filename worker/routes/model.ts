@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { lookupItems } from "../catalog";
+import { readVersionsNow } from "../catalog";
 import { servingModel } from "../model";
 import { router } from "../router";
 import { errorResponses, json } from "../schemas";
@@ -16,7 +16,6 @@ const route = createRoute({
 });
 
 export const modelRoutes = router().openapi(route, async (c) => {
-  const { versions } = await lookupItems(c.env, []);
-  const model = await servingModel(c.env, versions.activeModel);
+  const model = await servingModel(c.env, (await readVersionsNow(c.env)).activeModel);
   return c.json({ version: model.version, source: model.source, manifest: model.manifest }, 200);
 });
