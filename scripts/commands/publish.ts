@@ -1,12 +1,12 @@
 // `hsrl publish`: an exported model directory -> R2 (model files, manifest, codebook) + a `candidate` row in D1, and
 // the SID table when the catalog is on another codebook. The Worker's cron then validates and promotes it.
 import { Command } from "commander";
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { codebookFromJson } from "../../core/codebook";
 import { itemEncoderFromJson } from "../../core/item-encoder";
 import { parseManifest } from "../../core/manifest";
+import { sha256Hex } from "../../core/sha256";
 import { d1File, d1Query, r2Put, sqlString, targetOf } from "../wrangler";
 
 export function register(program: Command): void {
@@ -27,7 +27,7 @@ export function register(program: Command): void {
       const manifest = parseManifest(JSON.parse(readFileSync(manifestPath, "utf8")), manifestPath);
       const servingPath = join(dir, manifest.serving);
       if (!existsSync(servingPath)) throw new Error(`${servingPath} not found (named by manifest.serving)`);
-      const sha = createHash("sha256").update(readFileSync(servingPath)).digest("hex");
+      const sha = sha256Hex(readFileSync(servingPath));
       const want = manifest.files[manifest.quantization].sha256;
       if (sha !== want) throw new Error(`${servingPath}: sha256 ${sha} does not match the manifest's ${want}`);
 
