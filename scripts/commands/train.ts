@@ -59,12 +59,15 @@ export function addLearningOptions(c: Command): Command {
     .option("--vocab <n>", "codebook size V (when SIDs are built here; default from catalog size)", int("vocab"))
     .option("--positive <x>", "rated data: positive iff rating >= this", num("positive"), 4)
     .option("--response-epochs <n>", "response model epochs", int("response-epochs"), 3)
+    .option("--hpn-loss <kind>", 'HPN losses over "catalog" (log π of the catalog policy) or "tokens" (per-level NLL)', "catalog")
     .option("--threads <n>", "tfjs-wasm threads", int("threads"), 1);
 }
 
 export function experimentConfigFrom(o: Record<string, any>): ExperimentConfig {
   const cfg = defaultExperimentConfig();
   cfg.train = { ...cfg.train, steps: o.steps, batchSize: o.batch, warmStartFraction: o.warmStart, bcWeight: o.bcWeight, actorLr: o.actorLr, criticLr: o.criticLr, entropyCoef: o.entropy, gamma: o.gamma, seed: o.seed };
+  if (o.hpnLoss !== "catalog" && o.hpnLoss !== "tokens") throw new Error(`--hpn-loss must be "catalog" or "tokens", got "${o.hpnLoss}"`);
+  cfg.hpnLoss = o.hpnLoss;
   cfg.sim = { ...cfg.sim, slateSize: o.slate, historyLength: o.history };
   cfg.hpn = { ...cfg.hpn, historyLength: o.history };
   cfg.response = { ...cfg.response, epochs: o.responseEpochs, seed: o.seed };

@@ -7,7 +7,9 @@
 //       critic: MSE(V(c(s)), y)  on the actor's contexts without gradient (the critic does not shape the encoder)
 //       A = clamp(y - V(s), -1, 1)
 //       actor: -mean(A · mean_slate log π(item)) - entropyCoef · entropy + bcWeight · BC NLL
-//     HPN: log π(item) = Σ_l log p_l(z_l(item)) — the advantage-weighted NLL of the slate's SID tokens.
+//     HPN: log π(item) = Σ_l log p_l(z_l(item)) - logsumexp over the training catalog (loss "catalog", the policy
+//     that acts), or the plain per-level token NLL (loss "tokens"); the autoregressive variant follows the chosen
+//     prefixes (actors.ts). Entropy is the acting policy's: over the catalog, or along the slate's SID paths.
 import * as tf from "@tensorflow/tfjs";
 import type { Actor } from "./actors";
 import { sliceOutput } from "./actors";
@@ -177,7 +179,7 @@ export function trainPolicy(
       const rl = sliceOutput(out, 0, B);
       const sup = sliceOutput(out, B, B);
       const pg = tf.neg(tf.mean(tf.mul(adv, actor.slateLogProb(rl, slates, K))));
-      const ent = tf.mean(actor.entropy(rl));
+      const ent = tf.mean(actor.entropy(rl, slates, K));
       const bcNll = tf.neg(tf.mean(actor.itemLogProb(sup, bc.targets)));
       return tf.addN([pg, tf.mul(-cfg.entropyCoef, ent), tf.mul(cfg.bcWeight, bcNll)]) as tf.Scalar;
     }));

@@ -1,6 +1,10 @@
 // The two trainable actors, both on the HPN's SASRec encoder over SID histories (so every policy reads history the
 // same way and a new item is representable in history for all of them):
 //   HpnActor  — HSRL: L residual heads, item score = Σ_l log p_l(z_l(item))           (fixed output space L x V)
+//               The policy that acts is softmax over the catalog of those scores (slates are top-K / Gumbel-top-K of
+//               them), so by default its losses use that policy: log π(item) = score(item) - logsumexp_catalog(score).
+//               loss "tokens" is the plain per-level token NLL Σ_l log p_l, normalised over all V^L token tuples, most
+//               of which are no item (the ablation: it spends probability on SIDs that do not exist).
 //   FlatActor — flat: one item-id head over the training catalog, score = log softmax  (output space = N items; an
 //               item unseen in training has no output: it cannot be scored without retraining)
 // Both expose the same loss pieces so one trainer (a2c.ts) drives them: log-prob of a slate, entropy, BC NLL.
@@ -8,12 +12,18 @@ import * as tf from "@tensorflow/tfjs";
 import { Hpn, type HpnConfig } from "../model/hpn";
 import { scoreItems } from "../../core/score";
 import { sidHistoryBatch } from "./episodes";
-import { glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "./tfops";
+import { SidTrie } from "./sid-trie";
+import { gatherRows, glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "./tfops";
 
 export interface ActorOutput {
   contexts: tf.Tensor3D; // [B, C, d]: c_0..c_L (HPN) or c_0 (flat)
   logp: tf.Tensor; // HPN: [B, L, V] per-level log-probs; flat: [B, N] log-probs over the catalog
+  itemLogp?: tf.Tensor2D; // HPN with loss "catalog", training forward only: [B, N] log π over the training catalog
 }
+
+export type HpnLoss = "catalog" | "tokens";
+/** "expected": the authors' code (prefix-independent levels, exportable); "chosen": the autoregressive variant. */
+export type HpnPrefix = "expected" | "chosen";
 
 export interface Actor {
   readonly kind: "hpn" | "flat";
@@ -23,7 +33,8 @@ export interface Actor {
   slateLogProb(out: ActorOutput, slates: Int32Array, K: number): tf.Tensor1D;
   /** log π(target) per user [B]. */
   itemLogProb(out: ActorOutput, targets: Int32Array): tf.Tensor1D;
-  entropy(out: ActorOutput): tf.Tensor1D;
+  /** Entropy of the policy per user [B] (the autoregressive HPN measures it along the slate's SID paths). */
+  entropy(out: ActorOutput, slates: Int32Array, K: number): tf.Tensor1D;
   /** Item scores [B*N] for ranking (higher = better; -Infinity = cannot be recommended), from a forward output. */
   scoresFrom(out: ActorOutput): Float32Array;
   variables(): tf.Variable[];
@@ -45,6 +56,16 @@ function tokenCounts(slates: Int32Array, K: number, sidTokens: Int32Array, L: nu
   return tf.tensor3d(c, [B, L, V]);
 }
 
+/** Mean over each row's K items of item log-probs [B, N] -> [B] (one-hot weights: gather has no gradient on wasm). */
+function itemWeightedSum(logp: tf.Tensor2D, items: Int32Array, K: number): tf.Tensor1D {
+  const [B, N] = logp.shape;
+  return tf.tidy(() => {
+    const w = new Float32Array(B * N);
+    for (let b = 0; b < B; b++) for (let k = 0; k < K; k++) w[b * N + items[b * K + k]] += 1 / K;
+    return tf.sum(tf.mul(tf.tensor2d(w, [B, N]), logp), 1) as tf.Tensor1D;
+  });
+}
+
 /** Item scores [B*N] of an actor for a batch of histories (one inference forward pass). */
 export function actorItemScores(actor: Actor, histories: number[][]): Float32Array {
   const out = actor.forward(histories, false);
@@ -53,19 +74,47 @@ export function actorItemScores(actor: Actor, histories: number[][]): Float32Arr
   return scores;
 }
 
+export interface HpnActorOptions {
+  loss?: HpnLoss; // default "tokens"
+  prefix?: HpnPrefix; // default "expected"
+  catalog?: Uint8Array; // the items the policy acts over while training (needed by loss "catalog" and prefix "chosen")
+}
+
 export class HpnActor implements Actor {
   readonly kind = "hpn" as const;
   readonly numContexts: number;
+  readonly loss: HpnLoss;
+  readonly prefix: HpnPrefix;
+  private readonly tokenRows: tf.Tensor1D | null = null; // [N*L] row l*V + z_l(item) of the flattened [L*V] log-probs
+  private readonly catalogMask: tf.Tensor1D | null = null; // [N] 0 for catalog items, -1e9 for the rest
+  private readonly trainTrie: SidTrie | null = null; // prefix "chosen": the training catalog's SIDs (losses)
+  private readonly fullTrie: SidTrie | null = null; // prefix "chosen": every item's SID (scoring: new items included)
 
   constructor(
     readonly hpn: Hpn,
     readonly sidTokens: Int32Array, // [N * L]
+    readonly options: HpnActorOptions = {},
   ) {
     this.numContexts = hpn.config.levels + 1;
+    this.loss = options.loss ?? "tokens";
+    this.prefix = options.prefix ?? "expected";
+    const { levels: L, vocab: V } = hpn.config;
+    const N = sidTokens.length / L;
+    const catalog = options.catalog;
+    if ((this.loss === "catalog" || this.prefix === "chosen") && (!catalog || catalog.length !== N)) {
+      throw new Error(`HpnActor: loss "catalog" and prefix "chosen" need a catalog of ${N} items`);
+    }
+    if (this.prefix === "chosen") {
+      this.trainTrie = new SidTrie(sidTokens, L, V, catalog!);
+      this.fullTrie = new SidTrie(sidTokens, L, V, new Uint8Array(N).fill(1));
+    } else if (this.loss === "catalog") {
+      this.tokenRows = tf.tensor1d(Int32Array.from(sidTokens, (z, j) => (j % L) * V + z), "int32");
+      this.catalogMask = tf.tensor1d(Float32Array.from(catalog!, (c) => (c ? 0 : -1e9)));
+    }
   }
 
-  static create(config: HpnConfig, seed: number, sidTokens: Int32Array): HpnActor {
-    return new HpnActor(new Hpn(config, seed), sidTokens);
+  static create(config: HpnConfig, seed: number, sidTokens: Int32Array, options: HpnActorOptions = {}): HpnActor {
+    return new HpnActor(new Hpn(config, seed), sidTokens, options);
   }
 
   private input(histories: number[][]) {
@@ -76,26 +125,76 @@ export class HpnActor implements Actor {
 
   forward(histories: number[][], training: boolean): ActorOutput {
     const x = this.input(histories);
+    // prefix "chosen": logp and contexts come from the expected path (a function of the state alone, for the critic);
+    // item log-probs follow the chosen prefixes (pathLogProbs, scoresFrom).
     const { logProbs, contexts } = this.hpn.forward(x.sids, x.length, training);
     tf.dispose([x.sids, x.length]);
-    return { logp: logProbs, contexts };
+    const itemLogp = training && this.loss === "catalog" && this.prefix === "expected" ? this.catalogLogProbs(logProbs) : undefined;
+    return { logp: logProbs, contexts, itemLogp };
+  }
+
+  /** log π over the catalog [B, N] from per-level log-probs [B, L, V] (a gather, not an [L*V, N] one-hot product). */
+  private catalogLogProbs(logp: tf.Tensor3D): tf.Tensor2D {
+    const { levels: L, vocab: V } = this.hpn.config;
+    const B = logp.shape[0];
+    const N = this.sidTokens.length / L;
+    return tf.tidy(() => {
+      const rows = gatherRows(tf.transpose(tf.reshape(logp, [B, L * V])), this.tokenRows!); // [N*L, B]
+      const scores = tf.transpose(tf.sum(tf.reshape(rows, [N, L, B]), 1)); // [B, N]
+      return tf.logSoftmax(tf.add(scores, this.catalogMask!)) as tf.Tensor2D;
+    });
+  }
+
+  /** prefix "chosen": per-level log-probs [B*K, L, V] along the SIDs of K items per row (teacher forcing). */
+  private pathLogProbs(out: ActorOutput, items: Int32Array, K: number): tf.Tensor3D {
+    const { levels: L, vocab: V } = this.hpn.config;
+    const B = items.length / K;
+    const d = out.contexts.shape[2];
+    return tf.tidy(() => {
+      const c0 = tf.reshape(tf.tile(tf.slice(out.contexts, [0, 0, 0], [B, 1, d]), [1, K, 1]), [B * K, d]) as tf.Tensor2D;
+      const tokens = new Int32Array(B * K * L);
+      items.forEach((it, r) => tokens.set(this.sidTokens.subarray(it * L, (it + 1) * L), r * L));
+      const mask = tf.tensor3d(this.trainTrie!.masks(items), [B * K, L, V]);
+      return this.hpn.prefixLogProbs(c0, tf.tensor2d(tokens, [B * K, L], "int32"), mask);
+    });
+  }
+
+  /** Mean over each row's K items of log π(item) [B]. */
+  private itemsLogProb(out: ActorOutput, items: Int32Array, K: number): tf.Tensor1D {
+    if (out.itemLogp) return itemWeightedSum(out.itemLogp, items, K);
+    const { levels: L, vocab: V } = this.hpn.config;
+    const B = items.length / K;
+    return tf.tidy(() => {
+      if (this.prefix === "expected") return tf.sum(tf.mul(tokenCounts(items, K, this.sidTokens, L, V), out.logp), [1, 2]) as tf.Tensor1D;
+      const share = tf.tensor1d(Float32Array.from(items, (it) => this.trainTrie!.logShare[it]));
+      const lp = tf.sub(tf.sum(tf.mul(tokenCounts(items, 1, this.sidTokens, L, V), this.pathLogProbs(out, items, K)), [1, 2]), share); // [B*K]
+      return tf.mean(tf.reshape(lp, [B, K]), 1) as tf.Tensor1D;
+    });
   }
 
   slateLogProb(out: ActorOutput, slates: Int32Array, K: number): tf.Tensor1D {
-    const { levels: L, vocab: V } = this.hpn.config;
-    return tf.tidy(() => tf.sum(tf.mul(tokenCounts(slates, K, this.sidTokens, L, V), out.logp), [1, 2]) as tf.Tensor1D);
+    return this.itemsLogProb(out, slates, K);
   }
 
   itemLogProb(out: ActorOutput, targets: Int32Array): tf.Tensor1D {
-    const { levels: L, vocab: V } = this.hpn.config;
-    return tf.tidy(() => tf.sum(tf.mul(tokenCounts(targets, 1, this.sidTokens, L, V), out.logp), [1, 2]) as tf.Tensor1D);
+    return this.itemsLogProb(out, targets, 1);
   }
 
-  entropy(out: ActorOutput): tf.Tensor1D {
-    return tf.tidy(() => tf.neg(tf.sum(tf.mul(tf.exp(out.logp), out.logp), [1, 2])) as tf.Tensor1D);
+  entropy(out: ActorOutput, slates: Int32Array, K: number): tf.Tensor1D {
+    return tf.tidy(() => {
+      if (this.prefix === "chosen") {
+        // the entropy of each level's choice along the slate's paths, averaged over the slate
+        const lp = this.pathLogProbs(out, slates, K);
+        const B = slates.length / K;
+        return tf.mean(tf.reshape(tf.neg(tf.sum(tf.mul(tf.exp(lp), lp), [1, 2])), [B, K]), 1) as tf.Tensor1D;
+      }
+      const lp = out.itemLogp ?? out.logp;
+      return tf.neg(tf.sum(tf.mul(tf.exp(lp), lp), lp.shape.slice(1).map((_, i) => i + 1))) as tf.Tensor1D;
+    });
   }
 
   scoresFrom(out: ActorOutput): Float32Array {
+    if (this.prefix === "chosen") return this.chosenScores(out);
     const { levels: L, vocab: V } = this.hpn.config;
     const N = this.sidTokens.length / L;
     const B = out.logp.shape[0];
@@ -105,6 +204,47 @@ export class HpnActor implements Actor {
       const s = scoreItems(lp, L, V, this.sidTokens, b * L * V);
       scores.set(s, b * N);
     }
+    return scores;
+  }
+
+  /**
+   * prefix "chosen": Σ_l log p_l(z_l | z_<l) for every item [B*N], walking the catalog's prefix tree one level at a
+   * time (one context per distinct prefix, not per item); each level is normalised over the tokens under its prefix,
+   * and a collision group shares its leaf.
+   */
+  private chosenScores(out: ActorOutput): Float32Array {
+    const trie = this.fullTrie!;
+    const { levels: L } = this.hpn.config;
+    const N = this.sidTokens.length / L;
+    const [B, , d] = out.contexts.shape;
+    const scores = new Float32Array(B * N);
+    let ctx = tf.slice(out.contexts, [0, 0, 0], [B, 1, d]) as tf.Tensor3D; // the root's context c_0
+    for (let l = 0; l < L; l++) {
+      const { logits, next } = tf.tidy(() => this.hpn.childStep(tf.gather(ctx, trie.parent[l], 1) as tf.Tensor3D, l, tf.tensor1d(trie.token[l], "int32")));
+      ctx.dispose();
+      ctx = next;
+      const z = logits.dataSync() as Float32Array;
+      logits.dispose();
+      const P = trie.parent[l].length;
+      const parent = trie.parent[l];
+      const node = trie.itemNode[l];
+      const lse = new Float64Array(B * (l === 0 ? 1 : trie.parent[l - 1].length));
+      const width = lse.length / B;
+      for (let b = 0; b < B; b++) {
+        // log-sum-exp over siblings, stabilised by each group's max
+        const max = new Float64Array(width).fill(-Infinity);
+        for (let p = 0; p < P; p++) max[parent[p]] = Math.max(max[parent[p]], z[b * P + p]);
+        const sum = new Float64Array(width);
+        for (let p = 0; p < P; p++) sum[parent[p]] += Math.exp(z[b * P + p] - max[parent[p]]);
+        for (let g = 0; g < width; g++) lse[b * width + g] = max[g] + Math.log(sum[g]);
+        for (let i = 0; i < N; i++) {
+          const n = node[i];
+          scores[b * N + i] += z[b * P + n] - lse[b * width + parent[n]];
+        }
+      }
+    }
+    ctx.dispose();
+    for (let b = 0; b < B; b++) for (let i = 0; i < N; i++) scores[b * N + i] -= trie.logShare[i];
     return scores;
   }
 
@@ -118,12 +258,13 @@ export class HpnActor implements Actor {
     this.hpn.setWeights(w);
   }
   clone(): HpnActor {
-    const c = new HpnActor(new Hpn(this.hpn.config, this.hpn.seed), this.sidTokens);
+    const c = new HpnActor(new Hpn(this.hpn.config, this.hpn.seed), this.sidTokens, this.options);
     c.setWeights(this.getWeights());
     return c;
   }
   dispose(): void {
     this.hpn.dispose();
+    tf.dispose([this.tokenRows, this.catalogMask].filter((t): t is tf.Tensor1D => t !== null));
   }
 }
 
@@ -161,23 +302,12 @@ export class FlatActor implements Actor {
     });
   }
 
-  private gatherLogp(out: ActorOutput, items: Int32Array, K: number): tf.Tensor1D {
-    const B = items.length / K;
-    const N = this.hasOutput.length;
-    // one-hot weights instead of gather: gather has no gradient on wasm
-    return tf.tidy(() => {
-      const w = new Float32Array(B * N);
-      for (let b = 0; b < B; b++) for (let k = 0; k < K; k++) w[b * N + items[b * K + k]] += 1 / K;
-      return tf.sum(tf.mul(tf.tensor2d(w, [B, N]), out.logp), 1) as tf.Tensor1D;
-    });
-  }
-
   slateLogProb(out: ActorOutput, slates: Int32Array, K: number): tf.Tensor1D {
-    return this.gatherLogp(out, slates, K);
+    return itemWeightedSum(out.logp as tf.Tensor2D, slates, K);
   }
 
   itemLogProb(out: ActorOutput, targets: Int32Array): tf.Tensor1D {
-    return this.gatherLogp(out, targets, 1);
+    return itemWeightedSum(out.logp as tf.Tensor2D, targets, 1);
   }
 
   entropy(out: ActorOutput): tf.Tensor1D {
@@ -225,5 +355,5 @@ export class FlatActor implements Actor {
 /** Rows [start, start+size) of an actor output (the trainer batches RL states and BC examples in one forward). */
 export function sliceOutput(out: ActorOutput, start: number, size: number): ActorOutput {
   const sl = (t: tf.Tensor) => tf.slice(t, [start, ...t.shape.slice(1).map(() => 0)], [size, ...t.shape.slice(1)]);
-  return { logp: sl(out.logp), contexts: sl(out.contexts) as tf.Tensor3D };
+  return { logp: sl(out.logp), contexts: sl(out.contexts) as tf.Tensor3D, itemLogp: out.itemLogp && (sl(out.itemLogp) as tf.Tensor2D) };
 }

@@ -8,7 +8,7 @@ import type { Dataset } from "../data/dataset";
 import { DEFAULT_HPN_CONFIG, type HpnConfig } from "../model/hpn";
 import { MultiLevelCritic } from "../model/critic";
 import { ResponseModel } from "../model/response";
-import { FlatActor, HpnActor, type Actor } from "./actors";
+import { FlatActor, HpnActor, type Actor, type HpnLoss, type HpnPrefix } from "./actors";
 import { DEFAULT_TRAIN, trainPolicy, type StepLog, type TrainConfig, type TrainContext } from "./a2c";
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint";
 import { buildEpisodes, nextPositiveExamples, positiveHistory, type EpisodeConfig, type Episodes } from "./episodes";
@@ -19,7 +19,9 @@ import { DEFAULT_RESPONSE_TRAIN, trainResponseModel, type ResponseTrainConfig } 
 import { Rng } from "./rng";
 import { DEFAULT_SIMULATOR, ResponseClickModel, type SimulatorConfig } from "./simulator";
 
-export const POLICY_NAMES = ["random", "popular", "sl", "flat-a2c", "hsrl", "hsrl-no-residual", "hsrl-no-mlc", "hpn-sl"] as const;
+// hsrl-ar / hpn-sl-ar: the autoregressive HPN (each level refined by the chosen token; actors.ts), with A2C + MLC or
+// supervised only. It is trained and evaluated here; the ONNX contract (prefix-independent levels) cannot serve it yet.
+export const POLICY_NAMES = ["random", "popular", "sl", "flat-a2c", "hsrl", "hsrl-no-residual", "hsrl-no-mlc", "hpn-sl", "hsrl-ar", "hpn-sl-ar"] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 /** Item -> SID tokens for every item; held-out items must be encoded with a codebook fitted without them. */
@@ -35,6 +37,8 @@ export interface ExperimentConfig {
   response: ResponseTrainConfig;
   hpn: Omit<HpnConfig, "levels" | "vocab" | "residual">;
   train: TrainConfig;
+  hpnLoss: HpnLoss; // what the HPN policies' losses normalise over (actors.ts)
+  sidPopularity?: number; // the popularity coordinate's weight in the SID features (learn/sids.ts), for the report
   sim: SimulatorConfig;
   seeds: number[];
   episodesPerSeed: number;
@@ -47,6 +51,7 @@ export function defaultExperimentConfig(): ExperimentConfig {
     response: { ...DEFAULT_RESPONSE_TRAIN },
     hpn: { ...DEFAULT_HPN_CONFIG },
     train: { ...DEFAULT_TRAIN },
+    hpnLoss: "catalog",
     sim: { ...DEFAULT_SIMULATOR },
     seeds: [1, 2, 3],
     episodesPerSeed: 500,
@@ -149,14 +154,19 @@ export function trainContext(world: World, sim: SimulatorConfig): TrainContext {
 export function makeLearner(name: PolicyName, cfg: ExperimentConfig, sids: SidInputs, world: World, seed: number): { actor: Actor; critic: MultiLevelCritic | null; mode: TrainConfig["mode"] } {
   const hpnCfg: HpnConfig = { ...cfg.hpn, levels: sids.levels, vocab: sids.vocab, residual: name !== "hsrl-no-residual" };
   const d = cfg.hpn.dModel;
+  const hpnActor = (prefix: HpnPrefix = "expected") => HpnActor.create(hpnCfg, seed, sids.sidTokens, { loss: cfg.hpnLoss, prefix, catalog: world.trainCatalog });
   switch (name) {
+    case "hsrl-ar":
+      return { actor: hpnActor("chosen"), critic: new MultiLevelCritic({ dim: d, contexts: sids.levels + 1, hidden: [256, 64] }, seed + 17), mode: "a2c" };
+    case "hpn-sl-ar":
+      return { actor: hpnActor("chosen"), critic: null, mode: "supervised" };
     case "hsrl":
     case "hsrl-no-residual":
-      return { actor: HpnActor.create(hpnCfg, seed, sids.sidTokens), critic: new MultiLevelCritic({ dim: d, contexts: sids.levels + 1, hidden: [256, 64] }, seed + 17), mode: "a2c" };
+      return { actor: hpnActor(), critic: new MultiLevelCritic({ dim: d, contexts: sids.levels + 1, hidden: [256, 64] }, seed + 17), mode: "a2c" };
     case "hsrl-no-mlc":
-      return { actor: HpnActor.create(hpnCfg, seed, sids.sidTokens), critic: new MultiLevelCritic({ dim: d, contexts: 1, hidden: [256, 64] }, seed + 17), mode: "a2c" };
+      return { actor: hpnActor(), critic: new MultiLevelCritic({ dim: d, contexts: 1, hidden: [256, 64] }, seed + 17), mode: "a2c" };
     case "hpn-sl":
-      return { actor: HpnActor.create(hpnCfg, seed, sids.sidTokens), critic: null, mode: "supervised" };
+      return { actor: hpnActor(), critic: null, mode: "supervised" };
     case "flat-a2c":
       return { actor: FlatActor.create(hpnCfg, seed, sids.sidTokens, world.trainCatalog), critic: new MultiLevelCritic({ dim: d, contexts: 1, hidden: [256, 64] }, seed + 17), mode: "a2c" };
     case "sl":
@@ -179,7 +189,7 @@ export function trainOrLoad(name: PolicyName, cfg: ExperimentConfig, sids: SidIn
   const { actor, critic, mode } = makeLearner(name, cfg, sids, world, seed);
   // reuse a saved policy only if it was trained on these SIDs, this simulator and this config
   const simulator = world.response.getWeights().itemEmb.data;
-  const inputs = `${featureFingerprint([Float32Array.from(sids.sidTokens)])}/${featureFingerprint([simulator])}/${JSON.stringify(cfg.train)}/${JSON.stringify(cfg.hpn)}`;
+  const inputs = `${featureFingerprint([Float32Array.from(sids.sidTokens)])}/${featureFingerprint([simulator])}/${JSON.stringify(cfg.train)}/${JSON.stringify(cfg.hpn)}/${cfg.hpnLoss}`;
   const saved = runDir && hasCheckpoint(runDir, "actor") ? loadCheckpoint<{ log: StepLog[]; seconds: number; msPerStep: { bc: number; rl: number }; levelWeights?: number[]; inputs?: string }>(runDir, "actor") : null;
   if (saved && saved.meta.inputs === inputs) {
     const { meta, weights } = saved;
@@ -251,10 +261,11 @@ export function runExperiment(dataset: Dataset, sids: SidInputs, cfg: Experiment
     positiveRate: world.episodes.positiveRate,
     episodes: world.episodes.config,
     split: "per user, time-ordered: last testFraction test, valFraction before it validation, rest train",
-    sids: { levels: sids.levels, vocab: sids.vocab, codebookVersion: sids.codebookVersion },
+    sids: { levels: sids.levels, vocab: sids.vocab, codebookVersion: sids.codebookVersion, popularityWeight: cfg.sidPopularity ?? 0 },
     response: cfg.response,
     hpn: cfg.hpn,
     train: cfg.train,
+    hpnLoss: cfg.hpnLoss,
     simulator: cfg.sim,
     seeds: cfg.seeds,
     episodesPerSeed: cfg.episodesPerSeed,

@@ -13,6 +13,11 @@
 //
 // residual: false is the ablation where every head reads c_0 (and c_1..c_L are just c_0: there is no residual state).
 //
+// The autoregressive variant (the authors' blog; prefixLogProbs / childStep) subtracts the CHOSEN token's embedding:
+//   c_l = LayerNorm_l(c_{l-1} - tok_out_l[z_l]),  p_l(. | z_<l) = softmax over the tokens that exist under z_<l
+// so score(item) = Σ_l log p_l(z_l | z_<l) is a distribution over the catalog's SIDs that can express per-item
+// preferences. Same weights as above; the ONNX contract (per-level log-probs [B, L, V]) cannot carry it yet.
+//
 // Masking. Attention key j is open to query i iff j <= i (causal) and (j is a valid history row, or j == i). Padding
 // rows have their item embedding zeroed, so their content never matters. A cold user (length 0) therefore has a last
 // position that attends only to itself and sees just the positional embedding of slot H-1: a learned "cold-start"
@@ -24,6 +29,7 @@
 // The ONNX exporter (scripts/export/graph.ts) rebuilds exactly this computation from getWeights(); keep the two in step.
 import * as tf from "@tensorflow/tfjs";
 import { matMul, matMulBT } from "./ops";
+import { gatherRows } from "../learn/tfops";
 
 export interface HpnConfig {
   levels: number; // L: SID tokens per item
@@ -204,6 +210,41 @@ export class Hpn {
         contexts.push(c);
       }
       return { logProbs: tf.stack(logProbs, 1) as tf.Tensor3D, contexts: tf.stack(contexts, 1) as tf.Tensor3D };
+    });
+  }
+
+  /**
+   * Autoregressive variant, teacher-forced: per-level log-probs [R, L, V] of R given SIDs (tokens int32 [R, L]) from
+   * states c0 [R, d]; level l reads c_{l-1} refined by the chosen tokens z_<l. mask [R, L, V] is added to the logits
+   * (0 = a token that exists under the prefix, -1e9 = one that does not).
+   */
+  prefixLogProbs(c0: tf.Tensor2D, tokens: tf.Tensor2D, mask: tf.Tensor3D): tf.Tensor3D {
+    const { levels: L, vocab: V, tau } = this.config;
+    if (!this.config.residual) throw new Error("Hpn: the autoregressive variant needs residual heads");
+    return tf.tidy(() => {
+      const R = c0.shape[0];
+      const logProbs: tf.Tensor[] = [];
+      let c: tf.Tensor2D = c0;
+      for (let l = 0; l < L; l++) {
+        const logits = this.linear(c, `head.${l}`).div(tau).add(mask.slice([0, l, 0], [R, 1, V]).reshape([R, V]));
+        logProbs.push(tf.logSoftmax(logits));
+        if (l < L - 1) c = this.layerNorm(c.sub(gatherRows(this.p(`tok_out.${l}`), tokens.slice([0, l], [R, 1]).reshape([R]))), `head.${l}.ln`) as tf.Tensor2D;
+      }
+      return tf.stack(logProbs, 1) as tf.Tensor3D;
+    });
+  }
+
+  /**
+   * Autoregressive variant, one level for many prefixes at once (scoring a whole catalog): c [B, P, d] the contexts
+   * c_{l-1} of P nodes' parents, z int32 [P] each node's token at level l -> the logits of those tokens [B, P]
+   * (unnormalised: the caller normalises over siblings) and the nodes' contexts c_l [B, P, d].
+   */
+  childStep(c: tf.Tensor3D, l: number, z: tf.Tensor1D): { logits: tf.Tensor2D; next: tf.Tensor3D } {
+    return tf.tidy(() => {
+      const w = tf.gather(tf.transpose(this.p(`head.${l}.w`)), z); // [P, d]
+      const logits = tf.sum(tf.mul(c, w), -1).add(tf.gather(this.p(`head.${l}.b`), z)).div(this.config.tau) as tf.Tensor2D;
+      const next = this.layerNorm(c.sub(tf.gather(this.p(`tok_out.${l}`), z)), `head.${l}.ln`) as tf.Tensor3D;
+      return { logits, next };
     });
   }
 

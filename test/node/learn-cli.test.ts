@@ -11,7 +11,16 @@ describe("train / evaluate / pipeline CLI errors", () => {
   it("unknown policy name", () => {
     const r = run("evaluate", "--data", "items=50,users=20,interactions=400", "--format", "synthetic", "--out", "/tmp/hsrl-cli-x", "--policies", "hsrl,nope");
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe('error: --policies: unknown policy "nope" (known: random, popular, sl, flat-a2c, hsrl, hsrl-no-residual, hsrl-no-mlc, hpn-sl)');
+    expect(r.stderr.trim()).toBe('error: --policies: unknown policy "nope" (known: random, popular, sl, flat-a2c, hsrl, hsrl-no-residual, hsrl-no-mlc, hpn-sl, hsrl-ar, hpn-sl-ar)');
+  });
+
+  it("bad --hpn-loss and --sid-popularity", () => {
+    const loss = run("evaluate", "--data", "items=50,users=20,interactions=400", "--format", "synthetic", "--out", "/tmp/hsrl-cli-x", "--hpn-loss", "items");
+    expect(loss.status).toBe(1);
+    expect(loss.stderr.trim()).toBe('error: --hpn-loss must be "catalog" or "tokens", got "items"');
+    const pop = run("evaluate", "--data", "items=50,users=20,interactions=400", "--format", "synthetic", "--out", "/tmp/hsrl-cli-x", "--sid-popularity", "1");
+    expect(pop.status).toBe(1);
+    expect(pop.stderr.trim()).toBe("error: popularity weight must be in [0, 1), got 1");
   });
 
   it("bad numbers and missing data", () => {
