@@ -4,6 +4,10 @@
 //    are removed before the item features are computed (so a held-out item's vector comes from its content only —
 //    genres and tags — as a freshly added item's would), the codebook is fitted on the other items only, and the
 //    held-out items then get their SIDs from that fixed codebook with encodeSid, exactly as the Worker would.
+//    With popularityWeight w > 0 the codebook sees one more coordinate, the item's standardised log(1 + positives in
+//    the TRAIN split), carrying w of each vector's squared norm (the rest is the unit feature vector): the item
+//    features are L2-normalised, so without it no SID token can say "widely liked", which this simulator rewards most.
+//    A held-out item has no train positives, so it is encoded as a cold item, as a new item would be.
 import { encodeSid, type Codebook } from "../../core/codebook";
 import type { Dataset } from "../data/dataset";
 import { itemFeatures } from "../sids/features";
@@ -16,7 +20,26 @@ export interface HoldoutSidOptions {
   size?: number;
   dim: number;
   seed: number;
+  popularityWeight?: number; // share of squared norm given to the popularity coordinate (0 = none)
+  popularity?: Float64Array; // per item, positives in the train split (needed when popularityWeight > 0)
   progress?: Progress;
+}
+
+/** Feature vectors with the popularity coordinate appended (see above); the statistics come from the train items. */
+export function withPopularity(vectors: Float32Array[], counts: Float64Array, weight: number, trainIdx: number[]): Float32Array[] {
+  if (!(weight >= 0 && weight < 1)) throw new Error(`popularity weight must be in [0, 1), got ${weight}`);
+  if (counts.length !== vectors.length) throw new Error(`popularity: ${counts.length} counts for ${vectors.length} items`);
+  const x = Array.from(counts, (c) => Math.log1p(c));
+  const mean = trainIdx.reduce((a, i) => a + x[i], 0) / trainIdx.length;
+  const sd = Math.sqrt(trainIdx.reduce((a, i) => a + (x[i] - mean) ** 2, 0) / trainIdx.length) || 1;
+  const a = Math.sqrt(1 - weight);
+  const b = Math.sqrt(weight);
+  return vectors.map((v, i) => {
+    const out = new Float32Array(v.length + 1);
+    for (let j = 0; j < v.length; j++) out[j] = v[j] * a;
+    out[v.length] = (b * (x[i] - mean)) / sd;
+    return out;
+  });
 }
 
 export async function holdoutSids(dataset: Dataset, heldOut: Uint8Array, o: HoldoutSidOptions): Promise<SidInputs & { codebook: Codebook; features: Float32Array[] }> {
@@ -24,10 +47,13 @@ export async function holdoutSids(dataset: Dataset, heldOut: Uint8Array, o: Hold
   const feats = itemFeatures(visible, { dim: o.dim, seed: o.seed });
   const trainIdx = feats.vectors.map((_, i) => i).filter((i) => !heldOut[i]);
   const size = o.size ?? defaultCodebookSize(trainIdx.length);
+  const w = o.popularityWeight ?? 0;
+  if (w > 0 && !o.popularity) throw new Error("holdoutSids: popularityWeight needs the train-split popularity");
+  const vectors = w > 0 ? withPopularity(feats.vectors, o.popularity!, w, trainIdx) : feats.vectors;
   const pool = new KernelPool(1);
   let rq;
   try {
-    rq = await residualQuantize(trainIdx.map((i) => feats.vectors[i]), o.levels, { ...DEFAULT_KMEANS, size, seed: o.seed, balanced: true }, pool, o.progress);
+    rq = await residualQuantize(trainIdx.map((i) => vectors[i]), o.levels, { ...DEFAULT_KMEANS, size, seed: o.seed, balanced: true }, pool, o.progress);
   } finally {
     await pool.close();
   }
@@ -36,7 +62,8 @@ export async function holdoutSids(dataset: Dataset, heldOut: Uint8Array, o: Hold
   trainIdx.forEach((item, j) => sidTokens.set(rq.tokens.subarray(j * L, (j + 1) * L), item * L));
   for (let i = 0; i < dataset.items.length; i++) {
     if (!heldOut[i]) continue;
-    sidTokens.set(encodeSid(rq.codebook, feats.vectors[i]), i * L);
+    sidTokens.set(encodeSid(rq.codebook, vectors[i]), i * L);
   }
+  // features (what the response model reads) stay the plain item vectors: the simulator does not change with the SIDs
   return { sidTokens, levels: L, vocab: size, codebookVersion: rq.codebook.version, codebook: rq.codebook, features: feats.vectors };
 }
