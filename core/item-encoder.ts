@@ -73,7 +73,31 @@ export function unitFloat32(x: ArrayLike<number>, out = new Float32Array(x.lengt
   return out;
 }
 
-export type ItemEncoder =
+/**
+ * The optional popularity coordinate appended to every feature vector: the unit vector scaled by sqrt(1 - weight),
+ * then sqrt(weight) · (log(1 + positives) - mean) / sd, with mean and sd over the build's items. Item vectors are unit
+ * length, so without it no SID token can tell a widely liked item from a niche one. A new item has no positives yet.
+ */
+export interface PopularityCoordinate {
+  weight: number; // share of the squared norm, in (0, 1)
+  mean: number;
+  sd: number;
+}
+
+export function withPopularity(unit: ArrayLike<number>, positives: number, p: PopularityCoordinate): Float32Array {
+  const out = new Float32Array(unit.length + 1);
+  const a = Math.sqrt(1 - p.weight);
+  for (let j = 0; j < unit.length; j++) out[j] = unit[j] * a;
+  out[unit.length] = (Math.sqrt(p.weight) * (Math.log1p(positives) - p.mean)) / p.sd;
+  return out;
+}
+
+/** Length of the vectors an encoder produces (the codebook's dimension). */
+export function encoderOutputDim(e: ItemEncoder): number {
+  return e.dim + (e.popularity ? 1 : 0);
+}
+
+export type ItemEncoder = (
   | {
       kind: "content";
       version: string;
@@ -91,7 +115,8 @@ export type ItemEncoder =
       width: number; // length of the raw vectors
       components: number[] | null; // width x dim, or null: the raw vector is used as is (width <= d)
       meanV: number[]; // μ·V (zeros when components is null)
-    };
+    }
+) & { popularity?: PopularityCoordinate };
 
 export type ItemEncoderJson = ItemEncoder & { format: "hsrl-item-encoder" };
 
@@ -117,6 +142,10 @@ export function itemEncoderFromJson(json: unknown): ItemEncoder {
   } else if (e.kind === "vector") {
     if (e.components !== null && (!Array.isArray(e.components) || e.components.length !== e.width * e.dim)) throw new Error("item encoder: components must be width x dim numbers");
   } else throw new Error(`item encoder: unknown kind ${JSON.stringify((e as { kind?: unknown }).kind)}`);
+  const p = e.popularity;
+  if (p !== undefined && !(p && p.weight > 0 && p.weight < 1 && Number.isFinite(p.mean) && p.sd > 0)) {
+    throw new Error("item encoder: popularity must have weight in (0, 1), a finite mean and sd > 0");
+  }
   const version = itemEncoderVersion(e);
   if (e.version !== version) throw new Error(`item encoder: stored version ${e.version} does not match its content hash ${version}`);
   return e as ItemEncoder;
@@ -130,14 +159,19 @@ export function encodeItemContent(e: ItemEncoder, meta: ContentMeta): Float32Arr
     const i = index.get(t);
     return i === undefined ? undefined : { column: i, idf: e.idf[i] };
   }, e.contentWeight);
-  return unitFloat32(projectRow(columns, values, e.components, e.dim, e.meanV, new Float64Array(e.dim)));
+  return coldItem(e, unitFloat32(projectRow(columns, values, e.components, e.dim, e.meanV, new Float64Array(e.dim))));
+}
+
+/** A new item has no positive feedback yet: its popularity coordinate (if the catalog has one) is that of 0 positives. */
+function coldItem(e: ItemEncoder, unit: Float32Array): Float32Array {
+  return e.popularity ? withPopularity(unit, 0, e.popularity) : unit;
 }
 
 /** Feature vector of a new item from its raw vector (kind "vector"). */
 export function encodeItemVector(e: ItemEncoder, raw: ArrayLike<number>): Float32Array {
   if (e.kind !== "vector") throw new Error("item encoder: this catalog's features come from content; use encodeItemContent");
   if (raw.length !== e.width) throw new Error(`item encoder: raw vector has ${raw.length} values, expected ${e.width}`);
-  if (e.components === null) return unitFloat32(raw);
+  if (e.components === null) return coldItem(e, unitFloat32(raw));
   const cols = Array.from({ length: e.width }, (_, c) => c);
-  return unitFloat32(projectRow(cols, raw, e.components, e.dim, e.meanV, new Float64Array(e.dim)));
+  return coldItem(e, unitFloat32(projectRow(cols, raw, e.components, e.dim, e.meanV, new Float64Array(e.dim))));
 }

@@ -18,7 +18,6 @@ export function register(program: Command): void {
     .option("--seeds <list>", "comma-separated seeds", "1,2,3")
     .option("--episodes <n>", "simulated episodes per seed and policy", int("episodes"), 500)
     .option("--holdout <x>", "share of items held out of all training (dynamic catalog)", num("holdout"), 0.15)
-    .option("--sid-popularity <w>", "share of the SID features given to item popularity (train-split positives; 0 = none)", num("sid-popularity"), 0.5)
     .option("--policies <list>", `comma-separated subset of ${POLICY_NAMES.join(",")}`, POLICY_NAMES.join(","))
     .option("--budget-note <text>", "one line describing the budget, printed at the top of eval.md")
     .action(async (o) => {
@@ -40,8 +39,7 @@ export function register(program: Command): void {
       try {
         // The held-out items are fixed by --seed (not per evaluation seed), so every policy faces the same new items.
         const ep = buildEpisodes(dataset, { ...cfg.episodes, historyLength: cfg.hpn.historyLength });
-        const sids = await holdoutSids(dataset, ep.heldOut, { levels: o.levels, size: o.vocab, dim: 32, seed: o.seed, popularityWeight: o.sidPopularity, popularity: ep.trainPositiveCount });
-        cfg.sidPopularity = o.sidPopularity;
+        const sids = await holdoutSids(dataset, ep.heldOut, { levels: o.levels, size: o.vocab, dim: 32, seed: o.seed, popularityWeight: cfg.sidPopularity, popularity: ep.trainPositiveCount });
         const report = runExperiment(dataset, sids, cfg, path.join(o.out, "work"), sids.features, progress);
         stop();
         const note =

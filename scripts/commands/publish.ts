@@ -4,7 +4,7 @@ import { Command } from "commander";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { codebookFromJson } from "../../core/codebook";
-import { itemEncoderFromJson } from "../../core/item-encoder";
+import { encoderOutputDim, itemEncoderFromJson } from "../../core/item-encoder";
 import { parseManifest } from "../../core/manifest";
 import { sha256Hex } from "../../core/sha256";
 import { d1File, d1Query, r2Put, sqlString, targetOf } from "../wrangler";
@@ -43,7 +43,8 @@ export function register(program: Command): void {
         // The item encoder lets the Worker derive a new item's features from its content (PUT /v1/items without features).
         const encoderPath = join(sidsDir, "item-encoder.json");
         if (existsSync(encoderPath)) {
-          itemEncoderFromJson(readFileSync(encoderPath, "utf8")); // refuse a corrupted file here, not at the edge
+          const encoder = itemEncoderFromJson(readFileSync(encoderPath, "utf8")); // refuse a corrupted file here, not at the edge
+          if (encoderOutputDim(encoder) !== codebook.dim) throw new Error(`${encoderPath} makes ${encoderOutputDim(encoder)}-d vectors, codebook ${codebook.version} encodes ${codebook.dim}`);
           step(`item encoder -> item-encoders/${codebook.version}.json`);
           r2Put(target, `item-encoders/${codebook.version}.json`, encoderPath, "application/json");
         }

@@ -3,12 +3,19 @@ import { Command, Option } from "commander";
 import { DATASET_FORMATS } from "../data/dataset";
 import { formatSkipped, isDatasetFormat, loadDataset } from "../data/load";
 import { buildSids } from "../sids/build";
+import { positivesPerItem } from "../sids/features";
+import { num } from "./train";
 import { writeSidArtifacts } from "../sids/artifacts";
 import { progressBar } from "../learn/progress";
 
 const int = (name: string, min: number, max: number) => (v: string) => {
   const x = Number(v);
   if (!Number.isInteger(x) || x < min || x > max) throw new Error(`--${name} must be an integer in ${min}..${max}, got "${v}"`);
+  return x;
+};
+const fraction = (name: string) => (v: string) => {
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0 || x >= 1) throw new Error(`--${name} must be a number in [0, 1), got "${v}"`);
   return x;
 };
 
@@ -27,6 +34,8 @@ export function register(program: Command): void {
     .option("--threads <n>", "worker threads for the distance kernels (0 = one per core)", int("threads", 0, 64))
     .option("--skip-bad-rows", "skip malformed data rows (counted in the summary) instead of failing", false)
     .option("--no-plain", "skip the plain (unbalanced) RQ comparison")
+    .option("--popularity <w>", "share of each SID feature vector given to item popularity (log positives; 0 = none)", fraction("popularity"), 0.5)
+    .option("--positive <x>", "rated data: an interaction is positive when its rating is at least this", num("positive"), 4)
     .option("--seed <n>", "seed for sampling, k-means++ and PCA", int("seed", 0, 2 ** 31 - 1), 1)
     .action(async (o) => {
       if (!isDatasetFormat(o.format)) throw new Error(`unknown --format ${o.format}`);
@@ -48,6 +57,7 @@ export function register(program: Command): void {
         iterations: o.iterations,
         threads: o.threads,
         plainRq: o.plain,
+        popularity: o.popularity > 0 ? { weight: o.popularity, positives: positivesPerItem(dataset, o.positive) } : undefined,
         progress: bar.progress,
       }).finally(() => bar.stop());
       const { files } = writeSidArtifacts(o.out, dataset, result);

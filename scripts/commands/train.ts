@@ -15,7 +15,7 @@ import { initBackend } from "../model/backend";
 import { saveHpnCheckpoint } from "../model/checkpoint";
 import { buildSids } from "../sids/build";
 import { writeSidArtifacts } from "../sids/artifacts";
-import { itemFeatures } from "../sids/features";
+import { itemFeatures, positivesPerItem } from "../sids/features";
 import { trainPolicy, type StepLog } from "../learn/a2c";
 import type { HpnActor } from "../learn/actors";
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from "../learn/checkpoint";
@@ -58,6 +58,7 @@ export function addLearningOptions(c: Command): Command {
     .option("--levels <n>", "SID levels L (when SIDs are built here)", int("levels"), 3)
     .option("--vocab <n>", "codebook size V (when SIDs are built here; default from catalog size)", int("vocab"))
     .option("--positive <x>", "rated data: positive iff rating >= this", num("positive"), 4)
+    .option("--sid-popularity <w>", "share of the SID features given to item popularity (log positives; 0 = none)", num("sid-popularity"), 0.5)
     .option("--response-epochs <n>", "response model epochs", int("response-epochs"), 3)
     .option("--hpn-loss <kind>", 'HPN losses over "catalog" (log π of the catalog policy) or "tokens" (per-level NLL)', "catalog")
     .option("--threads <n>", "tfjs-wasm threads", int("threads"), 1);
@@ -68,6 +69,8 @@ export function experimentConfigFrom(o: Record<string, any>): ExperimentConfig {
   cfg.train = { ...cfg.train, steps: o.steps, batchSize: o.batch, warmStartFraction: o.warmStart, bcWeight: o.bcWeight, actorLr: o.actorLr, criticLr: o.criticLr, entropyCoef: o.entropy, gamma: o.gamma, seed: o.seed };
   if (o.hpnLoss !== "catalog" && o.hpnLoss !== "tokens") throw new Error(`--hpn-loss must be "catalog" or "tokens", got "${o.hpnLoss}"`);
   cfg.hpnLoss = o.hpnLoss;
+  if (!(o.sidPopularity >= 0 && o.sidPopularity < 1)) throw new Error(`--sid-popularity must be in [0, 1), got ${o.sidPopularity}`);
+  cfg.sidPopularity = o.sidPopularity;
   cfg.sim = { ...cfg.sim, slateSize: o.slate, historyLength: o.history };
   cfg.hpn = { ...cfg.hpn, historyLength: o.history };
   cfg.response = { ...cfg.response, epochs: o.responseEpochs, seed: o.seed };
@@ -78,7 +81,7 @@ export function experimentConfigFrom(o: Record<string, any>): ExperimentConfig {
 }
 
 /** SIDs for a dataset from a sid-table.json, or built now (artifacts written to <dir>). Also item features. */
-export async function sidsFor(dataset: Dataset, o: { sidTable?: string; levels: number; vocab?: number; seed: number }, dir: string): Promise<{ sids: SidInputs; features: Float32Array[]; codebookPath?: string; sidTablePath: string }> {
+export async function sidsFor(dataset: Dataset, o: { sidTable?: string; levels: number; vocab?: number; seed: number; sidPopularity: number; positive: number }, dir: string): Promise<{ sids: SidInputs; features: Float32Array[]; codebookPath?: string; sidTablePath: string }> {
   if (o.sidTable) {
     const codebookPath = path.join(path.dirname(o.sidTable), "codebook.json");
     const cb = fs.existsSync(codebookPath) ? (JSON.parse(fs.readFileSync(codebookPath, "utf8")) as { size: number; levels: number; version: string }) : null;
@@ -88,14 +91,16 @@ export async function sidsFor(dataset: Dataset, o: { sidTable?: string; levels: 
     const features = itemFeatures(dataset, { dim: 32, seed: o.seed }).vectors;
     return { sids: { sidTokens, levels, vocab, codebookVersion: cb?.version }, features, codebookPath: cb ? codebookPath : undefined, sidTablePath: o.sidTable };
   }
-  const built = await buildSids(dataset, { levels: o.levels, size: o.vocab, dim: 32, seed: o.seed, plainRq: false });
+  const w = o.sidPopularity;
+  const popularity = w > 0 ? { weight: w, positives: positivesPerItem(dataset, o.positive) } : undefined;
+  const built = await buildSids(dataset, { levels: o.levels, size: o.vocab, dim: 32, seed: o.seed, plainRq: false, popularity });
   writeSidArtifacts(dir, dataset, built);
   const L = o.levels;
   const sidTokens = new Int32Array(dataset.items.length * L);
   built.table.forEach((e) => sidTokens.set(e.sid, e.item * L));
   return {
     sids: { sidTokens, levels: L, vocab: built.codebook.size, codebookVersion: built.codebook.version },
-    features: built.features.vectors,
+    features: built.unitVectors,
     codebookPath: path.join(dir, "codebook.json"),
     sidTablePath: path.join(dir, "sid-table.json"),
   };
@@ -121,7 +126,7 @@ export async function runTrain(o: Record<string, any>): Promise<TrainOutcome> {
   fs.mkdirSync(out, { recursive: true });
   const { progress, stop } = progressBar(o.progress ?? undefined);
   try {
-    const { sids, features, codebookPath, sidTablePath } = await sidsFor(dataset, o as { sidTable?: string; levels: number; vocab?: number; seed: number }, path.join(out, "sids"));
+    const { sids, features, codebookPath, sidTablePath } = await sidsFor(dataset, o as Parameters<typeof sidsFor>[1], path.join(out, "sids"));
     const world = buildWorld(dataset, cfg, out, features, progress, Boolean(o.resume));
     console.log(`response model: validation AUC ${world.responseAuc.toFixed(4)}`);
     const { actor, critic } = makeLearner("hsrl", cfg, sids, world, o.seed);

@@ -10,7 +10,7 @@
 //    A held-out item has no train positives, so it is encoded as a cold item, as a new item would be.
 import { encodeSid, type Codebook } from "../../core/codebook";
 import type { Dataset } from "../data/dataset";
-import { itemFeatures } from "../sids/features";
+import { addPopularity, itemFeatures } from "../sids/features";
 import { DEFAULT_KMEANS, defaultCodebookSize, residualQuantize, type Progress } from "../sids/kmeans";
 import { KernelPool } from "../sids/pool";
 import type { SidInputs } from "./experiment";
@@ -25,23 +25,6 @@ export interface HoldoutSidOptions {
   progress?: Progress;
 }
 
-/** Feature vectors with the popularity coordinate appended (see above); the statistics come from the train items. */
-export function withPopularity(vectors: Float32Array[], counts: Float64Array, weight: number, trainIdx: number[]): Float32Array[] {
-  if (!(weight >= 0 && weight < 1)) throw new Error(`popularity weight must be in [0, 1), got ${weight}`);
-  if (counts.length !== vectors.length) throw new Error(`popularity: ${counts.length} counts for ${vectors.length} items`);
-  const x = Array.from(counts, (c) => Math.log1p(c));
-  const mean = trainIdx.reduce((a, i) => a + x[i], 0) / trainIdx.length;
-  const sd = Math.sqrt(trainIdx.reduce((a, i) => a + (x[i] - mean) ** 2, 0) / trainIdx.length) || 1;
-  const a = Math.sqrt(1 - weight);
-  const b = Math.sqrt(weight);
-  return vectors.map((v, i) => {
-    const out = new Float32Array(v.length + 1);
-    for (let j = 0; j < v.length; j++) out[j] = v[j] * a;
-    out[v.length] = (b * (x[i] - mean)) / sd;
-    return out;
-  });
-}
-
 export async function holdoutSids(dataset: Dataset, heldOut: Uint8Array, o: HoldoutSidOptions): Promise<SidInputs & { codebook: Codebook; features: Float32Array[] }> {
   const visible: Dataset = { ...dataset, interactions: dataset.interactions.filter((x) => !heldOut[x.item]) };
   const feats = itemFeatures(visible, { dim: o.dim, seed: o.seed });
@@ -49,7 +32,8 @@ export async function holdoutSids(dataset: Dataset, heldOut: Uint8Array, o: Hold
   const size = o.size ?? defaultCodebookSize(trainIdx.length);
   const w = o.popularityWeight ?? 0;
   if (w > 0 && !o.popularity) throw new Error("holdoutSids: popularityWeight needs the train-split popularity");
-  const vectors = w > 0 ? withPopularity(feats.vectors, o.popularity!, w, trainIdx) : feats.vectors;
+  if (w < 0 || w >= 1) throw new Error(`popularity weight must be in [0, 1), got ${w}`);
+  const vectors = w > 0 ? addPopularity(feats, o.popularity!, w, trainIdx).vectors : feats.vectors;
   const pool = new KernelPool(1);
   let rq;
   try {

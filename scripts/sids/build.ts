@@ -1,7 +1,7 @@
 // buildSids: dataset -> item features -> balanced residual k-means codebook -> invertible SID table + report.
 import { sidKey, type Codebook } from "../../core/codebook";
 import type { Dataset } from "../data/dataset";
-import { itemFeatures, type ItemFeatures } from "./features";
+import { addPopularity, itemFeatures, type ItemFeatures } from "./features";
 import { DEFAULT_KMEANS, defaultCodebookSize, type Progress, residualQuantize, type RqResult } from "./kmeans";
 import { KernelPool } from "./pool";
 
@@ -14,6 +14,8 @@ export interface BuildOptions {
   capacityFactor?: number;
   threads?: number; // kernel pool threads; 0 = one per core, 1 = in-process
   plainRq?: boolean; // also build the unbalanced RQ for the comparison (default true)
+  /** Append the popularity coordinate (core/item-encoder) with this weight, from these positives per item. */
+  popularity?: { weight: number; positives: Float64Array };
   progress?: Progress;
 }
 
@@ -55,7 +57,8 @@ export interface SidReport {
 
 export interface BuildResult {
   codebook: Codebook;
-  features: ItemFeatures;
+  features: ItemFeatures; // the codebook's input (with the popularity coordinate when asked for)
+  unitVectors: Float32Array[]; // the item vectors without it (what the response model reads)
   table: SidEntry[]; // in dense item order
   report: SidReport;
 }
@@ -125,7 +128,8 @@ export async function buildSids(dataset: Dataset, options: BuildOptions): Promis
 
   let t = performance.now();
   options.progress?.("features", 0, 1);
-  const features = itemFeatures(dataset, { dim: options.dim, seed: options.seed });
+  const base = itemFeatures(dataset, { dim: options.dim, seed: options.seed });
+  const features = options.popularity ? addPopularity(base, options.popularity.positives, options.popularity.weight) : base;
   options.progress?.("features", 1, 1);
   t = lap("features", t);
 
@@ -191,7 +195,7 @@ export async function buildSids(dataset: Dataset, options: BuildOptions): Promis
     seconds: round((performance.now() - t0) / 1000, 3),
     secondsByStage: Object.fromEntries(Object.entries(stage).map(([k, v]) => [k, round(v, 3)])),
   };
-  return { codebook: rq.codebook, features, table, report };
+  return { codebook: rq.codebook, features, unitVectors: base.vectors, table, report };
 }
 
 function round(x: number, digits = 6): number {

@@ -13,7 +13,8 @@
 //    ratings yet) its vector: the returned encoder holds what core/item-encoder needs for that.
 // Items with neither interactions nor content get the zero vector (they still get a SID; collisions resolve them).
 // When the dataset supplies its own vectors they are used instead: PCA-projected to d if wider, L2-normalised.
-import { contentRow, contentTokens, itemEncoderVersion, type ItemEncoder, projectRow, unitFloat32 } from "../../core/item-encoder";
+import { contentRow, contentTokens, itemEncoderVersion, type ItemEncoder, projectRow, unitFloat32, withPopularity } from "../../core/item-encoder";
+import { isPositive } from "../learn/episodes";
 import type { Dataset } from "../data/dataset";
 import { centred, columnMeans, csrOperator, type Csr, type Dense, truncatedPca } from "./linalg";
 
@@ -133,6 +134,36 @@ export function itemFeatures(dataset: Dataset, options: FeatureOptions): ItemFea
     dim, vectors, source,
     explainedVariance: total > 0 ? variance.reduce((s, x) => s + x, 0) / total : 0,
     encoder: { ...encoderBody, version: itemEncoderVersion(encoderBody) },
+  };
+}
+
+/** Positive interactions per item (rated data: rating >= threshold; binary data: label 1). */
+export function positivesPerItem(dataset: Dataset, threshold: number): Float64Array {
+  const n = new Float64Array(dataset.items.length);
+  for (const x of dataset.interactions) if (isPositive(x.rating, dataset.ratingScale, threshold)) n[x.item]++;
+  return n;
+}
+
+/**
+ * Features with the popularity coordinate (core/item-encoder withPopularity) appended: weight is its share of each
+ * vector's squared norm; mean and sd of log(1 + positives) are taken over `statsItems` (default all items). The encoder
+ * carries the coordinate, so a new item is encoded as one with no positives.
+ */
+export function addPopularity(f: ItemFeatures, positives: Float64Array, weight: number, statsItems?: number[]): ItemFeatures {
+  if (!(weight > 0 && weight < 1)) throw new Error(`popularity weight must be in (0, 1), got ${weight}`);
+  if (positives.length !== f.vectors.length) throw new Error(`popularity: ${positives.length} counts for ${f.vectors.length} items`);
+  const idx = statsItems ?? f.vectors.map((_, i) => i);
+  const x = Array.from(positives, (c) => Math.log1p(c));
+  const mean = idx.reduce((a, i) => a + x[i], 0) / idx.length;
+  const sd = Math.sqrt(idx.reduce((a, i) => a + (x[i] - mean) ** 2, 0) / idx.length) || 1;
+  const popularity = { weight, mean, sd };
+  const { version: _old, ...body } = f.encoder;
+  const encoderBody = { ...body, popularity } as Omit<ItemEncoder, "version">;
+  return {
+    ...f,
+    dim: f.dim + 1,
+    vectors: f.vectors.map((v, i) => withPopularity(v, positives[i], popularity)),
+    encoder: { ...encoderBody, version: itemEncoderVersion(encoderBody) } as ItemEncoder,
   };
 }
 

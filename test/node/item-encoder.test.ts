@@ -1,13 +1,13 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { encodeSid } from "../../core/codebook";
-import { encodeItemContent, encodeItemVector, itemEncoderFromJson, itemEncoderToJson } from "../../core/item-encoder";
+import { encodeItemContent, encodeItemVector, encoderOutputDim, itemEncoderFromJson, itemEncoderToJson } from "../../core/item-encoder";
 import type { Dataset } from "../../scripts/data/dataset";
 import { loadDataset } from "../../scripts/data/load";
 import { Random } from "../../scripts/data/random";
 import { generateSynthetic } from "../../scripts/data/synthetic";
 import { buildSids } from "../../scripts/sids/build";
-import { itemFeatures } from "../../scripts/sids/features";
+import { itemFeatures, positivesPerItem } from "../../scripts/sids/features";
 
 /** A synthetic catalog plus 20 items that have content but no interactions yet (copies of others' metadata). */
 function withColdItems(): { data: Dataset; cold: number[] } {
@@ -27,6 +27,29 @@ describe("item encoder (features for new items)", () => {
       expect(Array.from(v)).toEqual(Array.from(build.features.vectors[i]));
       expect(encodeSid(build.codebook, v)).toEqual(build.table[i].sid);
     }
+  });
+
+  it("with the popularity coordinate: a new item is encoded as one with no positives, as the build does", async () => {
+    const { data, cold } = withColdItems();
+    const positives = positivesPerItem(data, 4);
+    const build = await buildSids(data, { levels: 3, size: 16, dim: 16, seed: 1, plainRq: false, popularity: { weight: 0.5, positives } });
+    expect(build.codebook.dim).toBe(17);
+    expect(build.unitVectors[0].length).toBe(16);
+    const enc = itemEncoderFromJson(JSON.parse(JSON.stringify(itemEncoderToJson(build.features.encoder))));
+    expect(encoderOutputDim(enc)).toBe(17);
+    for (const i of cold) {
+      expect(positives[i]).toBe(0);
+      const v = encodeItemContent(enc, data.items[i]);
+      expect(Array.from(v)).toEqual(Array.from(build.features.vectors[i]));
+      expect(encodeSid(build.codebook, v)).toEqual(build.table[i].sid);
+    }
+    // the coordinate orders items by popularity, and the unit part keeps weight 1 - w of the squared norm
+    const hot = positives.indexOf(Math.max(...positives));
+    expect(build.features.vectors[hot][16]).toBeGreaterThan(build.features.vectors[cold[0]][16]);
+    const head = build.features.vectors[hot].subarray(0, 16).reduce((a, x) => a + x * x, 0);
+    expect(head).toBeCloseTo(0.5, 5);
+    const bad = { ...itemEncoderToJson(build.features.encoder), popularity: { weight: 1, mean: 0, sd: 1 } };
+    expect(() => itemEncoderFromJson(bad)).toThrow(/popularity must have weight in \(0, 1\)/);
   });
 
   it("places a new item near catalog items with the same content", () => {

@@ -20,7 +20,7 @@ describe("train / evaluate / pipeline CLI errors", () => {
     expect(loss.stderr.trim()).toBe('error: --hpn-loss must be "catalog" or "tokens", got "items"');
     const pop = run("evaluate", "--data", "items=50,users=20,interactions=400", "--format", "synthetic", "--out", "/tmp/hsrl-cli-x", "--sid-popularity", "1");
     expect(pop.status).toBe(1);
-    expect(pop.stderr.trim()).toBe("error: popularity weight must be in [0, 1), got 1");
+    expect(pop.stderr.trim()).toBe("error: --sid-popularity must be in [0, 1), got 1");
   });
 
   it("bad numbers and missing data", () => {

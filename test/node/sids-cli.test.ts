@@ -15,13 +15,15 @@ describe("hsrl sids (CLI)", () => {
     const out = mkdtempSync(join(tmpdir(), "hsrl-cli-"));
     const r = hsrl("sids", "--data", "items=300,users=60,interactions=2000", "--format", "synthetic", "--out", out, "--size", "16", "--seed", "3");
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/SIDs for 300 items: L=3, V=16, d=32/);
+    expect(r.stdout).toMatch(/SIDs for 300 items: L=3, V=16, d=33/); // 32 feature dimensions + popularity (default 0.5)
     const report = JSON.parse(readFileSync(join(out, "sid-report.json"), "utf8"));
     expect(report.collisions).toBe(0);
     expect(report.seed).toBe(3);
     const cb = codebookFromJson(JSON.parse(readFileSync(join(out, "codebook.json"), "utf8")));
     expect(report.codebookVersion).toBe(cb.version);
     expect(readFileSync(join(out, "sid-table.sql"), "utf8")).toMatch(/INSERT INTO meta \(key, value\) VALUES \('codebook_version', '[0-9a-f]{16}'\)/);
+    const plain = hsrl("sids", "--data", "items=300,users=60,interactions=2000", "--format", "synthetic", "--out", out, "--size", "16", "--popularity", "0");
+    expect(plain.stdout).toMatch(/d=32/);
   });
 
   it("bad input: one clear line and a non-zero exit", () => {
@@ -34,6 +36,9 @@ describe("hsrl sids (CLI)", () => {
     const s = hsrl("sids", "--data", "x", "--format", "synthetic", "--out", d, "--size", "300");
     expect(s.status).toBe(1);
     expect(s.stderr).toMatch(/--size must be an integer in 16\.\.256, got "300"/);
+    const p = hsrl("sids", "--data", "x", "--format", "synthetic", "--out", d, "--popularity", "1");
+    expect(p.status).toBe(1);
+    expect(p.stderr.trim()).toBe('error: --popularity must be a number in [0, 1), got "1"');
   });
 });
 
