@@ -1,9 +1,9 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { codebookFromJson, decodeSid, encodeSid } from "../../core/codebook";
+import { codebookFromJson, codebookToJson, createCodebook, decodeSid, encodeSid } from "../../core/codebook";
 import worker from "../../worker/index";
-import { encodeItemContent, itemEncoderFromJson } from "../../core/item-encoder";
+import { encodeItemContent, itemEncoderFromJson, itemEncoderToJson, itemEncoderVersion, type ItemEncoder, type ItemEncoderJson } from "../../core/item-encoder";
 import embeddedCodebookJson from "../../model/default/codebook.json";
 import embeddedEncoderJson from "../../model/default/item-encoder.json";
 import codebookJson from "../fixtures/codebook.json";
@@ -103,6 +103,32 @@ describe("PUT /v1/items", () => {
     const unknown = await put([{ id: "mystery", attributes: { genres: ["no-such-genre-anywhere"] } }]);
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toMatchObject({ issues: [{ path: "items.0.attributes" }] });
+  });
+
+  it("a catalog whose SIDs carry popularity: a new item from content gets the coordinate of no positives", async () => {
+    // the embedded codebook and encoder, widened by the popularity coordinate as `hsrl sids --popularity` builds them
+    const base = codebookFromJson(embeddedCodebookJson);
+    const dim = base.dim + 1;
+    const centroids = base.centroids.map((c) => Float32Array.from({ length: base.size * dim }, (_, j) => (j % dim < base.dim ? c[Math.floor(j / dim) * base.dim + (j % dim)] : (Math.floor(j / dim) % 4) - 1.5)));
+    const widened = createCodebook(base.levels, base.size, dim, centroids);
+    const { version: _v, format: _f, ...body } = embeddedEncoderJson as ItemEncoderJson;
+    const withPop = { ...body, popularity: { weight: 0.5, mean: 1.2, sd: 0.8 } } as Omit<ItemEncoder, "version">;
+    const encoder = { ...withPop, version: itemEncoderVersion(withPop) } as ItemEncoder;
+    await env.MODELS.put(`codebooks/${widened.version}.json`, JSON.stringify(codebookToJson(widened)));
+    await env.MODELS.put(`item-encoders/${widened.version}.json`, JSON.stringify(itemEncoderToJson(encoder)));
+    await env.DB.prepare("UPDATE meta SET value = ? WHERE key = 'codebook_version'").bind(widened.version).run();
+
+    const genre = encoder.kind === "content" ? encoder.tokens.find((t) => t.startsWith("g:"))!.slice(2) : "";
+    const attributes = { title: "Cold Arrival", genres: [genre] };
+    const res = await put([{ id: "cold-arrival", attributes }]);
+    expect(res.status).toBe(200);
+    const vector = encodeItemContent(encoder, { genres: [genre], tags: [], attributes });
+    expect(vector.length).toBe(dim);
+    expect(vector[base.dim]).toBeCloseTo((Math.sqrt(0.5) * (0 - 1.2)) / 0.8, 6);
+    expect(((await res.json()) as Written).items[0].sid).toEqual(encodeSid(widened, vector));
+    const short = await put([{ id: "short", features: Array.from({ length: base.dim }, () => 0.1) }]);
+    expect(short.status).toBe(400);
+    expect(await short.json()).toMatchObject({ issues: [{ path: "items.0.features", message: expect.stringMatching(new RegExp(`the codebook encodes ${dim}`)) }] });
   });
 
   it("requires features when the catalog's codebook has no item encoder", async () => {
