@@ -2,8 +2,9 @@
 // L 3, V 64) on tfjs-wasm (1 thread) and tfjs-cpu, next to the arithmetic it needs:
 //   bc: HPN forward + backward + Adam on next-positive NLL (what sl / hpn-sl / the warm start do per step)
 //   rl: one full A2C step (act, simulate a slate with a response model, target critic, critic + actor updates with BC aux)
+// on wasm for both HPN losses: "catalog" (log π over the N-item catalog, the default) and "tokens" (per-level NLL).
 import { initBackend, tf } from "../scripts/model/backend";
-import { HpnActor } from "../scripts/learn/actors";
+import { HpnActor, type HpnLoss } from "../scripts/learn/actors";
 import { DEFAULT_TRAIN, trainPolicy } from "../scripts/learn/a2c";
 import { MultiLevelCritic } from "../scripts/model/critic";
 import { DEFAULT_HPN_CONFIG } from "../scripts/model/hpn";
@@ -30,12 +31,13 @@ function timeIt(f: () => void, reps: number): number {
   return (performance.now() - t0) / reps;
 }
 
-async function measure(backend: "wasm" | "cpu", reps: number) {
+async function measure(backend: "wasm" | "cpu", reps: number, loss: HpnLoss) {
   await tf.setBackend(backend);
   await tf.ready();
   const rng = new Rng(1);
   const sidTokens = Int32Array.from({ length: N * L }, () => rng.int(V));
-  const actor = HpnActor.create(cfg, 1, sidTokens);
+  const catalog = new Uint8Array(N).fill(1);
+  const actor = HpnActor.create(cfg, 1, sidTokens, { loss, catalog });
   const hist = Array.from({ length: B }, () => Array.from({ length: H }, () => rng.int(N)));
   const targets = Int32Array.from({ length: B }, () => rng.int(N));
   const opt = tf.train.adam(1e-3);
@@ -52,7 +54,6 @@ async function measure(backend: "wasm" | "cpu", reps: number) {
   // a full A2C step: reps RL steps after 0 warm-start steps
   const response = new ResponseModel({ numItems: N, featureDim: 0, dim: 32, hidden: 64, historyLength: H }, 2);
   const critic = new MultiLevelCritic({ dim: 32, contexts: L + 1, hidden: [256, 64] }, 3);
-  const catalog = new Uint8Array(N).fill(1);
   const examples = hist.map((h, i) => ({ user: i, history: h, target: targets[i] }));
   const res = trainPolicy(actor, critic, {
     clickModel: new ResponseClickModel(response),
@@ -72,13 +73,15 @@ async function measure(backend: "wasm" | "cpu", reps: number) {
 export default async function benchTrain(): Promise<Record<string, unknown>> {
   await initBackend();
   const flops = stepFlops(B);
-  const wasm = await measure("wasm", 5);
-  const cpu = await measure("cpu", 1);
+  const wasm = await measure("wasm", 5, "catalog");
+  const wasmTokens = await measure("wasm", 5, "tokens");
+  const cpu = await measure("cpu", 1, "catalog");
   const gflops = (ms: number) => +((flops / 1e9) / (ms / 1000)).toFixed(2);
   return {
     shape: { batch: B, historyLength: H, dModel: cfg.dModel, layers: cfg.layers, heads: cfg.heads, ff: cfg.ff, levels: L, vocab: V, catalog: N },
     bcStepGflop: +(flops / 1e9).toFixed(3),
     wasm: { ...wasm, bcGflopPerS: gflops(wasm.bcStepMs) },
+    wasmTokensLoss: { ...wasmTokens, bcGflopPerS: gflops(wasmTokens.bcStepMs) },
     cpu: { ...cpu, bcGflopPerS: gflops(cpu.bcStepMs) },
     note: "1 thread; the machine's 2 cores are shared, so times include contention",
   };
