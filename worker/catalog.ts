@@ -6,6 +6,7 @@ import { encodeSid, parseSidKey, sidKey, type Codebook } from "../core/codebook"
 import { database, type Db } from "./db/client";
 import { events, items, meta } from "./db/schema";
 import { causeMessage, d1, DatabaseUnavailable } from "./errors";
+import { IsolateCache } from "./isolate-cache";
 
 export interface CatalogItem {
   id: string;
@@ -44,7 +45,7 @@ const cache = {
 export function resetCatalogCache(): void {
   cache.version = null;
   cache.items.clear();
-  sidIndexCache = undefined;
+  sidIndexes.clear();
 }
 
 function remember(results: Row[][]): void {
@@ -140,18 +141,11 @@ export interface SidIndex {
   size: number;
 }
 
-let sidIndexCache: { version: string; index: Promise<SidIndex> } | undefined;
+const sidIndexes = new IsolateCache<SidIndex>();
 
-/** The SID index of the active catalog, rebuilt only when the catalog version changes. */
+/** The prefix tree of the active catalog's SIDs, built once per catalog version. */
 export function sidIndex(env: { DB: D1Database }, catalogVersion: string): Promise<SidIndex> {
-  if (sidIndexCache?.version !== catalogVersion) {
-    const index = loadSidIndex(env).catch((err) => {
-      sidIndexCache = undefined;
-      throw err;
-    });
-    sidIndexCache = { version: catalogVersion, index };
-  }
-  return sidIndexCache.index;
+  return sidIndexes.get(catalogVersion, () => loadSidIndex(env));
 }
 
 async function loadSidIndex(env: { DB: D1Database }): Promise<SidIndex> {

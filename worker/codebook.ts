@@ -6,8 +6,9 @@ import { itemEncoderFromJson, type ItemEncoder } from "../core/item-encoder";
 import embeddedCodebook from "../model/default/codebook.json";
 import embeddedEncoder from "../model/default/item-encoder.json";
 import { ApiError } from "./errors";
+import { IsolateCache } from "./isolate-cache";
 
-let cached: { version: string; codebook: Promise<Codebook> } | undefined;
+const codebooks = new IsolateCache<Codebook>();
 let embedded: Codebook | undefined;
 
 export function embeddedCodebookVersion(): string {
@@ -22,39 +23,25 @@ export function codebookKey(version: string): string {
 /** The codebook for `version` (null: the catalog has none yet, so the embedded default applies). */
 export function loadCodebook(env: Cloudflare.Env, version: string | null): Promise<Codebook> {
   const v = version ?? embeddedCodebookVersion();
-  if (cached?.version !== v) {
-    const codebook = (async () => {
-      if (v === embeddedCodebookVersion()) return embedded!;
-      const object = await env.MODELS.get(codebookKey(v));
-      if (!object) throw new ApiError(503, "codebook_unavailable", `codebook ${v} is not in R2 (${codebookKey(v)})`);
-      return codebookFromJson(await object.text());
-    })().catch((err) => {
-      cached = undefined;
-      throw err;
-    });
-    cached = { version: v, codebook };
-  }
-  return cached.codebook;
+  return codebooks.get(v, async () => {
+    if (v === embeddedCodebookVersion()) return embedded!;
+    const object = await env.MODELS.get(codebookKey(v));
+    if (!object) throw new ApiError(503, "codebook_unavailable", `codebook ${v} is not in R2 (${codebookKey(v)})`);
+    return codebookFromJson(await object.text());
+  });
 }
 
 export function itemEncoderKey(codebookVersion: string): string {
   return `item-encoders/${codebookVersion}.json`;
 }
 
-let cachedEncoder: { version: string; encoder: Promise<ItemEncoder | null> } | undefined;
+const encoders = new IsolateCache<ItemEncoder | null>();
 
-/** The item encoder published with `codebookVersion` (the embedded one for the embedded codebook); null if none. */
+/** The item encoder published beside codebook `codebookVersion` (null: none, so PUT /v1/items needs features). */
 export function loadItemEncoder(env: Cloudflare.Env, codebookVersion: string): Promise<ItemEncoder | null> {
-  if (cachedEncoder?.version !== codebookVersion) {
-    const encoder = (async () => {
-      if (codebookVersion === embeddedCodebookVersion()) return itemEncoderFromJson(embeddedEncoder);
-      const object = await env.MODELS.get(itemEncoderKey(codebookVersion));
-      return object ? itemEncoderFromJson(await object.text()) : null;
-    })().catch((err) => {
-      cachedEncoder = undefined;
-      throw err;
-    });
-    cachedEncoder = { version: codebookVersion, encoder };
-  }
-  return cachedEncoder.encoder;
+  return encoders.get(codebookVersion, async () => {
+    if (codebookVersion === embeddedCodebookVersion()) return itemEncoderFromJson(embeddedEncoder);
+    const object = await env.MODELS.get(itemEncoderKey(codebookVersion));
+    return object ? itemEncoderFromJson(await object.text()) : null;
+  });
 }

@@ -9,6 +9,7 @@ import embeddedModel from "../model/default/hpn.int8.onnx";
 import { database } from "./db/client";
 import { modelVersions } from "./db/schema";
 import { causeMessage, d1, ModelUnavailable } from "./errors";
+import { IsolateCache } from "./isolate-cache";
 import { createSession, ort } from "./onnx";
 
 export interface ServingModel {
@@ -18,19 +19,17 @@ export interface ServingModel {
   session: ort.InferenceSession;
 }
 
-let cached: { key: string; model: Promise<ServingModel> } | undefined;
+const cache = new IsolateCache<ServingModel>((m) => void m.session.release());
 
 /** The model for `activeVersion` (null: the embedded default), loading it on first use or when the version moves. */
 export function servingModel(env: Cloudflare.Env, activeVersion: string | null): Promise<ServingModel> {
   const key = activeVersion ?? "embedded";
-  if (cached?.key !== key) {
-    const model = (activeVersion === null ? loadEmbedded() : loadFromR2(env, activeVersion)).catch((err) => {
-      if (cached?.key === key) cached = undefined; // try again on a later request rather than caching the failure
+  // a failed load is not cached: a later request tries again
+  return cache.get(key, () =>
+    (activeVersion === null ? loadEmbedded() : loadFromR2(env, activeVersion)).catch((err) => {
       throw err instanceof ModelUnavailable ? err : new ModelUnavailable(`model ${key} could not be loaded: ${causeMessage(err)}`);
-    });
-    cached = { key, model };
-  }
-  return cached.model;
+    }),
+  );
 }
 
 async function loadEmbedded(): Promise<ServingModel> {

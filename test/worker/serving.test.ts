@@ -135,6 +135,18 @@ describe("POST /v1/recommend", () => {
     expect(again.items).toHaveLength(10);
   });
 
+  it("a request that fails while a cache loads does not leave later requests hanging on it", async () => {
+    // A history item whose tokens lie outside the model's vocabulary makes inference fail at once, while the same
+    // request is still loading the catalog's prefix tree from D1 (workerd cannot settle that load after the request).
+    await seedItems([{ id: "off-vocab", tokens: [FIXTURE.vocab + 3, 0, 0], attributes: { title: "Off vocabulary" } }]);
+    const bad = await post("/v1/recommend", { history: ["off-vocab"], k: 3 });
+    expect(bad.status).toBe(503);
+    expect(await bad.json()).toMatchObject({ error: "model_unavailable" });
+    const good = await post("/v1/recommend", { history: ["item-3"], k: 3 });
+    expect(good.status).toBe(200);
+    expect(((await good.json()) as { items: unknown[] }).items).toHaveLength(3);
+  });
+
   it("answers 503 with JSON when the model cannot be loaded", async () => {
     await activateFixture({ corrupt: true });
     const res = await post("/v1/recommend", { history: [] });

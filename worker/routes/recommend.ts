@@ -2,6 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { itemAttributes, sidIndex } from "../catalog";
 import { decodeTopK } from "../decode";
 import { MAX_HISTORY, resolve, score, serverTiming } from "../policy";
+import { settleAll } from "../isolate-cache";
 import { router } from "../router";
 import { errorResponses, json, RecommendRequest, RecommendResponse } from "../schemas";
 
@@ -17,7 +18,7 @@ export const recommend = router().openapi(route, async (c) => {
   const start = performance.now();
   const body = c.req.valid("json");
   const ctx = await resolve(c.env, body, [], MAX_HISTORY);
-  const [{ model, logProbs }, index] = await Promise.all([score(c.env, ctx), sidIndex(c.env, ctx.lookup.versions.catalog)]);
+  const [{ model, logProbs }, index] = await settleAll([score(c.env, ctx), sidIndex(c.env, ctx.lookup.versions.catalog)]);
   const excluded = new Set([...body.exclude, ...ctx.history.map((i) => i.id)]);
   const { levels, vocab } = model.manifest;
   const top = decodeTopK(logProbs, levels, vocab, index, body.k, excluded);
