@@ -62,7 +62,10 @@ export function register(program: Command): void {
       }
       d1Query(
         target,
-        `INSERT INTO model_versions (version, r2_key, sha256, codebook_version, status, manifest) VALUES (${sqlString(manifest.version)}, ${sqlString(prefix)}, ${sqlString(sha)}, ${sqlString(manifest.codebook?.version ?? "")}, 'candidate', ${sqlString(JSON.stringify(manifest))}) ON CONFLICT(version) DO NOTHING`,
+        `INSERT INTO model_versions (version, r2_key, sha256, codebook_version, status, manifest) VALUES (${sqlString(manifest.version)}, ${sqlString(prefix)}, ${sqlString(sha)}, ${sqlString(manifest.codebook?.version ?? "")}, 'candidate', ${sqlString(JSON.stringify(manifest))}) ` +
+          // Publishing a rejected version again asks for another validation (its rejection may have been transient, e.g.
+          // the catalog was on another codebook); an active, candidate or retired version is left as it is.
+          `ON CONFLICT(version) DO UPDATE SET status = 'candidate', reason = NULL WHERE model_versions.status = 'rejected'`,
       );
       const [row] = d1Query<{ status: string }>(target, `SELECT status FROM model_versions WHERE version = ${sqlString(manifest.version)}`);
       step(`model ${manifest.version} registered (status: ${row?.status}); the cron validates and promotes candidates`);

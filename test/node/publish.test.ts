@@ -39,6 +39,10 @@ describe("publish and events export (local wrangler state)", () => {
     // Publishing again is a no-op for the registry.
     expect(hsrl(["publish", "--model", "model/default", "--local"]).status).toBe(0);
     expect(d1Query<{ n: number }>("local", "SELECT COUNT(*) AS n FROM model_versions")[0].n).toBe(1);
+    // A rejected version published again is a candidate again (the cron re-validates it); the reason is cleared.
+    d1Query("local", `UPDATE model_versions SET status = 'rejected', reason = 'catalog was on another codebook' WHERE version = '${manifest.version}'`);
+    expect(hsrl(["publish", "--model", "model/default", "--local"]).status).toBe(0);
+    expect(d1Query("local", `SELECT status, reason FROM model_versions WHERE version = '${manifest.version}'`)).toEqual([{ status: "candidate", reason: null }]);
   }, 120_000);
 
   it("refuses a directory without a manifest, in one line", () => {
