@@ -1,6 +1,7 @@
 // `npm start`: the embedded default, served locally on http://127.0.0.1:8787 by wrangler dev (miniflare/workerd).
 // Prepares the local state first: an admin token in .dev.vars, D1 migrated, and the embedded SID table loaded when
-// the local catalog is not on the embedded codebook yet.
+// the local catalog is not on the embedded codebook yet, unless a published model is active (`hsrl publish --local`
+// put its catalog there; replacing it would hand that model SIDs of another codebook).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -22,7 +23,11 @@ d1Migrate("local");
 const sidTable = join(ROOT, "model", "default", "sid-table.sql");
 const codebook = codebookFromJson(readFileSync(join(ROOT, "model", "default", "codebook.json"), "utf8"));
 const [current] = d1Query<{ value: string }>("local", "SELECT value FROM meta WHERE key = 'codebook_version'");
-if (current?.value === codebook.version) {
+const [active] = d1Query<{ version: string; codebook_version: string }>("local", "SELECT version, codebook_version FROM model_versions WHERE status = 'active'");
+if (active) {
+  say(`published model ${active.version} is active: keeping the local catalog (codebook ${current?.value ?? "none"})`);
+  if (active.codebook_version !== current?.value) say(`warning: that model was trained on codebook ${active.codebook_version}; publish its SID table again`);
+} else if (current?.value === codebook.version) {
   say(`local catalog already on the embedded codebook ${codebook.version}`);
 } else if (existsSync(sidTable)) {
   say(`loading the embedded catalog (model/default/sid-table.sql, codebook ${codebook.version})`);
