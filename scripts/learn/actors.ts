@@ -5,6 +5,8 @@
 //               them), so by default its losses use that policy: log π(item) = score(item) - logsumexp_catalog(score).
 //               loss "tokens" is the plain per-level token NLL Σ_l log p_l, normalised over all V^L token tuples, most
 //               of which are no item (the ablation: it spends probability on SIDs that do not exist).
+//               prefix "chosen" is the autoregressive variant (model/hpn.ts prefixLogProbs): each level conditioned on
+//               the chosen prefix and normalised over the catalog's prefix tree (sid-trie.ts).
 //   FlatActor — flat: one item-id head over the training catalog, score = log softmax  (output space = N items; an
 //               item unseen in training has no output: it cannot be scored without retraining)
 // Both expose the same loss pieces so one trainer (a2c.ts) drives them: log-prob of a slate, entropy, BC NLL.
