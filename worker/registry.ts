@@ -3,6 +3,7 @@
 import { and, desc, eq, ne, sql } from "drizzle-orm";
 import { servingTensors, type Manifest } from "../core/manifest";
 import { readVersionsNow } from "./catalog";
+import { embeddedCodebookVersion } from "./codebook";
 import { database } from "./db/client";
 import { meta, modelVersions } from "./db/schema";
 import { causeMessage, d1 } from "./errors";
@@ -128,6 +129,11 @@ export async function rollback(env: Cloudflare.Env): Promise<Outcome & { from: s
     .set({ status: "retired", reason: "rolled back", updatedAt: sql`(unixepoch('subsec') * 1000)` })
     .where(and(eq(modelVersions.version, current.version), eq(modelVersions.status, "active")));
   if (!previous) {
+    // the embedded default reads SIDs of the embedded codebook only
+    const catalogCodebook = (await readVersionsNow(env)).codebook;
+    if (catalogCodebook !== null && catalogCodebook !== embeddedCodebookVersion()) {
+      return { action: "rejected", version: "embedded", reason: `the embedded default was trained on codebook ${embeddedCodebookVersion()}, the catalog is on ${catalogCodebook}`, from: current.version };
+    }
     await d1(() => db.batch([markRolledBack, db.delete(meta).where(eq(meta.key, "active_model"))]));
     return { action: "promoted", version: "embedded", from: current.version };
   }

@@ -281,6 +281,12 @@ describe("manual promote and rollback", () => {
     await runCron();
     expect(await activeVersion()).toBe(first);
 
+    // The embedded default reads only the embedded codebook's SIDs: not while the catalog is on the fixture codebook.
+    const refused = await exports.default.fetch("http://edge/v1/admin/rollback", { method: "POST", headers: admin });
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ action: "rejected", version: "embedded", reason: expect.stringMatching(new RegExp(`the catalog is on ${codebook.version}`)) });
+    expect(await activeVersion()).toBe(first);
+    await env.DB.exec("DELETE FROM meta WHERE key = 'codebook_version'"); // a catalog without a codebook yet
     await exports.default.fetch("http://edge/v1/admin/rollback", { method: "POST", headers: admin });
     const model = (await (await exports.default.fetch("http://edge/v1/model")).json()) as { source: string };
     expect(model.source).toBe("embedded");
