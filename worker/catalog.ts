@@ -4,7 +4,7 @@ import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { encodeSid, parseSidKey, sidKey, type Codebook } from "../core/codebook";
 import { database, type Db } from "./db/client";
-import { events, items, meta } from "./db/schema";
+import { events, items, meta, nowMs } from "./db/schema";
 import { causeMessage, d1, DatabaseUnavailable } from "./errors";
 import { IsolateCache } from "./isolate-cache";
 
@@ -160,7 +160,7 @@ async function loadSidIndex(env: { DB: D1Database }): Promise<SidIndex> {
     const tokens = parseSidKey(r.sid);
     levels = Math.max(levels, tokens.length);
     for (let l = 0; l < tokens.length; l++) {
-      const prefix = tokens.slice(0, l).join("-");
+      const prefix = sidKey(tokens.slice(0, l));
       let set = children.get(prefix);
       if (!set) children.set(prefix, (set = new Set()));
       set.add(tokens[l]);
@@ -201,12 +201,14 @@ export async function readVersionsNow(env: { DB: D1Database }): Promise<Versions
   return readVersions(await d1(() => versionsQuery(db)));
 }
 
+/** The statement that sets one meta key (to run alone or inside a batch). */
+export function setMeta(db: Db, key: string, value: string) {
+  return db.insert(meta).values({ key, value }).onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } });
+}
+
 // Every catalog write bumps catalog_version in the same transaction, so caches keyed by it never serve stale SIDs.
 function bumpCatalogVersion(db: Db) {
-  return db
-    .insert(meta)
-    .values({ key: "catalog_version", value: crypto.randomUUID() })
-    .onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } });
+  return setMeta(db, "catalog_version", crypto.randomUUID());
 }
 
 export interface ItemWrite {
@@ -246,15 +248,12 @@ export async function upsertItems(env: { DB: D1Database }, codebook: Codebook, w
           attributes: sql`excluded.attributes`,
           features: sql`excluded.features`,
           codebookVersion: sql`excluded.codebook_version`,
-          updatedAt: sql`(unixepoch('subsec') * 1000)`,
+          updatedAt: nowMs,
         },
       })
       .returning({ id: items.id, sid: items.sid, collision: items.collision });
   });
-  const codebookMeta = db
-    .insert(meta)
-    .values({ key: "codebook_version", value: codebook.version })
-    .onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } });
+  const codebookMeta = setMeta(db, "codebook_version", codebook.version);
   for (let attempt = 0; ; attempt++) {
     try {
       const results = (await db.batch([bumpCatalogVersion(db), codebookMeta, ...statements])) as unknown[];
@@ -272,7 +271,7 @@ export async function retireItem(env: { DB: D1Database }, id: string): Promise<b
   const [, updated] = await d1(() =>
     db.batch([
       bumpCatalogVersion(db),
-      db.update(items).set({ status: "retired", updatedAt: sql`(unixepoch('subsec') * 1000)` }).where(eq(items.id, id)).returning({ id: items.id }),
+      db.update(items).set({ status: "retired", updatedAt: nowMs }).where(eq(items.id, id)).returning({ id: items.id }),
     ]),
   );
   return updated.length > 0;

@@ -2,10 +2,10 @@
 // the active model keeps serving. Used by the Cron Trigger and by the admin routes.
 import { and, desc, eq, ne, sql } from "drizzle-orm";
 import { servingTensors, type Manifest } from "../core/manifest";
-import { readVersionsNow } from "./catalog";
+import { readVersionsNow, setMeta } from "./catalog";
 import { embeddedCodebookVersion } from "./codebook";
-import { database } from "./db/client";
-import { meta, modelVersions } from "./db/schema";
+import { database, type Db } from "./db/client";
+import { meta, modelVersions, nowMs } from "./db/schema";
 import { causeMessage, d1 } from "./errors";
 import { fetchPublished } from "./model";
 import { createSession, ort } from "./onnx";
@@ -24,13 +24,26 @@ export async function validate(env: Cloudflare.Env, version: string): Promise<st
   } catch (err) {
     return causeMessage(err);
   }
-  const catalogCodebook = (await readVersionsNow(env)).codebook;
-  if (catalogCodebook !== null && manifest.codebook?.version !== catalogCodebook)
-    return `codebook ${manifest.codebook?.version ?? "(none)"} does not match the catalog's ${catalogCodebook}`;
+  const catalogCodebook = await otherCatalogCodebook(env, manifest.codebook?.version);
+  if (catalogCodebook !== null) return `codebook ${manifest.codebook?.version ?? "(none)"} does not match the catalog's ${catalogCodebook}`;
   const want = servingTensors(manifest.historyLength, manifest.levels, manifest.vocab);
   if (JSON.stringify(want.inputs) !== JSON.stringify(manifest.inputs) || JSON.stringify(want.outputs) !== JSON.stringify(manifest.outputs))
     return "inputs/outputs differ from the serving contract (sids [batch,H,L], length [batch] -> logprobs [batch,L,V])";
   return smokeTest(bytes, manifest);
+}
+
+/** The catalog's codebook when a model trained on `codebook` cannot read its SIDs; null when it can (or none is set). */
+async function otherCatalogCodebook(env: Cloudflare.Env, codebook: string | undefined): Promise<string | null> {
+  const catalog = (await readVersionsNow(env)).codebook;
+  return catalog !== null && catalog !== codebook ? catalog : null;
+}
+
+/** The batch statements that make `version` (now in status `from`) the active model. */
+function activate(db: Db, version: string, from: (typeof modelVersions.$inferSelect)["status"]) {
+  return [
+    db.update(modelVersions).set({ status: "active", reason: null, promotedAt: nowMs, updatedAt: nowMs }).where(and(eq(modelVersions.version, version), eq(modelVersions.status, from))),
+    setMeta(db, "active_model", version),
+  ] as const;
 }
 
 /** Canned histories (a cold user, a full one, a short one) run twice: finite, normalised, deterministic, right shape. */
@@ -86,19 +99,15 @@ export async function promote(env: Cloudflare.Env, version: string, from: ("cand
   const reason = await validate(env, version);
   if (reason !== null) {
     await d1(() =>
-      db.update(modelVersions).set({ status: "rejected", reason, updatedAt: sql`(unixepoch('subsec') * 1000)` }).where(and(eq(modelVersions.version, version), eq(modelVersions.status, row.status))),
+      db.update(modelVersions).set({ status: "rejected", reason, updatedAt: nowMs }).where(and(eq(modelVersions.version, version), eq(modelVersions.status, row.status))),
     );
     return { action: "rejected", version, reason };
   }
   const stillEligible = sql`EXISTS (SELECT 1 FROM ${modelVersions} WHERE ${modelVersions.version} = ${version} AND ${modelVersions.status} = ${row.status})`;
   await d1(() =>
     db.batch([
-      db.update(modelVersions).set({ status: "retired", updatedAt: sql`(unixepoch('subsec') * 1000)` }).where(and(eq(modelVersions.status, "active"), ne(modelVersions.version, version), stillEligible)),
-      db
-        .update(modelVersions)
-        .set({ status: "active", reason: null, promotedAt: sql`(unixepoch('subsec') * 1000)`, updatedAt: sql`(unixepoch('subsec') * 1000)` })
-        .where(and(eq(modelVersions.version, version), eq(modelVersions.status, row.status))),
-      db.insert(meta).values({ key: "active_model", value: version }).onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } }),
+      db.update(modelVersions).set({ status: "retired", updatedAt: nowMs }).where(and(eq(modelVersions.status, "active"), ne(modelVersions.version, version), stillEligible)),
+      ...activate(db, version, row.status),
     ]),
   );
   return { action: "promoted", version };
@@ -126,12 +135,12 @@ export async function rollback(env: Cloudflare.Env): Promise<Outcome & { from: s
   const previous = rows.find((r) => r.status === "retired" && r.reason !== "rolled back");
   const markRolledBack = db
     .update(modelVersions)
-    .set({ status: "retired", reason: "rolled back", updatedAt: sql`(unixepoch('subsec') * 1000)` })
+    .set({ status: "retired", reason: "rolled back", updatedAt: nowMs })
     .where(and(eq(modelVersions.version, current.version), eq(modelVersions.status, "active")));
   if (!previous) {
     // the embedded default reads SIDs of the embedded codebook only
-    const catalogCodebook = (await readVersionsNow(env)).codebook;
-    if (catalogCodebook !== null && catalogCodebook !== embeddedCodebookVersion()) {
+    const catalogCodebook = await otherCatalogCodebook(env, embeddedCodebookVersion());
+    if (catalogCodebook !== null) {
       return { action: "rejected", version: "embedded", reason: `the embedded default was trained on codebook ${embeddedCodebookVersion()}, the catalog is on ${catalogCodebook}`, from: current.version };
     }
     await d1(() => db.batch([markRolledBack, db.delete(meta).where(eq(meta.key, "active_model"))]));
@@ -140,11 +149,7 @@ export async function rollback(env: Cloudflare.Env): Promise<Outcome & { from: s
   const reason = await validate(env, previous.version);
   if (reason !== null) return { action: "rejected", version: previous.version, reason: `previous model is not servable: ${reason}`, from: current.version };
   await d1(() =>
-    db.batch([
-      markRolledBack,
-      db.update(modelVersions).set({ status: "active", reason: null, promotedAt: sql`(unixepoch('subsec') * 1000)`, updatedAt: sql`(unixepoch('subsec') * 1000)` }).where(and(eq(modelVersions.version, previous.version), eq(modelVersions.status, "retired"))),
-      db.insert(meta).values({ key: "active_model", value: previous.version }).onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } }),
-    ]),
+    db.batch([markRolledBack, ...activate(db, previous.version, "retired")]),
   );
   return { action: "promoted", version: previous.version, from: current.version };
 }

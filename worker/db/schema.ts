@@ -3,9 +3,12 @@
 import { sql } from "drizzle-orm";
 import { blob, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
+/** The database's clock in ms since the epoch: column defaults and the writes that touch updated_at/promoted_at. */
+export const nowMs = sql`(unixepoch('subsec') * 1000)`;
+
 const timestamps = {
-  createdAt: integer("created_at", { mode: "number" }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
-  updatedAt: integer("updated_at", { mode: "number" }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+  createdAt: integer("created_at", { mode: "number" }).notNull().default(nowMs),
+  updatedAt: integer("updated_at", { mode: "number" }).notNull().default(nowMs),
 };
 
 /** The catalog: every item with its Semantic ID. SID -> item is one-to-one through (sid, collision). */
