@@ -4,6 +4,7 @@
 // score is additive: Σ_l logp[l][z_l]. That makes an exact best-first (A*) search over the prefix tree of SIDs that
 // exist in the catalog possible: a prefix's priority is its score so far plus the best any remaining level could add,
 // an upper bound, so complete SIDs leave the queue in exact score order. We stop once k admissible items are out.
+import { sidKey } from "../core/codebook";
 import type { SidIndex } from "./catalog";
 
 export interface Decoded {
@@ -34,14 +35,14 @@ export function decodeTopK(logProbs: ArrayLike<number>, levels: number, vocab: n
     const node = heap.pop()!;
     const depth = node.tokens.length;
     if (depth === levels) {
-      for (const item of index.itemsBySid.get(node.tokens.join("-")) ?? []) {
+      for (const item of index.itemsBySid.get(sidKey(node.tokens)) ?? []) {
         if (excluded.has(item.id)) continue;
         out.push({ id: item.id, tokens: node.tokens, collision: item.collision, score: node.score });
         if (out.length === k) break;
       }
       continue;
     }
-    for (const t of index.children.get(node.tokens.join("-")) ?? []) {
+    for (const t of index.children.get(sidKey(node.tokens)) ?? []) {
       if (t < 0 || t >= vocab) continue; // a token this model cannot emit
       const score = node.score + logProbs[depth * vocab + t];
       heap.push({ tokens: [...node.tokens, t], score, priority: score + bound[depth + 1] });

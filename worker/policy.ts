@@ -2,7 +2,7 @@
 import type { CatalogItem, Lookup } from "./catalog";
 import { lookupItems } from "./catalog";
 import { runHpn, servingModel, type ServingModel } from "./model";
-import { ModelUnavailable } from "./errors";
+import { causeMessage, ModelUnavailable } from "./errors";
 
 export interface HistoryRequest {
   history?: string[];
@@ -59,6 +59,6 @@ export async function score(env: Cloudflare.Env, ctx: Context): Promise<{ model:
     ctx.timings.model += performance.now() - t0;
     return { model, logProbs };
   } catch (err) {
-    throw new ModelUnavailable(`inference failed: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ModelUnavailable(`inference failed: ${causeMessage(err)}`);
   }
 }
