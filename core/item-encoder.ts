@@ -154,12 +154,25 @@ export function itemEncoderFromJson(json: unknown): ItemEncoder {
 /** Feature vector of a new item from its content (kind "content"): what the build gives a catalog item with no ratings. */
 export function encodeItemContent(e: ItemEncoder, meta: ContentMeta): Float32Array {
   if (e.kind !== "content") throw new Error("item encoder: this catalog's features are supplied vectors; use encodeItemVector");
-  const index = new Map(e.tokens.map((t, i) => [t, i]));
+  const index = tokenIndex(e);
   const { columns, values } = contentRow(contentTokens(meta), (t) => {
     const i = index.get(t);
     return i === undefined ? undefined : { column: i, idf: e.idf[i] };
   }, e.contentWeight);
   return coldItem(e, unitFloat32(projectRow(columns, values, e.components, e.dim, e.meanV, new Float64Array(e.dim))));
+}
+
+// Column of each vocabulary token, built once per encoder object (the Worker encodes every item of a batch with the
+// same cached encoder). Encoders are not mutated after they are made, so the index never goes stale.
+const tokenIndices = new WeakMap<ItemEncoder, Map<string, number>>();
+
+function tokenIndex(e: ItemEncoder & { kind: "content" }): Map<string, number> {
+  let index = tokenIndices.get(e);
+  if (!index) {
+    index = new Map(e.tokens.map((t, i) => [t, i]));
+    tokenIndices.set(e, index);
+  }
+  return index;
 }
 
 /** A new item has no positive feedback yet: its popularity coordinate (if the catalog has one) is that of 0 positives. */
