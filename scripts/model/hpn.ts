@@ -29,7 +29,9 @@
 // The ONNX exporter (scripts/export/graph.ts) rebuilds exactly this computation from getWeights(); keep the two in step.
 import * as tf from "@tensorflow/tfjs";
 import { matMul, matMulBT } from "./ops";
-import { gatherRows } from "../learn/tfops";
+import { gatherRows, type NamedWeights } from "../learn/tfops";
+
+export type { NamedWeights }; // one definition (learn/tfops); the exporter imports it from here
 
 export interface HpnConfig {
   levels: number; // L: SID tokens per item
@@ -57,8 +59,6 @@ export const DEFAULT_HPN_CONFIG: Omit<HpnConfig, "levels" | "vocab"> = {
 
 export const LN_EPS = 1e-5;
 export const MASK_NEG = -1e9;
-
-export type NamedWeights = Record<string, { shape: number[]; data: Float32Array }>;
 
 /** Checks a config; throws one clear line naming the bad field. */
 export function validateHpnConfig(c: HpnConfig): void {
