@@ -52,7 +52,8 @@ function remember(results: Row[][]): void {
   for (const rows of results) for (const r of rows) cache.items.set(r.id, toItem(r));
 }
 
-function chunks<T>(xs: T[], size: number): T[][] {
+/** xs in consecutive slices of at most `size` (D1's parameter limit). */
+export function chunks<T>(xs: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
   return out;

@@ -2,7 +2,7 @@
 // material of the next training run (`npm run hsrl -- events export`).
 import { events } from "./db/schema";
 import { database } from "./db/client";
-import { D1_MAX_PARAMS } from "./catalog";
+import { chunks, D1_MAX_PARAMS } from "./catalog";
 import { d1 } from "./errors";
 
 export interface EventRow {
@@ -19,10 +19,7 @@ const COLUMNS = 5; // request_id, user_id, item_id, type, ts (id and created_at 
 export async function recordEvents(env: { DB: D1Database }, rows: EventRow[]): Promise<number> {
   if (rows.length === 0) return 0;
   const db = database(env.DB);
-  const perStatement = Math.floor(D1_MAX_PARAMS / COLUMNS);
-  const statements = Array.from({ length: Math.ceil(rows.length / perStatement) }, (_, i) =>
-    db.insert(events).values(rows.slice(i * perStatement, (i + 1) * perStatement)),
-  );
+  const statements = chunks(rows, Math.floor(D1_MAX_PARAMS / COLUMNS)).map((part) => db.insert(events).values(part));
   await d1(() => db.batch(statements as [(typeof statements)[0], ...typeof statements]));
   return rows.length;
 }
