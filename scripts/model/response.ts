@@ -4,6 +4,7 @@
 //
 // item vector e(i) = id embedding + projected item features (features optional); padding is the extra row N.
 import * as tf from "@tensorflow/tfjs";
+import { unitFloat32 } from "../../core/item-encoder";
 import { Rng } from "../learn/rng";
 import { gatherRows, glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "../learn/tfops";
 
@@ -42,10 +43,7 @@ export class ResponseModel {
       const flat = new Float32Array((N + 1) * D);
       features.forEach((f, i) => {
         if (f.length !== D) throw new Error(`response model: item ${i} has ${f.length} features, expected ${D}`);
-        let n = 0;
-        for (let j = 0; j < D; j++) n += f[j] * f[j];
-        const inv = n > 0 ? 1 / Math.sqrt(n) : 0;
-        for (let j = 0; j < D; j++) flat[i * D + j] = f[j] * inv;
+        unitFloat32(f, flat.subarray(i * D, (i + 1) * D));
       });
       this.features = tf.tensor2d(flat, [N + 1, D]);
     }
