@@ -68,6 +68,13 @@ function itemWeightedSum(logp: tf.Tensor2D, items: Int32Array, K: number): tf.Te
   });
 }
 
+/** Histories as the encoder's inputs: SIDs int32 [B, H, L] and valid lengths int32 [B]. */
+function encoderInput(histories: number[][], sidTokens: Int32Array, config: HpnConfig): { sids: tf.Tensor3D; length: tf.Tensor1D } {
+  const { historyLength: H, levels: L } = config;
+  const { sids, length } = sidHistoryBatch(histories, sidTokens, H, L);
+  return { sids: tf.tensor3d(sids, [histories.length, H, L], "int32"), length: tf.tensor1d(length, "int32") };
+}
+
 /** Item scores [B*N] of an actor for a batch of histories (one inference forward pass). */
 export function actorItemScores(actor: Actor, histories: number[][]): Float32Array {
   const out = actor.forward(histories, false);
@@ -119,14 +126,8 @@ export class HpnActor implements Actor {
     return new HpnActor(new Hpn(config, seed), sidTokens, options);
   }
 
-  private input(histories: number[][]) {
-    const { historyLength: H, levels: L } = this.hpn.config;
-    const { sids, length } = sidHistoryBatch(histories, this.sidTokens, H, L);
-    return { sids: tf.tensor3d(sids, [histories.length, H, L], "int32"), length: tf.tensor1d(length, "int32") };
-  }
-
   forward(histories: number[][], training: boolean): ActorOutput {
-    const x = this.input(histories);
+    const x = encoderInput(histories, this.sidTokens, this.hpn.config);
     // prefix "chosen": logp and contexts come from the expected path (a function of the state alone, for the critic);
     // item log-probs follow the chosen prefixes (pathLogProbs, scoresFrom).
     const { logProbs, contexts } = this.hpn.forward(x.sids, x.length, training);
@@ -292,11 +293,11 @@ export class FlatActor implements Actor {
   }
 
   forward(histories: number[][], training: boolean): ActorOutput {
-    const { historyLength: H, levels: L } = this.encoder.config;
-    const { sids, length } = sidHistoryBatch(histories, this.sidTokens, H, L);
+    const H = this.encoder.config.historyLength;
     return tf.tidy(() => {
       const B = histories.length;
-      const seq = this.encoder.encode(tf.tensor3d(sids, [B, H, L], "int32"), tf.tensor1d(length, "int32"), training);
+      const x = encoderInput(histories, this.sidTokens, this.encoder.config);
+      const seq = this.encoder.encode(x.sids, x.length, training);
       const d = seq.shape[2];
       const c0 = tf.reshape(tf.slice(seq, [0, H - 1, 0], [B, 1, d]), [B, d]);
       const logits = tf.add(tf.add(tf.matMul(c0, this.head.w), this.head.b), this.outputMask);
