@@ -69,18 +69,23 @@ export function nearestCentroid(centroids: Float32Array, size: number, dim: numb
 }
 
 /**
+ * One level: the nearest of `size` centroids to the residual r[off .. off+dim), subtracted from it in place; returns
+ * its index. The shared kernel of encodeSid and the offline bulk assignment (scripts/sids/kernels.ts).
+ */
+export function encodeLevelInPlace(centroids: Float32Array, size: number, dim: number, r: Float32Array, off: number): number {
+  const k = nearestCentroid(centroids, size, dim, r, off);
+  const base = k * dim;
+  for (let j = 0; j < dim; j++) r[off + j] = r[off + j] - centroids[base + j]; // stored as float32: part of the definition
+  return k;
+}
+
+/**
  * Encode in place: r (float32, dim values at off) is the residual, overwritten with the final residual; tokens[l] get
- * the L codes. The shared kernel of encodeSid and the offline bulk assignment.
+ * the L codes.
  */
 export function encodeResidualInPlace(codebook: Codebook, r: Float32Array, off: number, tokens: Int32Array | number[], tokOff = 0): void {
   const { dim, size } = codebook;
-  for (let l = 0; l < codebook.levels; l++) {
-    const c = codebook.centroids[l];
-    const k = nearestCentroid(c, size, dim, r, off);
-    tokens[tokOff + l] = k;
-    const base = k * dim;
-    for (let j = 0; j < dim; j++) r[off + j] = r[off + j] - c[base + j]; // stored as float32: part of the definition
-  }
+  for (let l = 0; l < codebook.levels; l++) tokens[tokOff + l] = encodeLevelInPlace(codebook.centroids[l], size, dim, r, off);
 }
 
 /** L tokens: the nearest centroid per level on the residual, coarse to fine. */

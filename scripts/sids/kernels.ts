@@ -1,6 +1,6 @@
 // The hot loops of the codebook build, shared by the main thread and the pool workers (one implementation, so the
 // result never depends on how many threads ran). Rows are d-float blocks of one flat Float32Array.
-import { nearestCentroid } from "../../core/codebook";
+import { encodeLevelInPlace } from "../../core/codebook";
 
 /**
  * out[i * v + k] = squared distance of row i to centroid k, for rows start..end (out holds every row).
@@ -43,15 +43,9 @@ export function distanceBlock(x: Float32Array, d: number, start: number, end: nu
 }
 
 /**
- * One residual-quantisation level for rows start..end, exactly as encodeSid does it: nearest centroid (core's
- * nearestCentroid), token written to tokens[i * levels + level], residual updated in place as float32.
+ * One residual-quantisation level for rows start..end, exactly as encodeSid does it (core's encodeLevelInPlace): token
+ * written to tokens[i * levels + level], residual updated in place as float32.
  */
 export function encodeBlock(r: Float32Array, d: number, start: number, end: number, c: Float32Array, v: number, tokens: Int32Array, levels: number, level: number): void {
-  for (let i = start; i < end; i++) {
-    const off = i * d;
-    const k = nearestCentroid(c, v, d, r, off);
-    tokens[i * levels + level] = k;
-    const base = k * d;
-    for (let j = 0; j < d; j++) r[off + j] = r[off + j] - c[base + j];
-  }
+  for (let i = start; i < end; i++) tokens[i * levels + level] = encodeLevelInPlace(c, v, d, r, i * d);
 }
