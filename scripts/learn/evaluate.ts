@@ -2,7 +2,7 @@
 // (held-out items included: the dynamic-catalog experiment), total reward / depth / click rate / new-item shares;
 // (2) offline, on the test split — Recall@10 and NDCG@10 of each user's first test positive (full catalog ranking,
 // the user's history excluded).
-import { nextPositiveExamples, positiveHistory, type Episodes } from "./episodes";
+import { positiveHistory, splitRange, type Episodes } from "./episodes";
 import { meanCi, ndcgAt, rankOf, recallAt, type MeanCi } from "./metrics";
 import { selectSlates, type Policy } from "./policies";
 import { Rng } from "./rng";
@@ -100,10 +100,13 @@ export interface OfflineResult {
 
 /** Next-positive ranking on the test split: each user's first test positive, history = positives before it. */
 export function offlineMetrics(policy: Policy, ep: Episodes, catalog: Uint8Array, batchSize = 128): OfflineResult {
-  const ex = nextPositiveExamples(ep, "test", false, true).map((e) => ({
-    ...e,
-    history: positiveHistory(ep.timelines[e.user], endOfHistory(ep, e.user, e.target), ep.config.historyLength, ep.heldOut),
-  }));
+  // the history skips held-out items, the target may be one
+  const ex: { history: number[]; target: number }[] = [];
+  for (const t of ep.timelines) {
+    const [a, b] = splitRange(t, "test");
+    const k = t.labels.subarray(a, b).indexOf(1);
+    if (k >= 0) ex.push({ history: positiveHistory(t, a + k, ep.config.historyLength, ep.heldOut), target: t.items[a + k] });
+  }
   const N = catalog.length;
   let recall = 0;
   let ndcg = 0;
@@ -120,11 +123,4 @@ export function offlineMetrics(policy: Policy, ep: Episodes, catalog: Uint8Array
     });
   }
   return { recall10: ex.length ? recall / ex.length : NaN, ndcg10: ex.length ? ndcg / ex.length : NaN, users: ex.length };
-}
-
-/** Position of the user's first test positive equal to `target` (the history ends just before it). */
-function endOfHistory(ep: Episodes, user: number, target: number): number {
-  const t = ep.timelines[user];
-  for (let k = t.valEnd; k < t.items.length; k++) if (t.labels[k] && t.items[k] === target) return k;
-  return t.valEnd;
 }
