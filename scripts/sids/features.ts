@@ -16,7 +16,7 @@
 import { contentRow, contentTokens, itemEncoderVersion, type ItemEncoder, projectRow, unitFloat32, withPopularity } from "../../core/item-encoder";
 import { isPositive } from "../learn/episodes";
 import type { Dataset } from "../data/dataset";
-import { centred, columnMeans, csrOperator, type Csr, type Dense, truncatedPca } from "./linalg";
+import { centred, columnMeans, csrOperator, type Csr, type Dense, dense, denseToCsr, truncatedPca } from "./linalg";
 
 export interface FeatureOptions {
   dim: number;
@@ -180,15 +180,9 @@ function suppliedFeatures(supplied: Float32Array[], dim: number, seed: number): 
     const body = { kind: "vector" as const, dim: width, width, components: null, meanV: new Array(width).fill(0) };
     return { dim: width, vectors, source: "supplied", explainedVariance: 1, encoder: { ...body, version: itemEncoderVersion(body) } };
   }
-  const values = new Float64Array(n * width);
-  supplied.forEach((v, i) => values.set(v, i * width));
-  const a: Csr = {
-    rows: n,
-    cols: width,
-    indptr: Int32Array.from({ length: n + 1 }, (_, i) => i * width),
-    indices: Int32Array.from({ length: n * width }, (_, p) => p % width),
-    values,
-  };
+  const x = dense(n, width);
+  supplied.forEach((v, i) => x.data.set(v, i * width));
+  const a = denseToCsr(x);
   const mean = columnMeans(a);
   const { components, variance } = truncatedPca(centred(csrOperator(a), mean), dim, seed);
   const meanV = meanTimes(mean, components);

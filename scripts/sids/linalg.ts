@@ -61,18 +61,15 @@ export function csrOperator(a: Csr): Operator {
   };
 }
 
-export function denseOperator(a: Dense): Operator {
-  return csrOperator(denseToCsr(a));
-}
-
-function denseToCsr(a: Dense): Csr {
+/** A dense matrix as CSR with every entry stored (the values are shared, not copied). */
+export function denseToCsr(a: Dense): Csr {
   const indptr = new Int32Array(a.rows + 1);
   const indices = new Int32Array(a.rows * a.cols);
   for (let i = 0; i < a.rows; i++) {
     indptr[i + 1] = (i + 1) * a.cols;
     for (let j = 0; j < a.cols; j++) indices[i * a.cols + j] = j;
   }
-  return { rows: a.rows, cols: a.cols, indptr, indices, values: Float64Array.from(a.data) };
+  return { rows: a.rows, cols: a.cols, indptr, indices, values: a.data };
 }
 
 /** The column-centred operator (A - 1·μᵀ) without forming it: PCA instead of plain SVD. */
