@@ -86,12 +86,7 @@ export function kmeansPlusPlus(x: Float32Array, m: number, d: number, v: number,
 export function balancedAssign(dist: Float32Array, m: number, v: number, cap: number, labels: Int32Array): void {
   const best = new Int32Array(m);
   const bestD = new Float64Array(m);
-  for (let i = 0; i < m; i++) {
-    let b = 0, bd = Infinity;
-    for (let k = 0, o = i * v; k < v; k++) if (dist[o + k] < bd) (bd = dist[o + k]), (b = k);
-    best[i] = b;
-    bestD[i] = bd;
-  }
+  nearestAssign(dist, m, v, best, bestD);
   const order = Int32Array.from({ length: m }, (_, i) => i).sort((a, b) => bestD[a] - bestD[b] || a - b);
   const count = new Int32Array(v);
   for (const i of order) {
@@ -105,11 +100,13 @@ export function balancedAssign(dist: Float32Array, m: number, v: number, cap: nu
   }
 }
 
-function nearestAssign(dist: Float32Array, m: number, v: number, labels: Int32Array): void {
+/** Each row's nearest cluster (lowest index on ties) into labels, and optionally its distance into bestD. */
+function nearestAssign(dist: Float32Array, m: number, v: number, labels: Int32Array, bestD?: Float64Array): void {
   for (let i = 0; i < m; i++) {
     let b = 0, bd = Infinity;
     for (let k = 0, o = i * v; k < v; k++) if (dist[o + k] < bd) (bd = dist[o + k]), (b = k);
     labels[i] = b;
+    if (bestD) bestD[i] = bd;
   }
 }
 
