@@ -155,20 +155,21 @@ export function makeLearner(name: PolicyName, cfg: ExperimentConfig, sids: SidIn
   const hpnCfg: HpnConfig = { ...cfg.hpn, levels: sids.levels, vocab: sids.vocab, residual: name !== "hsrl-no-residual" };
   const d = cfg.hpn.dModel;
   const hpnActor = (prefix: HpnPrefix = "expected") => HpnActor.create(hpnCfg, seed, sids.sidTokens, { loss: cfg.hpnLoss, prefix, catalog: world.trainCatalog });
+  const critic = (contexts: number) => new MultiLevelCritic({ dim: d, contexts, hidden: [256, 64] }, seed + 17);
   switch (name) {
     case "hsrl-ar":
-      return { actor: hpnActor("chosen"), critic: new MultiLevelCritic({ dim: d, contexts: sids.levels + 1, hidden: [256, 64] }, seed + 17), mode: "a2c" };
+      return { actor: hpnActor("chosen"), critic: critic(sids.levels + 1), mode: "a2c" };
     case "hpn-sl-ar":
       return { actor: hpnActor("chosen"), critic: null, mode: "supervised" };
     case "hsrl":
     case "hsrl-no-residual":
-      return { actor: hpnActor(), critic: new MultiLevelCritic({ dim: d, contexts: sids.levels + 1, hidden: [256, 64] }, seed + 17), mode: "a2c" };
+      return { actor: hpnActor(), critic: critic(sids.levels + 1), mode: "a2c" };
     case "hsrl-no-mlc":
-      return { actor: hpnActor(), critic: new MultiLevelCritic({ dim: d, contexts: 1, hidden: [256, 64] }, seed + 17), mode: "a2c" };
+      return { actor: hpnActor(), critic: critic(1), mode: "a2c" };
     case "hpn-sl":
       return { actor: hpnActor(), critic: null, mode: "supervised" };
     case "flat-a2c":
-      return { actor: FlatActor.create(hpnCfg, seed, sids.sidTokens, world.trainCatalog), critic: new MultiLevelCritic({ dim: d, contexts: 1, hidden: [256, 64] }, seed + 17), mode: "a2c" };
+      return { actor: FlatActor.create(hpnCfg, seed, sids.sidTokens, world.trainCatalog), critic: critic(1), mode: "a2c" };
     case "sl":
       return { actor: FlatActor.create(hpnCfg, seed, sids.sidTokens, world.trainCatalog), critic: null, mode: "supervised" };
     default:
