@@ -1,5 +1,5 @@
 // One entry point for every data format: loadDataset(path, format).
-import { DATASET_FORMATS, type Dataset, type DatasetFormat } from "./dataset";
+import { DATASET_FORMATS, type Dataset, type DatasetFormat, newSkipSummary } from "./dataset";
 import type { LoadOptions, LoadResult } from "./builder";
 import { loadGenericCsv } from "./csv";
 import { loadMl100k, loadMl1m, loadMovieLensCsv } from "./movielens";
@@ -33,7 +33,7 @@ export function loadDatasetWithSkips(path: string, format: string, options: Load
     case "csv":
       return loadGenericCsv(path, options);
     case "synthetic":
-      return { dataset: generateSynthetic(parseSyntheticSpec(path, options.seed)), skipped: { count: 0, reasons: [] } };
+      return { dataset: generateSynthetic(parseSyntheticSpec(path, options.seed)), skipped: newSkipSummary() };
     default:
       throw new Error(`unknown data format "${format}" (expected one of ${DATASET_FORMATS.join(", ")})`);
   }

@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { DataError, type ItemMeta } from "./dataset";
 import { DatasetBuilder, type LoadOptions, type LoadResult, yearFromTitle } from "./builder";
-import { forEachLine, parseIntField, parseNumberField, readCsv, requireFile, shortName } from "./read";
+import { forEachLine, isFile, parseIntField, parseNumberField, readCsv, requireFile, shortName } from "./read";
 
 const NO_GENRES = "(no genres listed)";
 
@@ -65,7 +65,7 @@ export function loadMovieLensCsv(dir: string, options: LoadOptions = {}): LoadRe
   });
 
   // Tags: aggregated per movie, lower-cased, most frequent first (ties alphabetical) so the order is deterministic.
-  if (requireOptional(tagsFile)) {
+  if (isFile(tagsFile)) {
     const counts = new Map<number, Map<string, number>>();
     const rows = readCsv(tagsFile);
     header(tagsFile, rows[0]?.fields, ["userId", "movieId", "tag", "timestamp"]);
@@ -87,15 +87,6 @@ export function loadMovieLensCsv(dir: string, options: LoadOptions = {}): LoadRe
     }
   }
   return b.finish(`movielens:${shortName(dir)}`, { min: 0.5, max: 5 });
-}
-
-function requireOptional(file: string): boolean {
-  try {
-    requireFile(file, "");
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export const ML100K_GENRES = [

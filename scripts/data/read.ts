@@ -8,8 +8,12 @@ import { DataError } from "./dataset";
 
 export type Encoding = "utf8" | "latin1";
 
+export function isFile(file: string): boolean {
+  return existsSync(file) && statSync(file).isFile();
+}
+
 export function requireFile(file: string, what: string): void {
-  if (!existsSync(file) || !statSync(file).isFile()) throw new DataError(file, null, `file not found (${what})`);
+  if (!isFile(file)) throw new DataError(file, null, `file not found (${what})`);
 }
 
 /** Calls cb for every line (1-based numbers, "\r" stripped, BOM stripped); reads in 16 MB chunks. */
