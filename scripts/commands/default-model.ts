@@ -21,12 +21,7 @@ import { saveHpnCheckpoint } from "../model/checkpoint";
 import { DEFAULT_HPN_CONFIG, Hpn, type HpnConfig } from "../model/hpn";
 import { writeSidArtifacts } from "../sids/artifacts";
 import { buildSids } from "../sids/build";
-
-const int = (name: string) => (v: string) => {
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < 0) throw new Error(`--${name} must be a non-negative integer, got "${v}"`);
-  return x;
-};
+import { int } from "./flags";
 
 export function register(program: Command): void {
   program

@@ -11,7 +11,8 @@ import { POLICY_NAMES, runExperiment, type PolicyName } from "../learn/experimen
 import { progressBar } from "../learn/progress";
 import { writeReport } from "../learn/report";
 import { holdoutSids } from "../learn/sids";
-import { addLearningOptions, experimentConfigFrom, int, num } from "./train";
+import { int, num } from "./flags";
+import { addLearningOptions, experimentConfigFrom } from "./train";
 
 export function register(program: Command): void {
   addLearningOptions(program.command("evaluate").description("train and evaluate every policy over several seeds; writes eval.json, eval.md, SVG curves"))

@@ -10,7 +10,8 @@ import { loadDataset } from "../data/load";
 import { loadHpnCheckpoint } from "../model/checkpoint";
 import { exportHpn } from "../export/export";
 import { datasetHeldOut } from "../export/heldout";
-import { addLearningOptions, int, runTrain } from "./train";
+import { int } from "./flags";
+import { addLearningOptions, runTrain } from "./train";
 import { sidTokensForItems } from "./export";
 
 export function register(program: Command): void {

@@ -4,20 +4,9 @@ import { DATASET_FORMATS } from "../data/dataset";
 import { formatSkipped, isDatasetFormat, loadDataset } from "../data/load";
 import { buildSids } from "../sids/build";
 import { positivesPerItem } from "../sids/features";
-import { num } from "./train";
+import { fraction, intIn, num } from "./flags";
 import { writeSidArtifacts } from "../sids/artifacts";
 import { progressBar } from "../learn/progress";
-
-const int = (name: string, min: number, max: number) => (v: string) => {
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < min || x > max) throw new Error(`--${name} must be an integer in ${min}..${max}, got "${v}"`);
-  return x;
-};
-const fraction = (name: string) => (v: string) => {
-  const x = Number(v);
-  if (!Number.isFinite(x) || x < 0 || x >= 1) throw new Error(`--${name} must be a number in [0, 1), got "${v}"`);
-  return x;
-};
 
 export function register(program: Command): void {
   program
@@ -27,16 +16,16 @@ export function register(program: Command): void {
     .addOption(new Option("--format <format>", "dataset format").choices(DATASET_FORMATS).makeOptionMandatory())
     .requiredOption("--out <dir>", "output directory: codebook.json, item-encoder.json, sid-table.json, sid-table.sql, sid-report.json/.md")
     .option("--items <file>", "csv format: item file (id + vector columns, or id + attribute columns)")
-    .option("--levels <n>", "codebook levels L", int("levels", 1, 8), 3)
-    .option("--size <n>", "codes per level V (default: from catalog size, 16..256)", int("size", 16, 256))
-    .option("--dim <n>", "item feature dimension d", int("dim", 2, 1024), 32)
-    .option("--iterations <n>", "k-means iterations per level", int("iterations", 1, 1000), 20)
-    .option("--threads <n>", "worker threads for the distance kernels (0 = one per core)", int("threads", 0, 64))
+    .option("--levels <n>", "codebook levels L", intIn("levels", 1, 8), 3)
+    .option("--size <n>", "codes per level V (default: from catalog size, 16..256)", intIn("size", 16, 256))
+    .option("--dim <n>", "item feature dimension d", intIn("dim", 2, 1024), 32)
+    .option("--iterations <n>", "k-means iterations per level", intIn("iterations", 1, 1000), 20)
+    .option("--threads <n>", "worker threads for the distance kernels (0 = one per core)", intIn("threads", 0, 64))
     .option("--skip-bad-rows", "skip malformed data rows (counted in the summary) instead of failing", false)
     .option("--no-plain", "skip the plain (unbalanced) RQ comparison")
     .option("--popularity <w>", "share of each SID feature vector given to item popularity (log positives; 0 = none)", fraction("popularity"), 0.5)
     .option("--positive <x>", "rated data: an interaction is positive when its rating is at least this", num("positive"), 4)
-    .option("--seed <n>", "seed for sampling, k-means++ and PCA", int("seed", 0, 2 ** 31 - 1), 1)
+    .option("--seed <n>", "seed for sampling, k-means++ and PCA", intIn("seed", 0, 2 ** 31 - 1), 1)
     .action(async (o) => {
       if (!isDatasetFormat(o.format)) throw new Error(`unknown --format ${o.format}`);
       const t0 = performance.now();

@@ -26,17 +26,7 @@ import { progressBar } from "../learn/progress";
 import { lineChart } from "../learn/report";
 import { ResponseClickModel } from "../learn/simulator";
 import { sidTokensForItems } from "./export";
-
-export const int = (name: string) => (v: string) => {
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < 0) throw new Error(`--${name} must be a non-negative integer, got "${v}"`);
-  return x;
-};
-export const num = (name: string) => (v: string) => {
-  const x = Number(v);
-  if (!Number.isFinite(x)) throw new Error(`--${name} must be a number, got "${v}"`);
-  return x;
-};
+import { int, num } from "./flags";
 
 /** Flags shared by train / evaluate / pipeline. */
 export function addLearningOptions(c: Command): Command {
