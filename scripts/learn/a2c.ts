@@ -130,6 +130,13 @@ export function trainPolicy(
     return v;
   };
 
+  const record = (entry: StepLog): void => {
+    ms[entry.phase].push(entry.ms);
+    log.push(entry);
+    onStep?.(entry);
+    if (checkpoint && (entry.step + 1) % checkpoint.every === 0) checkpoint.save(entry.step + 1, log);
+  };
+
   for (let step = startStep; step < cfg.steps; step++) {
     const t0 = performance.now();
     const bc = bcBatch(ctx.bcExamples, B, rng);
@@ -138,11 +145,7 @@ export function trainPolicy(
         const out = actor.forward(bc.histories, true);
         return tf.neg(tf.mean(actor.itemLogProb(out, bc.targets))) as tf.Scalar;
       }));
-      const entry: StepLog = { step, phase: "bc", bcLoss, ms: performance.now() - t0 };
-      ms.bc.push(entry.ms);
-      log.push(entry);
-      onStep?.(entry);
-      if (checkpoint && (step + 1) % checkpoint.every === 0) checkpoint.save(step + 1, log);
+      record({ step, phase: "bc", bcLoss, ms: performance.now() - t0 });
       continue;
     }
 
@@ -197,7 +200,7 @@ export function trainPolicy(
       }
     }
     const recent = finished.slice(-100);
-    const entry: StepLog = {
+    record({
       step,
       phase: "rl",
       bcLoss: NaN,
@@ -206,11 +209,7 @@ export function trainPolicy(
       stepReward,
       episodeReward: recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : undefined,
       ms: performance.now() - t0,
-    };
-    ms.rl.push(entry.ms);
-    log.push(entry);
-    onStep?.(entry);
-    if (checkpoint && (step + 1) % checkpoint.every === 0) checkpoint.save(step + 1, log);
+    });
   }
   actorOpt.dispose();
   criticOpt.dispose();
