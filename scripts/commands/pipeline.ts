@@ -6,13 +6,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { Command } from "commander";
 import { codebookFromJson } from "../../core/codebook";
-import { loadDataset } from "../data/load";
 import { loadHpnCheckpoint } from "../model/checkpoint";
 import { exportHpn } from "../export/export";
 import { datasetHeldOut } from "../export/heldout";
 import { int } from "./flags";
 import { addLearningOptions, runTrain } from "./train";
-import { sidTokensForItems } from "./export";
 
 export function register(program: Command): void {
   addLearningOptions(program.command("pipeline").description("sids -> train (response model + HSRL) -> export (fp32 + int8 ONNX, manifest, parity)"))
@@ -34,9 +32,8 @@ export function register(program: Command): void {
       const { hpn, meta } = loadHpnCheckpoint(path.join(out, "train"));
       const codebookPath = path.join(sidsDir, "codebook.json");
       const codebook = codebookFromJson(JSON.parse(fs.readFileSync(codebookPath, "utf8")));
-      const dataset = loadDataset(o.data, o.format, { seed: o.seed });
-      const tokens = sidTokensForItems(sidTable, dataset.items.map((it) => it.id), hpn.config.levels);
-      const heldOut = datasetHeldOut(dataset, tokens, { levels: hpn.config.levels, historyLength: hpn.config.historyLength, histories: o.histories, positiveThreshold: o.positive });
+      const { dataset, sids } = trained; // the SID tokens are sid-table.json's, already read or built by runTrain
+      const heldOut = datasetHeldOut(dataset, sids.sidTokens, { levels: hpn.config.levels, historyLength: hpn.config.historyLength, histories: o.histories, positiveThreshold: o.positive });
       const t = (meta.training ?? {}) as Record<string, unknown>;
       const { manifest, parity } = await exportHpn({
         hpn,

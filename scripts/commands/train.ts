@@ -98,6 +98,8 @@ export async function sidsFor(dataset: Dataset, o: { sidTable?: string; levels: 
 
 export interface TrainOutcome {
   outDir: string;
+  dataset: Dataset; // as loaded for training, so a caller need not load it again
+  sids: SidInputs;
   codebookPath?: string;
   sidTablePath: string;
   responseAuc: number;
@@ -168,7 +170,7 @@ export async function runTrain(o: Record<string, any>): Promise<TrainOutcome> {
     critic!.dispose();
     actor.dispose();
     world.response.dispose();
-    return { outDir: out, codebookPath, sidTablePath, responseAuc: world.responseAuc, evaluation, msPerStep: res.msPerStep };
+    return { outDir: out, dataset, sids, codebookPath, sidTablePath, responseAuc: world.responseAuc, evaluation, msPerStep: res.msPerStep };
   } finally {
     stop();
   }
