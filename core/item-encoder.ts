@@ -162,6 +162,12 @@ export function encodeItemContent(e: ItemEncoder, meta: ContentMeta): Float32Arr
   return coldItem(e, unitFloat32(projectRow(columns, values, e.components, e.dim, e.meanV, new Float64Array(e.dim))));
 }
 
+/** Whether any of an item's genres, tags or attributes is in a content encoder's vocabulary (else it encodes to ~0). */
+export function knowsContent(e: ItemEncoder & { kind: "content" }, meta: ContentMeta): boolean {
+  const index = tokenIndex(e);
+  return contentTokens(meta).some((t) => index.has(t));
+}
+
 // Column of each vocabulary token, built once per encoder object (the Worker encodes every item of a batch with the
 // same cached encoder). Encoders are not mutated after they are made, so the index never goes stale.
 const tokenIndices = new WeakMap<ItemEncoder, Map<string, number>>();

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAdmin } from "../auth";
 import { getItem, readVersionsNow, retireItem, searchItems, upsertItems } from "../catalog";
-import { contentTokens, encodeItemContent } from "../../core/item-encoder";
+import { encodeItemContent, knowsContent } from "../../core/item-encoder";
 import { loadCodebook, loadItemEncoder } from "../codebook";
 import { ApiError } from "../errors";
 import { router } from "../router";
@@ -97,7 +97,6 @@ itemsRoutes
     const codebook = await loadCodebook(c.env, (await readVersionsNow(c.env)).codebook);
     const needsEncoder = items.some((i) => i.features === undefined);
     const encoder = needsEncoder ? await loadItemEncoder(c.env, codebook.version) : null;
-    const known = new Set(encoder?.kind === "content" ? encoder.tokens : []);
     const writes = items.map((item, n) => {
       const fail = (path: string, problem: string): never => {
         const message = `items.${n}.${path}: ${problem}`;
@@ -109,7 +108,7 @@ itemsRoutes
       }
       if (!encoder || encoder.kind !== "content") return fail("features", "required: this catalog has no content item encoder");
       const meta = { genres: item.attributes?.genres ?? [], tags: item.attributes?.tags ?? [], attributes: item.attributes ?? {} };
-      if (!contentTokens(meta).some((t) => known.has(t))) fail("attributes", "none of its genres, tags or attributes are known to the item encoder; give features instead");
+      if (!knowsContent(encoder, meta)) fail("attributes", "none of its genres, tags or attributes are known to the item encoder; give features instead");
       return { ...item, features: Array.from(encodeItemContent(encoder, meta)) };
     });
     return c.json({ items: await upsertItems(c.env, codebook, writes), codebook: codebook.version }, 200);
