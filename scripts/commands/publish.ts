@@ -60,14 +60,15 @@ export function register(program: Command): void {
         step(`catalog ${current?.value ?? "(empty)"} -> SID table of codebook ${manifest.codebook.version}`);
         d1File(target, sidTable);
       }
-      d1Query(
+      // One wrangler call: the upsert, then the version's status (d1Query returns the last statement's rows).
+      const [row] = d1Query<{ status: string }>(
         target,
         `INSERT INTO model_versions (version, r2_key, sha256, codebook_version, status, manifest) VALUES (${sqlString(manifest.version)}, ${sqlString(prefix)}, ${sqlString(sha)}, ${sqlString(manifest.codebook?.version ?? "")}, 'candidate', ${sqlString(JSON.stringify(manifest))}) ` +
           // Publishing a rejected version again asks for another validation (its rejection may have been transient, e.g.
           // the catalog was on another codebook); an active, candidate or retired version is left as it is.
-          `ON CONFLICT(version) DO UPDATE SET status = 'candidate', reason = NULL WHERE model_versions.status = 'rejected'`,
+          `ON CONFLICT(version) DO UPDATE SET status = 'candidate', reason = NULL WHERE model_versions.status = 'rejected'; ` +
+          `SELECT status FROM model_versions WHERE version = ${sqlString(manifest.version)}`,
       );
-      const [row] = d1Query<{ status: string }>(target, `SELECT status FROM model_versions WHERE version = ${sqlString(manifest.version)}`);
       step(`model ${manifest.version} registered (status: ${row?.status}); the cron validates and promotes candidates`);
       console.log(JSON.stringify({ version: manifest.version, target, status: row?.status, r2Key: prefix }));
     });
