@@ -1,5 +1,5 @@
 // `hsrl default-model`: the embedded default the Worker starts with, rebuilt from nothing but the seed:
-//   synthetic catalog + logs (seeded) -> SIDs (same as `hsrl sids --data synthetic --format synthetic`)
+//   synthetic catalog + logs (seeded) -> SIDs (same as `hsrl sids --data synthetic --format synthetic --popularity 0 --no-plain`)
 //   -> supervised HPN (next-positive SID tokens, scripts/learn/supervised.ts) -> export (fp32 + int8, parity, manifest)
 //   -> <out>/{manifest.json, hpn.int8.onnx, hpn.fp32.onnx, parity.json} + the SID artifacts but sid-table.json
 //      (codebook.json, item-encoder.json, sid-table.sql, sid-report.json/.md)
@@ -41,7 +41,7 @@ export function register(program: Command): void {
       const dataset = generateSynthetic(spec);
       console.error(`${dataset.name}: ${dataset.items.length} items, ${dataset.users.length} users, ${dataset.interactions.length} interactions`);
 
-      // The `sids` command's defaults (L 3, d 32, 20 iterations; V from the catalog size), in-process.
+      // The `sids` command's defaults (L 3, d 32, 20 iterations; V from the catalog size), without the popularity coordinate or the plain-RQ comparison, in-process.
       const sidsDir = join(o.work, "sids");
       const build = await buildSids(dataset, { levels: 3, dim: 32, seed: o.seed, iterations: 20, plainRq: false });
       writeSidArtifacts(sidsDir, dataset, build);
