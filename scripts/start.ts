@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { codebookFromJson } from "../core/codebook";
-import { d1File, d1Migrate, d1Query, ROOT } from "./wrangler";
+import { d1File, d1Migrate, d1Query, persistArgs, ROOT } from "./wrangler";
 
 const say = (msg: string) => console.error(`start: ${msg}`);
 
@@ -36,7 +36,7 @@ if (active) {
   say("model/default/sid-table.sql is missing: starting with an empty catalog");
 }
 
-const dev = spawn(join(ROOT, "node_modules", ".bin", "wrangler"), ["dev", "--ip", "127.0.0.1", "--port", process.env.PORT ?? "8787", ...process.argv.slice(2)], {
+const dev = spawn(join(ROOT, "node_modules", ".bin", "wrangler"), ["dev", "--ip", "127.0.0.1", "--port", process.env.PORT ?? "8787", ...persistArgs(), ...process.argv.slice(2)], {
   cwd: ROOT,
   stdio: "inherit",
   env: { ...process.env, WRANGLER_SEND_METRICS: "false" },

@@ -23,9 +23,14 @@ function wrangler(args: string[]): string {
 
 // Local state lives in .wrangler/state unless HSRL_PERSIST_TO names another directory (the benchmarks use their own,
 // so they never touch the state `npm start` serves).
-function where(target: Target): string[] {
+/** `--persist-to <dir>` when HSRL_PERSIST_TO is set: for `wrangler dev` as for the d1/r2 commands on local state. */
+export function persistArgs(): string[] {
   const persist = process.env.HSRL_PERSIST_TO;
-  return target === "local" && persist ? ["--local", "--persist-to", persist] : [`--${target}`];
+  return persist ? ["--persist-to", persist] : [];
+}
+
+function where(target: Target): string[] {
+  return target === "local" ? ["--local", ...persistArgs()] : [`--${target}`];
 }
 
 /** Runs SQL against the deployment's D1 and returns the result rows of the last statement. */
