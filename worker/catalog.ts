@@ -4,7 +4,8 @@ import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { encodeSid, parseSidKey, sidKey, type Codebook } from "../core/codebook";
 import { database, type Db } from "./db/client";
-import { events, items, meta, nowMs } from "./db/schema";
+import { readVersions, setMeta, versionsQuery, type Versions } from "./db/meta";
+import { events, items, nowMs } from "./db/schema";
 import { causeMessage, d1, DatabaseUnavailable } from "./errors";
 import { IsolateCache } from "./isolate-cache";
 
@@ -14,13 +15,6 @@ export interface CatalogItem {
   collision: number;
   status: "active" | "retired";
   attributes: Record<string, unknown>;
-}
-
-/** Versions read with every request, in the same round trip as the item lookups. */
-export interface Versions {
-  catalog: string;
-  activeModel: string | null;
-  codebook: string | null; // the codebook the catalog's SIDs were encoded with
 }
 
 // D1 allows at most 100 bound parameters per query.
@@ -57,15 +51,6 @@ export function chunks<T>(xs: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
   return out;
-}
-
-function versionsQuery(db: Db) {
-  return db.select().from(meta).where(inArray(meta.key, ["catalog_version", "active_model", "codebook_version"]));
-}
-
-function readVersions(rows: { key: string; value: string }[]): Versions {
-  const get = (k: string) => rows.find((r) => r.key === k)?.value ?? null;
-  return { catalog: get("catalog_version") ?? "0", activeModel: get("active_model"), codebook: get("codebook_version") };
 }
 
 export interface Lookup {
@@ -195,16 +180,6 @@ export async function itemAttributes(env: { DB: D1Database }, ids: string[]): Pr
   remember(results); // so the next recommend of these items needs no second round trip
   for (const rows of results) for (const r of rows) out.set(r.id, r.attributes ?? {});
   return out;
-}
-
-export async function readVersionsNow(env: { DB: D1Database }): Promise<Versions> {
-  const db = database(env.DB);
-  return readVersions(await d1(() => versionsQuery(db)));
-}
-
-/** The statement that sets one meta key (to run alone or inside a batch). */
-export function setMeta(db: Db, key: string, value: string) {
-  return db.insert(meta).values({ key, value }).onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } });
 }
 
 // Every catalog write bumps catalog_version in the same transaction, so caches keyed by it never serve stale SIDs.

@@ -2,10 +2,10 @@
 // the active model keeps serving. Used by the Cron Trigger and by the admin routes.
 import { and, desc, eq, ne, sql } from "drizzle-orm";
 import { servingTensors, type Manifest } from "../core/manifest";
-import { readVersionsNow, setMeta } from "./catalog";
 import { embeddedCodebookVersion } from "./codebook";
 import { database, type Db } from "./db/client";
-import { meta, modelVersions, nowMs } from "./db/schema";
+import { deleteMeta, readVersionsNow, setMeta } from "./db/meta";
+import { modelVersions, nowMs } from "./db/schema";
 import { causeMessage, d1 } from "./errors";
 import { fetchPublished } from "./model";
 import { createSession, ort } from "./onnx";
@@ -143,7 +143,7 @@ export async function rollback(env: Cloudflare.Env): Promise<Outcome & { from: s
     if (catalogCodebook !== null) {
       return { action: "rejected", version: "embedded", reason: `the embedded default was trained on codebook ${embeddedCodebookVersion()}, the catalog is on ${catalogCodebook}`, from: current.version };
     }
-    await d1(() => db.batch([markRolledBack, db.delete(meta).where(eq(meta.key, "active_model"))]));
+    await d1(() => db.batch([markRolledBack, deleteMeta(db, "active_model")]));
     return { action: "promoted", version: "embedded", from: current.version };
   }
   const reason = await validate(env, previous.version);

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../bindings";
-import { readVersionsNow } from "../catalog";
+import { readVersionsNow } from "../db/meta";
 import { causeMessage } from "../errors";
 import { servingModel } from "../model";
 

@@ -1,8 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAdmin } from "../auth";
-import { getItem, readVersionsNow, retireItem, searchItems, upsertItems } from "../catalog";
+import { getItem, retireItem, searchItems, upsertItems } from "../catalog";
 import { encodeItemContent, knowsContent } from "../../core/item-encoder";
 import { loadCodebook, loadItemEncoder } from "../codebook";
+import { readVersionsNow } from "../db/meta";
 import { ApiError } from "../errors";
 import { router } from "../router";
 import { adminSecurity, authErrors, ErrorBody, errorResponses, Item, ItemId, json } from "../schemas";

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { readVersionsNow } from "../catalog";
+import { readVersionsNow } from "../db/meta";
 import { servingModel } from "../model";
 import { router } from "../router";
 import { errorResponses, json } from "../schemas";

@@ -1,0 +1,41 @@
+// The meta rows: the versions every request reads (in the same D1 batch as its item lookups) and the statements that
+// move them. Catalog writes bump catalog_version; the registry sets active_model.
+import { eq, inArray, sql } from "drizzle-orm";
+import { d1 } from "../errors";
+import { database, type Db } from "./client";
+import { meta } from "./schema";
+
+export type MetaKey = "catalog_version" | "active_model" | "codebook_version";
+
+/** Versions read with every request, in the same round trip as the item lookups. */
+export interface Versions {
+  catalog: string;
+  activeModel: string | null;
+  codebook: string | null; // the codebook the catalog's SIDs were encoded with
+}
+
+/** The query for the version rows, to run inside a batch; readVersions turns its rows into Versions. */
+export function versionsQuery(db: Db) {
+  return db.select().from(meta).where(inArray(meta.key, ["catalog_version", "active_model", "codebook_version"] satisfies MetaKey[]));
+}
+
+export function readVersions(rows: { key: string; value: string }[]): Versions {
+  const get = (k: MetaKey) => rows.find((r) => r.key === k)?.value ?? null;
+  return { catalog: get("catalog_version") ?? "0", activeModel: get("active_model"), codebook: get("codebook_version") };
+}
+
+/** The versions in a round trip of their own, for callers that look up no items. */
+export async function readVersionsNow(env: { DB: D1Database }): Promise<Versions> {
+  const db = database(env.DB);
+  return readVersions(await d1(() => versionsQuery(db)));
+}
+
+/** The statement that sets one meta key (to run alone or inside a batch). */
+export function setMeta(db: Db, key: MetaKey, value: string) {
+  return db.insert(meta).values({ key, value }).onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } });
+}
+
+/** The statement that removes one meta key (no active_model: the embedded default serves). */
+export function deleteMeta(db: Db, key: MetaKey) {
+  return db.delete(meta).where(eq(meta.key, key));
+}
