@@ -1,5 +1,6 @@
-// Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`. Tokens are compared in constant time (over their SHA-256,
-// so lengths leak nothing either) and never echoed or logged.
+// Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`. Each one lists requireAdmin as its route middleware next to
+// its OpenAPI `security`, so the document and the check cannot drift apart. Tokens are compared in constant time (over
+// their SHA-256, so lengths leak nothing either) and never echoed or logged.
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./bindings";
 

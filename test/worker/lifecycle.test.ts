@@ -59,6 +59,29 @@ describe("admin auth", () => {
     const del = await exports.default.fetch("http://edge/v1/items/item-3", { method: "DELETE", headers: { authorization: "Bearer nope" } });
     expect(del.status).toBe(403);
   });
+
+  it("rejects a request without a token on every route the OpenAPI document marks with security", async () => {
+    const doc = (await (await exports.default.fetch("http://edge/openapi.json")).json()) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+    const secured = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => (op.security?.length ?? 0) > 0)
+        .map(([method]) => ({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, "item-3") })),
+    );
+    expect(secured.map((r) => `${r.method} ${r.path}`)).toEqual(
+      expect.arrayContaining(["PUT /v1/items", "DELETE /v1/items/item-3", "GET /v1/admin/models", "POST /v1/admin/rollback", "POST /v1/admin/models/item-3/promote"]),
+    );
+    for (const { method, path } of secured) {
+      // no body either: the check runs before validation, so a malformed request learns nothing
+      const res = await exports.default.fetch(`http://edge${path}`, { method });
+      expect({ route: `${method} ${path}`, status: res.status, body: await res.json() }).toEqual({
+        route: `${method} ${path}`,
+        status: 401,
+        body: { error: "unauthorized", message: "admin routes need an Authorization: Bearer <token> header" },
+      });
+      expect(res.headers.get("www-authenticate")).toBe("Bearer");
+    }
+    expect((await env.DB.prepare("SELECT status FROM items WHERE id = 'item-3'").first<{ status: string }>())?.status).toBe("active");
+  });
 });
 
 describe("PUT /v1/items", () => {

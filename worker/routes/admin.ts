@@ -12,6 +12,7 @@ const promoteRoute = createRoute({
   method: "post",
   path: "/v1/admin/models/{version}/promote",
   summary: "Validate a published model and make it active (as the cron would)",
+  middleware: [requireAdmin] as const,
   security: adminSecurity,
   request: { params: z.object({ version: z.string().min(1).max(64) }) },
   responses: { 200: json(Outcome, "promoted"), 404: json(ErrorBody, "not registered"), 409: json(z.union([Outcome, ErrorBody]), "rejected by validation, or not in a promotable state"), ...authErrors, ...errorResponses },
@@ -21,6 +22,7 @@ const rollbackRoute = createRoute({
   method: "post",
   path: "/v1/admin/rollback",
   summary: "Put the previously active model back (or the embedded default)",
+  middleware: [requireAdmin] as const,
   security: adminSecurity,
   responses: { 200: json(Outcome, "rolled back"), 409: json(Outcome, "nothing to roll back to"), ...authErrors, ...errorResponses },
 });
@@ -29,12 +31,12 @@ const listRoute = createRoute({
   method: "get",
   path: "/v1/admin/models",
   summary: "The model registry",
+  middleware: [requireAdmin] as const,
   security: adminSecurity,
   responses: { 200: json(z.object({ models: z.array(z.record(z.string(), z.unknown())) }), "registered models, newest first"), ...authErrors, ...errorResponses },
 });
 
 export const adminRoutes = router();
-adminRoutes.use("/v1/admin/*", requireAdmin);
 adminRoutes
   .openapi(promoteRoute, async (c) => {
     const { version } = c.req.valid("param");

@@ -60,6 +60,7 @@ const putRoute = createRoute({
   method: "put",
   path: "/v1/items",
   summary: "Add or update items; each gets its SID from the catalog's codebook at the edge",
+  middleware: [requireAdmin] as const,
   security: adminSecurity,
   request: { body: { content: { "application/json": { schema: ItemsWrite } }, required: true } },
   responses: {
@@ -73,14 +74,13 @@ const deleteRoute = createRoute({
   method: "delete",
   path: "/v1/items/{id}",
   summary: "Retire an item: kept for history lookups, never recommended",
+  middleware: [requireAdmin] as const,
   security: adminSecurity,
   request: { params: IdParam },
   responses: { 200: json(z.object({ id: z.string(), status: z.literal("retired") }), "retired"), 404: json(ErrorBody, "no such item"), ...authErrors, ...errorResponses },
 });
 
 export const itemsRoutes = router();
-itemsRoutes.on(["PUT", "DELETE"], "/v1/items/*", requireAdmin);
-itemsRoutes.put("/v1/items", requireAdmin);
 itemsRoutes
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid("param");
