@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { itemAttributes, sidIndex } from "../catalog";
 import { decodeTopK } from "../decode";
-import { MAX_HISTORY, resolve, score, serverTiming } from "../policy";
+import { MAX_HISTORY, resolve, score, serverTiming } from "../inference";
 import { settleAll } from "../isolate-cache";
 import { router } from "../router";
 import { errorResponses, json, RecommendRequest, RecommendResponse } from "../schemas";

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { scoreSid } from "../../core/score";
 import { ModelUnavailable } from "../errors";
-import { MAX_HISTORY, resolve, score, serverTiming } from "../policy";
+import { MAX_HISTORY, resolve, score, serverTiming } from "../inference";
 import { router } from "../router";
 import { errorResponses, json, RerankRequest, RerankResponse } from "../schemas";
 

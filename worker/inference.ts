@@ -1,4 +1,4 @@
-// What rerank and recommend share: turning a request's history into SIDs and the model's per-level log-probs.
+// Request inference, what rerank and recommend share: a request's history -> SIDs -> the model's per-level log-probs.
 import type { CatalogItem, Lookup } from "./catalog";
 import { lookupItems } from "./catalog";
 import { runHpn, servingModel, type ServingModel } from "./model";
