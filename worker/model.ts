@@ -3,7 +3,6 @@
 // new model from R2. With no published model, the embedded default in model/ serves.
 import { eq } from "drizzle-orm";
 import { parseManifest, type Manifest } from "../core/manifest";
-import { sha256Hex } from "../core/sha256";
 import embeddedManifest from "../model/default/manifest.json";
 import embeddedModel from "../model/default/hpn.int8.onnx";
 import { database } from "./db/client";
@@ -63,10 +62,16 @@ export async function fetchPublished(env: Cloudflare.Env, version: string): Prom
   const object = await env.MODELS.get(`${row.r2Key}${manifest.serving}`);
   if (!object) throw new ModelUnavailable(`model ${version}: ${row.r2Key}${manifest.serving} is missing from R2`);
   const bytes = new Uint8Array(await object.arrayBuffer());
-  const digest = sha256Hex(bytes);
+  const digest = await subtleSha256Hex(bytes);
   if (digest !== file.sha256) throw new ModelUnavailable(`model ${version}: sha256 of ${manifest.serving} is ${digest}, manifest says ${file.sha256}`);
   if (digest !== row.sha256) throw new ModelUnavailable(`model ${version}: sha256 ${digest} differs from the registry's ${row.sha256}`);
   return { manifest, bytes };
+}
+
+// Model files are megabytes and this path is async: the runtime's native digest, not the sync one core/ uses.
+async function subtleSha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
