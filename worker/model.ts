@@ -2,6 +2,7 @@
 // The active version is read from D1 with every request (meta.active_model); when it moves, the next request loads the
 // new model from R2. With no published model, the embedded default in model/ serves.
 import { eq } from "drizzle-orm";
+import { packSidHistories } from "../core/history";
 import { parseManifest, type Manifest } from "../core/manifest";
 import embeddedManifest from "../model/default/manifest.json";
 import embeddedModel from "../model/default/hpn.int8.onnx";
@@ -76,24 +77,15 @@ async function subtleSha256Hex(bytes: Uint8Array): Promise<string> {
 
 /**
  * Runs the HPN on a batch of histories (each a list of SIDs, oldest first) and returns the per-level log-probs,
- * [batch, L, V] row-major. Histories are right-aligned into the model's H slots, keeping the newest H items.
+ * [batch, L, V] row-major. Histories are packed as the trainer packs them (core/history.ts): right-aligned into the
+ * model's H slots, keeping the newest H items.
  */
-export async function runHpn(model: ServingModel, histories: number[][][]): Promise<Float32Array> {
+export async function runHpn(model: ServingModel, histories: readonly (readonly ArrayLike<number>[])[]): Promise<Float32Array> {
   const { historyLength: H, levels: L } = model.manifest;
-  const B = histories.length;
-  const sids = new BigInt64Array(B * H * L);
-  const length = new BigInt64Array(B);
-  histories.forEach((history, b) => {
-    const recent = history.slice(-H);
-    length[b] = BigInt(recent.length);
-    recent.forEach((tokens, i) => {
-      const base = (b * H + (H - recent.length + i)) * L;
-      for (let l = 0; l < L; l++) sids[base + l] = BigInt(tokens[l]);
-    });
-  });
+  const { sids, length } = packSidHistories(histories, H, L);
   const out = await model.session.run({
-    sids: new ort.Tensor("int64", sids, [B, H, L]),
-    length: new ort.Tensor("int64", length, [B]),
+    sids: new ort.Tensor("int64", BigInt64Array.from(sids, (z) => BigInt(z)), [histories.length, H, L]),
+    length: new ort.Tensor("int64", BigInt64Array.from(length, (n) => BigInt(n)), [histories.length]),
   });
   return out.logprobs.data as Float32Array;
 }
