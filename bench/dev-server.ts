@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { d1File, d1Migrate, ROOT } from "../scripts/wrangler";
+import { d1File, d1Migrate, ROOT } from "../scripts/deploy/wrangler";
 
 /** Fresh local state under .wrangler/bench (HSRL_PERSIST_TO), so a benchmark never changes what `npm start` serves. */
 export async function startDevServer(port: number, vars: Record<string, string> = {}): Promise<{ base: string; stop: () => void }> {

@@ -4,7 +4,7 @@
 // onnxruntime-node is not installed on this machine (its install downloads CUDA files), so no native ratio here.
 import { existsSync, readFileSync } from "node:fs";
 import { parseManifest } from "../core/manifest";
-import { buildHpnOnnx } from "../scripts/export/graph";
+import { buildHpnOnnx } from "../scripts/export/hpn-graph";
 import { randomHeldOut } from "../scripts/export/heldout";
 import { ortSession, runHpnOnnx } from "../scripts/export/ort";
 import { initBackend } from "../scripts/model/backend";

@@ -1,7 +1,7 @@
 // Lifecycle benchmark in local wrangler dev: item upserts/s (PUT /v1/items, SIDs assigned at the edge), events/s
 // (POST /v1/events), and the time from PUT of a new item to its first appearance in /v1/recommend.
 import { randomBytes } from "node:crypto";
-import { d1Query } from "../scripts/wrangler";
+import { d1Query } from "../scripts/deploy/wrangler";
 import { startDevServer } from "./dev-server";
 
 const PORT = Number(process.env.BENCH_PORT ?? 8792);

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { d1Query, ROOT } from "../scripts/wrangler";
+import { d1Query, ROOT } from "../scripts/deploy/wrangler";
 import { startDevServer } from "./dev-server";
 
 const PORT = Number(process.env.BENCH_PORT ?? 8790);

@@ -4,11 +4,11 @@
 import { availableParallelism } from "node:os";
 import { encodeSid } from "../core/codebook";
 import type { Dataset, ItemMeta } from "../scripts/data/dataset";
-import { Random } from "../scripts/data/random";
+import { Rng } from "../scripts/util/rng";
 import { buildSids } from "../scripts/sids/build";
 
 export function syntheticVectors(n: number, d: number, clusters: number, seed: number): Float32Array[] {
-  const rng = new Random(seed);
+  const rng = new Rng(seed);
   const centres = Array.from({ length: clusters }, () => Float32Array.from({ length: d }, () => rng.normal()));
   const weight = Float64Array.from({ length: clusters }, () => Math.exp(1.2 * rng.normal())); // skewed cluster sizes
   const cum = new Float64Array(clusters);
@@ -52,7 +52,7 @@ export default async function benchSids(opts: { items?: number; threads?: number
   const buildSeconds = (performance.now() - t1) / 1000;
 
   // Spot check: the shared encoder reproduces 10,000 built SIDs.
-  const rng = new Random(2);
+  const rng = new Rng(2);
   let mismatches = 0;
   const t2 = performance.now();
   for (let s = 0; s < 10_000; s++) {

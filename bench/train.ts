@@ -10,7 +10,7 @@ import { MultiLevelCritic } from "../scripts/model/critic";
 import { DEFAULT_HPN_CONFIG } from "../scripts/model/hpn";
 import { ResponseModel } from "../scripts/model/response";
 import { ResponseClickModel } from "../scripts/learn/simulator";
-import { Rng } from "../scripts/learn/rng";
+import { Rng } from "../scripts/util/rng";
 
 const B = 64, H = 50, L = 3, V = 64, N = 9742;
 const cfg = { ...DEFAULT_HPN_CONFIG, levels: L, vocab: V, historyLength: H };

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { codebookToJson, createCodebook, type Codebook } from "../core/codebook";
 import { manifestVersion, parseManifest, servingTensors, type Manifest } from "../core/manifest";
 import { sha256Hex } from "../core/sha256";
-import { Random } from "./data/random";
-import { GraphBuilder } from "./onnx/graph";
+import { Rng } from "./util/rng";
+import { GraphBuilder } from "./export/onnx-builder";
 
 export const TINY_W = [
   [0.5, -1.0, 0.25],
@@ -39,7 +39,7 @@ export const FIXTURE_FEATURE_DIM = 4;
 
 /** A seeded codebook matching the fixture's shape (L = 3, V = 16, d = 4), for catalog writes in tests. */
 export function fixtureCodebook(seed = 11): Codebook {
-  const rng = new Random(seed);
+  const rng = new Rng(seed);
   const { levels, vocab } = HPN_FIXTURE;
   const scales = [1, 0.3, 0.1]; // coarse to fine: each level quantises a smaller residual
   const centroids = scales.map((scale) => Float32Array.from({ length: vocab * FIXTURE_FEATURE_DIM }, () => rng.normal() * scale));
@@ -57,7 +57,7 @@ export function hpnFixture(
   fileName = "hpn-fixture.onnx",
 ): { bytes: Uint8Array; manifest: Manifest } {
   const { historyLength: H, levels: L, vocab: V, dModel: d } = shape;
-  const rng = new Random(shape.seed);
+  const rng = new Rng(shape.seed);
   const randn = (n: number, scale: number) => Float32Array.from({ length: n }, () => rng.normal() * scale);
   const g = new GraphBuilder("hpn-fixture");
   const sids = g.input("sids", "int64", ["batch", H, L]);

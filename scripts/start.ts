@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { codebookFromJson } from "../core/codebook";
-import { d1File, d1Migrate, d1Query, persistArgs, ROOT } from "./wrangler";
+import { d1File, d1Migrate, d1Query, persistArgs, ROOT } from "./deploy/wrangler";
 
 const say = (msg: string) => console.error(`start: ${msg}`);
 

@@ -1,45 +1,59 @@
-// `hsrl evaluate`: every policy (random, popular, sl, flat-a2c, hsrl, hsrl-no-residual, hsrl-no-mlc, hpn-sl) trained
-// on the same data, simulator and budget over several seeds, then evaluated in the simulator (>= 500 episodes per
-// seed, with 15% of the items held out of all training and added back at evaluation) and on the test split.
+// `hsrl evaluate`: every policy (random, popular, sl, flat-a2c, hsrl, ablations) trained on the same data, simulator
+// and budget over several seeds, then evaluated in the simulator (>= 500 episodes per seed, with 15% of the items held
+// out of all training and added back at evaluation) and on the test split (learn/experiment.ts).
 // Writes <out>/eval.json, eval.md, curves-*.svg; trained policies are kept in <out>/work/ so a rerun resumes.
 import path from "node:path";
 import { Command } from "commander";
 import { loadDataset } from "../data/load";
-import { initBackend } from "../model/backend";
+import { POLICY_NAMES, type PolicyName } from "../learn/config";
 import { buildEpisodes } from "../learn/episodes";
-import { POLICY_NAMES, runExperiment, type PolicyName } from "../learn/experiment";
-import { progressBar } from "../learn/progress";
+import { runExperiment } from "../learn/experiment";
 import { writeReport } from "../learn/report";
-import { holdoutSids } from "../learn/sids";
-import { int, num } from "./flags";
-import { addLearningOptions, experimentConfigFrom } from "./train";
+import { initBackend } from "../model/backend";
+import { holdoutSids } from "../sids/holdout";
+import { fraction, int } from "./flags";
+import { addLearningOptions, experimentConfigFrom, type LearningFlags } from "./learning-options";
+import { progressBar } from "./progress-bar";
+
+interface EvaluateFlags extends LearningFlags {
+  seeds: string;
+  episodes: number;
+  holdout: number;
+  policies: string;
+  budgetNote?: string;
+}
+
+function parseSeeds(list: string): number[] {
+  return list.split(",").map((s) => {
+    const x = Number(s);
+    if (!Number.isInteger(x)) throw new Error(`--seeds: "${s}" is not an integer`);
+    return x;
+  });
+}
+
+function parsePolicies(list: string): PolicyName[] {
+  const names = list.split(",").map((s) => s.trim());
+  for (const n of names) if (!(POLICY_NAMES as readonly string[]).includes(n)) throw new Error(`--policies: unknown policy "${n}" (known: ${POLICY_NAMES.join(", ")})`);
+  return names as PolicyName[];
+}
 
 export function register(program: Command): void {
   addLearningOptions(program.command("evaluate").description("train and evaluate every policy over several seeds; writes eval.json, eval.md, SVG curves"))
     .option("--seeds <list>", "comma-separated seeds", "1,2,3")
     .option("--episodes <n>", "simulated episodes per seed and policy", int("episodes"), 500)
-    .option("--holdout <x>", "share of items held out of all training (dynamic catalog)", num("holdout"), 0.15)
+    .option("--holdout <x>", "share of items held out of all training (dynamic catalog)", fraction("holdout"), 0.15)
     .option("--policies <list>", `comma-separated subset of ${POLICY_NAMES.join(",")}`, POLICY_NAMES.join(","))
     .option("--budget-note <text>", "one line describing the budget, printed at the top of eval.md")
-    .action(async (o) => {
-      await initBackend({ threads: o.threads || 1 });
-      const cfg = experimentConfigFrom(o);
-      cfg.seeds = String(o.seeds).split(",").map((s) => {
-        const x = Number(s);
-        if (!Number.isInteger(x)) throw new Error(`--seeds: "${s}" is not an integer`);
-        return x;
-      });
-      const names = String(o.policies).split(",").map((s) => s.trim());
-      for (const n of names) if (!(POLICY_NAMES as readonly string[]).includes(n)) throw new Error(`--policies: unknown policy "${n}" (known: ${POLICY_NAMES.join(", ")})`);
-      cfg.policies = names as PolicyName[];
-      cfg.episodesPerSeed = o.episodes;
-      cfg.episodes.holdoutFraction = o.holdout;
+    .action(async (o: EvaluateFlags) => {
       if (o.episodes < 1) throw new Error("--episodes must be >= 1");
+      const base = experimentConfigFrom(o);
+      const cfg = { ...base, seeds: parseSeeds(o.seeds), policies: parsePolicies(o.policies), episodesPerSeed: o.episodes, episodes: { ...base.episodes, holdoutFraction: o.holdout } };
+      await initBackend({ threads: o.threads || 1 });
       const dataset = loadDataset(o.data, o.format, { seed: o.seed });
       const { progress, stop } = progressBar();
       try {
         // The held-out items are fixed by --seed (not per evaluation seed), so every policy faces the same new items.
-        const ep = buildEpisodes(dataset, { ...cfg.episodes, historyLength: cfg.hpn.historyLength });
+        const ep = buildEpisodes(dataset, { ...cfg.episodes, historyLength: cfg.historyLength, seed: cfg.seed });
         const sids = await holdoutSids(dataset, ep.heldOut, { levels: o.levels, size: o.vocab, dim: 32, seed: o.seed, popularityWeight: cfg.sidPopularity, popularity: ep.trainPositiveCount });
         const report = runExperiment(dataset, sids, cfg, path.join(o.out, "work"), sids.features, progress);
         stop();

@@ -1,19 +1,8 @@
-// `hsrl events export`: the feedback the Worker stored (POST /v1/events) as a generic-CSV training log
-// (user,item,label,timestamp), so the next `hsrl train --format csv` learns from it.
-import { Command } from "commander";
+// `hsrl events export`: stored feedback as a generic-CSV training log (deploy/events.ts).
 import { writeFileSync } from "node:fs";
-import { d1Query, targetOf } from "../wrangler";
-
-const PAGE = 5000;
-
-interface Row {
-  user_id: string;
-  item_id: string;
-  label: number;
-  ts: number;
-}
-
-const csvField = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+import { Command } from "commander";
+import { exportEvents } from "../deploy/events";
+import { targetOf } from "../deploy/wrangler";
 
 export function register(program: Command): void {
   const events = program.command("events").description("feedback events stored by the Worker");
@@ -30,18 +19,7 @@ export function register(program: Command): void {
     }, 0)
     .action((o: { out: string; local?: boolean; remote?: boolean; since: number }) => {
       const target = targetOf(o);
-      // One row per shown (user, item, request): clicked if any click matches it. Events without a request id stand alone.
-      const lines = ["user,item,label,timestamp"];
-      for (let offset = 0; ; offset += PAGE) {
-        const rows = d1Query<Row>(
-          target,
-          `SELECT user_id, item_id, MAX(type = 'click') AS label, MIN(ts) AS ts FROM events WHERE ts >= ${o.since}
-           GROUP BY user_id, item_id, COALESCE(request_id, 'id:' || id) ORDER BY MIN(ts), user_id, item_id LIMIT ${PAGE} OFFSET ${offset}`,
-        );
-        for (const r of rows) lines.push([csvField(r.user_id), csvField(r.item_id), r.label, Math.floor(r.ts / 1000)].join(","));
-        process.stderr.write(`\revents export: ${lines.length - 1} rows`);
-        if (rows.length < PAGE) break;
-      }
+      const lines = exportEvents(target, o.since, (n) => process.stderr.write(`\revents export: ${n} rows`));
       process.stderr.write("\n");
       writeFileSync(o.out, lines.join("\n") + "\n");
       console.log(JSON.stringify({ out: o.out, rows: lines.length - 1, target }));

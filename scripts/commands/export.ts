@@ -1,8 +1,8 @@
 // `hsrl export`: checkpoint (or --random HPN) -> hpn.fp32.onnx, hpn.int8.onnx, manifest.json, parity.json.
-import { copyFileSync, readFileSync } from "node:fs";
+import { copyFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
-import { codebookFromJson, parseSidKey, type Codebook } from "../../core/codebook";
+import { DATASET_FORMATS } from "../data/dataset";
 import { loadDataset } from "../data/load";
 import { initBackend } from "../model/backend";
 import { loadHpnCheckpoint } from "../model/checkpoint";
@@ -10,58 +10,8 @@ import { DEFAULT_HPN_CONFIG, Hpn, type HpnConfig } from "../model/hpn";
 import { exportHpn } from "../export/export";
 import { datasetHeldOut, randomHeldOut } from "../export/heldout";
 import type { HeldOutHistories } from "../export/parity";
+import { loadCodebookFile, readSidTokens } from "../sids/table";
 import { integer, num } from "./flags";
-
-export function readJsonFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    throw new Error(`${path}: cannot read file`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: invalid JSON (${(e as Error).message})`);
-  }
-}
-
-export function loadCodebookFile(path: string): Codebook {
-  try {
-    return codebookFromJson(readJsonFile(path));
-  } catch (e) {
-    const msg = (e as Error).message;
-    throw new Error(msg.startsWith(path) ? msg : `${path}: ${msg}`);
-  }
-}
-
-/**
- * SID tokens [numItems * L] for a dataset's items from a SID table JSON: an array (or {items: [...]}) of entries with
- * the external item `id` and the tokens as `tokens` / `sid` (number[]) or `sid` ("12-40-3"). Items missing from the table
- * are an error.
- */
-export function sidTokensForItems(path: string, itemIds: string[], levels: number, codebookVersion?: string): Int32Array {
-  const json = readJsonFile(path) as unknown;
-  const tableVersion = (json as { codebookVersion?: unknown }).codebookVersion;
-  if (codebookVersion && typeof tableVersion === "string" && tableVersion !== codebookVersion)
-    throw new Error(`${path}: SIDs were built with codebook ${tableVersion}, but --codebook is ${codebookVersion}`);
-  const rows = Array.isArray(json) ? json : (json as { items?: unknown }).items;
-  if (!Array.isArray(rows)) throw new Error(`${path}: expected an array of {id, tokens|sid} (or {items: [...]})`);
-  const byId = new Map<string, number[]>();
-  rows.forEach((r: { id?: unknown; tokens?: unknown; sid?: unknown }, i) => {
-    const tokens = Array.isArray(r.tokens) ? (r.tokens as number[]) : Array.isArray(r.sid) ? (r.sid as number[]) : typeof r.sid === "string" ? parseSidKey(r.sid) : null;
-    if (r.id === undefined || !tokens) throw new Error(`${path}: entry ${i} needs "id" and "tokens" or "sid"`);
-    if (tokens.length !== levels) throw new Error(`${path}: entry ${i} (id ${String(r.id)}) has ${tokens.length} tokens, the HPN has ${levels} levels`);
-    byId.set(String(r.id), tokens);
-  });
-  const out = new Int32Array(itemIds.length * levels);
-  itemIds.forEach((id, i) => {
-    const t = byId.get(id);
-    if (!t) throw new Error(`${path}: no SID for item "${id}"`);
-    out.set(t, i * levels);
-  });
-  return out;
-}
 
 export function register(program: Command): void {
   program
@@ -72,7 +22,7 @@ export function register(program: Command): void {
     .option("--codebook <file>", "codebook.json the SIDs were built with (recorded in the manifest)")
     .option("--histories <n>", "held-out histories for the parity check", integer("histories"), 1000)
     .option("--data <path>", "dataset for held-out histories (test split) and NDCG@10; needs --format and --sid-table")
-    .option("--format <format>", "dataset format (movielens, ml-100k, ml-1m, csv, synthetic)")
+    .addOption(new Option("--format <format>", "dataset format").choices(DATASET_FORMATS))
     .option("--sid-table <file>", "SID table JSON: [{id, tokens|sid}] for the dataset's items")
     .addOption(new Option("--serve <variant>", "which file the manifest serves").choices(["int8", "fp32"]).default("int8"))
     .option("--random", "export a randomly initialised HPN (no checkpoint)")
@@ -115,7 +65,7 @@ export function register(program: Command): void {
       if (o.data) {
         if (!o.format || !o.sidTable) throw new Error("export: --data needs --format and --sid-table");
         const dataset = loadDataset(o.data, o.format, { seed: o.seed });
-        const tokens = sidTokensForItems(o.sidTable, dataset.items.map((it) => it.id), L, codebook?.version);
+        const tokens = readSidTokens(o.sidTable, dataset.items.map((it) => it.id), L, codebook?.version);
         heldOut = datasetHeldOut(dataset, tokens, { levels: L, historyLength: H, histories: o.histories });
       } else {
         heldOut = randomHeldOut({ levels: L, vocab: V, historyLength: H, histories: o.histories, seed: o.seed });

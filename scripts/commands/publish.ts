@@ -1,13 +1,7 @@
-// `hsrl publish`: an exported model directory -> R2 (model files, manifest, codebook) + a `candidate` row in D1, and
-// the SID table when the catalog is on another codebook. The Worker's cron then validates and promotes it.
+// `hsrl publish`: an exported model -> R2 + a candidate in D1 (deploy/publish.ts); the Worker's cron promotes it.
 import { Command } from "commander";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { codebookFromJson } from "../../core/codebook";
-import { encoderOutputDim, itemEncoderFromJson } from "../../core/item-encoder";
-import { parseManifest } from "../../core/manifest";
-import { sha256Hex } from "../../core/sha256";
-import { d1File, d1Query, r2Put, sqlString, targetOf } from "../wrangler";
+import { publishModel } from "../deploy/publish";
+import { targetOf } from "../deploy/wrangler";
 
 export function register(program: Command): void {
   program
@@ -19,57 +13,6 @@ export function register(program: Command): void {
     .option("--sids <dir>", "where codebook.json and sid-table.sql are (default: the model dir, else its sibling sids/ as `hsrl pipeline` writes)")
     .option("--catalog", "load the SID table even when the catalog is already on this codebook")
     .action((o: { model: string; sids?: string; local?: boolean; remote?: boolean; catalog?: boolean }) => {
-      const target = targetOf(o);
-      const dir = o.model;
-      const sidsDir = o.sids ?? (existsSync(join(dir, "codebook.json")) ? dir : join(dir, "..", "sids"));
-      const manifestPath = join(dir, "manifest.json");
-      if (!existsSync(manifestPath)) throw new Error(`${manifestPath} not found: --model must be a directory written by \`hsrl export\``);
-      const manifest = parseManifest(JSON.parse(readFileSync(manifestPath, "utf8")), manifestPath);
-      const servingPath = join(dir, manifest.serving);
-      if (!existsSync(servingPath)) throw new Error(`${servingPath} not found (named by manifest.serving)`);
-      const sha = sha256Hex(readFileSync(servingPath));
-      const want = manifest.files[manifest.quantization].sha256;
-      if (sha !== want) throw new Error(`${servingPath}: sha256 ${sha} does not match the manifest's ${want}`);
-
-      const prefix = `models/${manifest.version}/`;
-      const step = (msg: string) => console.error(`publish (${target}): ${msg}`);
-      if (manifest.codebook) {
-        const codebookPath = join(sidsDir, "codebook.json");
-        if (!existsSync(codebookPath)) throw new Error(`${codebookPath} not found: the manifest names codebook ${manifest.codebook.version}`);
-        const codebook = codebookFromJson(readFileSync(codebookPath, "utf8"));
-        if (codebook.version !== manifest.codebook.version) throw new Error(`${codebookPath} is codebook ${codebook.version}, the manifest names ${manifest.codebook.version}`);
-        step(`codebook ${codebook.version} -> codebooks/${codebook.version}.json`);
-        r2Put(target, `codebooks/${codebook.version}.json`, codebookPath, "application/json");
-        // The item encoder lets the Worker derive a new item's features from its content (PUT /v1/items without features).
-        const encoderPath = join(sidsDir, "item-encoder.json");
-        if (existsSync(encoderPath)) {
-          const encoder = itemEncoderFromJson(readFileSync(encoderPath, "utf8")); // refuse a corrupted file here, not at the edge
-          if (encoderOutputDim(encoder) !== codebook.dim) throw new Error(`${encoderPath} makes ${encoderOutputDim(encoder)}-d vectors, codebook ${codebook.version} encodes ${codebook.dim}`);
-          step(`item encoder -> item-encoders/${codebook.version}.json`);
-          r2Put(target, `item-encoders/${codebook.version}.json`, encoderPath, "application/json");
-        }
-      }
-      step(`${manifest.serving} (${manifest.quantization}) -> ${prefix}`);
-      r2Put(target, `${prefix}${manifest.serving}`, servingPath, "application/octet-stream");
-      r2Put(target, `${prefix}manifest.json`, manifestPath, "application/json");
-
-      const [current] = d1Query<{ value: string }>(target, "SELECT value FROM meta WHERE key = 'codebook_version'");
-      const sidTable = join(sidsDir, "sid-table.sql");
-      if (manifest.codebook && (o.catalog || current?.value !== manifest.codebook.version)) {
-        if (!existsSync(sidTable)) throw new Error(`${sidTable} not found: the catalog is on codebook ${current?.value ?? "(none)"}, the model on ${manifest.codebook.version}`);
-        step(`catalog ${current?.value ?? "(empty)"} -> SID table of codebook ${manifest.codebook.version}`);
-        d1File(target, sidTable);
-      }
-      // One wrangler call: the upsert, then the version's status (d1Query returns the last statement's rows).
-      const [row] = d1Query<{ status: string }>(
-        target,
-        `INSERT INTO model_versions (version, r2_key, sha256, codebook_version, status, manifest) VALUES (${sqlString(manifest.version)}, ${sqlString(prefix)}, ${sqlString(sha)}, ${sqlString(manifest.codebook?.version ?? "")}, 'candidate', ${sqlString(JSON.stringify(manifest))}) ` +
-          // Publishing a rejected version again asks for another validation (its rejection may have been transient, e.g.
-          // the catalog was on another codebook); an active, candidate or retired version is left as it is.
-          `ON CONFLICT(version) DO UPDATE SET status = 'candidate', reason = NULL WHERE model_versions.status = 'rejected'; ` +
-          `SELECT status FROM model_versions WHERE version = ${sqlString(manifest.version)}`,
-      );
-      step(`model ${manifest.version} registered (status: ${row?.status}); the cron validates and promotes candidates`);
-      console.log(JSON.stringify({ version: manifest.version, target, status: row?.status, r2Key: prefix }));
+      console.log(JSON.stringify(publishModel({ model: o.model, sids: o.sids, catalog: o.catalog, target: targetOf(o) })));
     });
 }

@@ -6,7 +6,7 @@ import { buildSids } from "../sids/build";
 import { positivesPerItem } from "../sids/features";
 import { fraction, intIn, num } from "./flags";
 import { writeSidArtifacts } from "../sids/artifacts";
-import { progressBar } from "../learn/progress";
+import { progressBar } from "./progress-bar";
 
 export function register(program: Command): void {
   program

@@ -56,3 +56,8 @@ export class DataError extends Error {
     this.name = "DataError";
   }
 }
+
+/** The positive-feedback rule: rated data is positive at or above the threshold, binary labels at 1. */
+export function isPositive(rating: number, ratingScale: Dataset["ratingScale"], threshold: number): boolean {
+  return ratingScale === null ? rating >= 0.5 : rating >= threshold;
+}

@@ -5,7 +5,7 @@
 // item by softmax(beta * taste·item + log popularity) and rates it 1..5 from the same affinity plus noise.
 import type { Dataset, Interaction, ItemMeta } from "./dataset";
 import { sortInteractions } from "./dataset";
-import { Random } from "./random";
+import { Rng } from "../util/rng";
 
 export interface SyntheticConfig {
   items: number;
@@ -68,7 +68,7 @@ export function generateSynthetic(config: Partial<SyntheticConfig> = {}): Datase
   const { items: nItems, users: nUsers, topics: T, latentDim: K } = cfg;
   if (!(T >= 2 && T <= TOPICS.length)) throw new Error(`synthetic: topics must be 2..${TOPICS.length}, got ${T}`);
   if (nItems < 2 || nUsers < 1) throw new Error("synthetic: need at least 2 items and 1 user");
-  const rng = new Random(cfg.seed);
+  const rng = new Rng(cfg.seed);
 
   const topicVec = Array.from({ length: T }, () => unit(Float64Array.from({ length: K }, () => rng.normal())));
 

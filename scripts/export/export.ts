@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Codebook } from "../../core/codebook";
 import { manifestVersion, parseManifest, servingTensors, type Manifest } from "../../core/manifest";
 import type { Hpn } from "../model/hpn";
-import { buildHpnOnnx } from "./graph";
+import { buildHpnOnnx } from "./hpn-graph";
 import { checkParity, type HeldOutHistories, type ParityReport } from "./parity";
 
 export const FP32_FILE = "hpn.fp32.onnx";

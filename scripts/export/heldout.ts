@@ -1,14 +1,14 @@
 // Where the parity check's histories and catalog come from: a dataset's test split (the real held-out next-positive
 // examples, so NDCG@10 can be compared), or seeded random SID histories over a random catalog (no trained model yet).
 import type { Dataset } from "../data/dataset";
-import { Random } from "../data/random";
+import { Rng } from "../util/rng";
 import { buildEpisodes, nextPositiveExamples, sidHistoryBatch } from "../learn/episodes";
 import type { HeldOutHistories } from "./parity";
 
 /** N random right-aligned histories over `catalogSize` distinct random SIDs; every 20th history is a cold user. */
 export function randomHeldOut(opts: { levels: number; vocab: number; historyLength: number; histories: number; catalogSize?: number; seed: number }): HeldOutHistories {
   const { levels: L, vocab: V, historyLength: H, histories: N } = opts;
-  const rng = new Random(opts.seed);
+  const rng = new Rng(opts.seed);
   const possible = Math.pow(V, L);
   const size = Math.min(opts.catalogSize ?? 2000, possible);
   const seen = new Set<string>();

@@ -1,5 +1,6 @@
 // One trainer for every learned policy, so all get the same data, simulator and budget (`steps` gradient updates):
-//   mode "supervised": every step is behaviour cloning — NLL of the next logged positive item (sl, hpn-sl)
+//   mode "supervised": every step is behaviour cloning — NLL of the next logged positive item (sl, hpn-sl); with
+//     bcPositions "all", SASRec-style, every history position predicts the item after it (the embedded default)
 //   mode "a2c": the first warmStartFraction of the steps are the same behaviour cloning (warm start), then A2C in the
 //     simulator with a BC auxiliary loss (hsrl, flat-a2c, ablations):
 //       state s = the users' histories; slate = Gumbel-top-K sample from the actor's item scores over the TRAIN catalog
@@ -15,9 +16,9 @@ import type { Actor } from "./actors";
 import { sliceOutput } from "./actors";
 import type { NextItemExample } from "./episodes";
 import { selectSlates } from "./policies";
-import { Rng } from "./rng";
+import { Rng } from "../util/rng";
 import { UserBatch, type ClickModel, type SimulatorConfig } from "./simulator";
-import { clipByGlobalNorm } from "./tfops";
+import { clipByGlobalNorm } from "../model/tfops";
 import { MultiLevelCritic, softUpdate, tdTarget } from "../model/critic";
 
 export interface TrainConfig {
@@ -32,8 +33,9 @@ export interface TrainConfig {
   tau: number; // target soft-update rate
   entropyCoef: number;
   advantageClamp: number;
-  gradClip: number;
-  seed: number;
+  gradClip: number; // global-norm clip of the actor's gradient (Infinity = none)
+  bcPositions: "last" | "all"; // BC targets: the next positive after the history, or one per history position
+  seed: number; // the trainer's random stream (trainLearner derives one per policy and seed)
 }
 
 // Defaults from the authors' HSRL scripts where they have one (gamma 0.9, tau 0.01, entropy 0.1, clamp 1).
@@ -50,6 +52,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   entropyCoef: 0.1,
   advantageClamp: 1,
   gradClip: 5,
+  bcPositions: "last",
   seed: 1,
 };
 
@@ -59,7 +62,7 @@ export interface StartSampler {
 }
 
 export interface TrainContext {
-  clickModel: ClickModel;
+  clickModel: ClickModel | null; // null: a world without a simulator (supervised mode only)
   sim: SimulatorConfig;
   catalog: Uint8Array; // items the policy may recommend while training (held-out items excluded)
   bcExamples: NextItemExample[]; // next-positive examples of the train split (held-out items excluded)
@@ -105,7 +108,9 @@ export function trainPolicy(
 ): TrainResult {
   if (ctx.bcExamples.length === 0) throw new Error("trainer: no next-positive training examples");
   if (cfg.mode === "a2c" && !critic) throw new Error("trainer: a2c needs a critic");
-  const rng = new Rng(cfg.seed * 31 + startStep);
+  if (cfg.mode === "a2c" && !ctx.clickModel) throw new Error("trainer: a2c needs a simulator (a world with a response model)");
+  // a resumed run continues on another stream: it does not replay the steps before it
+  const rng = new Rng(cfg.seed + startStep);
   const actorOpt = tf.train.adam(cfg.actorLr);
   const criticOpt = tf.train.adam(cfg.criticLr);
   const warm = cfg.mode === "supervised" ? cfg.steps : Math.round(cfg.steps * cfg.warmStartFraction);
@@ -142,6 +147,7 @@ export function trainPolicy(
     const bc = bcBatch(ctx.bcExamples, B, rng);
     if (step < warm) {
       const bcLoss = applyActor(() => tf.tidy(() => {
+        if (cfg.bcPositions === "all") return actor.sequenceNll(bc.histories, bc.targets);
         const out = actor.forward(bc.histories, true);
         return tf.neg(tf.mean(actor.itemLogProb(out, bc.targets))) as tf.Scalar;
       }));
@@ -150,7 +156,7 @@ export function trainPolicy(
     }
 
     if (!users) {
-      users = new UserBatch(B, ctx.sim, ctx.clickModel, new Rng(rng.seed()));
+      users = new UserBatch(B, ctx.sim, ctx.clickModel!, new Rng(rng.seed()));
       for (let b = 0; b < B; b++) {
         const s = ctx.starts.sample(rng);
         users.reset(b, s.user, s.history);

@@ -13,9 +13,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { Hpn, type HpnConfig } from "../model/hpn";
 import { scoreItems } from "../../core/score";
-import { sidHistoryBatch } from "./episodes";
+import { nextItemPerPosition, sidHistoryBatch } from "./episodes";
 import { SidTrie } from "./sid-trie";
-import { gatherRows, glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "./tfops";
+import { gatherRows, glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "../model/tfops";
 
 export interface ActorOutput {
   contexts: tf.Tensor3D; // [B, C, d]: c_0..c_L (HPN) or c_0 (flat)
@@ -35,6 +35,11 @@ export interface Actor {
   slateLogProb(out: ActorOutput, slates: Int32Array, K: number): tf.Tensor1D;
   /** log π(target) per user [B]. */
   itemLogProb(out: ActorOutput, targets: Int32Array): tf.Tensor1D;
+  /**
+   * SASRec-style BC loss: every valid history position predicts the item after it, the last one the target; the mean
+   * NLL over those positions (a training forward of its own).
+   */
+  sequenceNll(histories: number[][], targets: Int32Array): tf.Scalar;
   /** Entropy of the policy per user [B] (the autoregressive HPN measures it along the slate's SID paths). */
   entropy(out: ActorOutput, slates: Int32Array, K: number): tf.Tensor1D;
   /** Item scores [B*N] for ranking (higher = better; -Infinity = cannot be recommended), from a forward output. */
@@ -65,6 +70,21 @@ function itemWeightedSum(logp: tf.Tensor2D, items: Int32Array, K: number): tf.Te
     const w = new Float32Array(B * N);
     for (let b = 0; b < B; b++) for (let k = 0; k < K; k++) w[b * N + items[b * K + k]] += 1 / K;
     return tf.sum(tf.mul(tf.tensor2d(w, [B, N]), logp), 1) as tf.Tensor1D;
+  });
+}
+
+/** Σ_r w_r · logp[r, items_r] / Σ_r w_r over rows with an item (items_r >= 0): a position-weighted NLL's core. */
+function weightedItemLogProb(logp: tf.Tensor2D, items: Int32Array): tf.Scalar {
+  const [R, N] = logp.shape;
+  return tf.tidy(() => {
+    const w = new Float32Array(R * N);
+    let total = 0;
+    items.forEach((it, r) => {
+      if (it < 0) return;
+      w[r * N + it] = 1;
+      total++;
+    });
+    return tf.div(tf.sum(tf.mul(tf.tensor2d(w, [R, N]), logp)), total) as tf.Scalar;
   });
 }
 
@@ -181,6 +201,30 @@ export class HpnActor implements Actor {
 
   itemLogProb(out: ActorOutput, targets: Int32Array): tf.Tensor1D {
     return this.itemsLogProb(out, targets, 1);
+  }
+
+  sequenceNll(histories: number[][], targets: Int32Array): tf.Scalar {
+    if (this.prefix === "chosen") throw new Error("HpnActor: all-positions BC is not implemented for the autoregressive variant");
+    const { historyLength: H, levels: L, vocab: V, dModel: d } = this.hpn.config;
+    const B = histories.length;
+    const next = nextItemPerPosition(histories, targets, H); // [B*H], -1 = no target (padding)
+    return tf.tidy(() => {
+      const x = encoderInput(histories, this.sidTokens, this.hpn.config);
+      const states = this.hpn.encode(x.sids, x.length, true).reshape([B * H, d]) as tf.Tensor2D;
+      const { logProbs } = this.hpn.heads(states); // [B*H, L, V]
+      if (this.loss === "catalog") return tf.neg(weightedItemLogProb(this.catalogLogProbs(logProbs), next)) as tf.Scalar;
+      // tokens: -Σ_l log p_l(z_l(next)) per position, averaged over the positions with a target
+      const tokens = new Int32Array(B * H * L);
+      const weight = new Float32Array(B * H);
+      next.forEach((it, r) => {
+        if (it < 0) return;
+        weight[r] = 1;
+        tokens.set(this.sidTokens.subarray(it * L, (it + 1) * L), r * L);
+      });
+      const total = weight.reduce((a, w) => a + w, 0);
+      const nll = tf.neg(tf.sum(tf.mul(logProbs, tf.oneHot(tf.tensor2d(tokens, [B * H, L], "int32"), V)), [1, 2]));
+      return tf.sum(tf.mul(nll, tf.tensor1d(weight))).div(total) as tf.Scalar;
+    });
   }
 
   entropy(out: ActorOutput, slates: Int32Array, K: number): tf.Tensor1D {
@@ -311,6 +355,18 @@ export class FlatActor implements Actor {
 
   itemLogProb(out: ActorOutput, targets: Int32Array): tf.Tensor1D {
     return itemWeightedSum(out.logp as tf.Tensor2D, targets, 1);
+  }
+
+  sequenceNll(histories: number[][], targets: Int32Array): tf.Scalar {
+    const H = this.encoder.config.historyLength;
+    const B = histories.length;
+    return tf.tidy(() => {
+      const x = encoderInput(histories, this.sidTokens, this.encoder.config);
+      const seq = this.encoder.encode(x.sids, x.length, true);
+      const states = tf.reshape(seq, [B * H, seq.shape[2]]);
+      const logp = tf.logSoftmax(tf.add(tf.add(tf.matMul(states, this.head.w), this.head.b), this.outputMask)) as tf.Tensor2D;
+      return tf.neg(weightedItemLogProb(logp, nextItemPerPosition(histories, targets, H))) as tf.Scalar;
+    });
   }
 
   entropy(out: ActorOutput): tf.Tensor1D {

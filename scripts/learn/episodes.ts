@@ -2,8 +2,9 @@
 // positive-feedback rule. Split rule (stated once, used everywhere): per user, the interactions sorted by time; the
 // last `testFraction` (at least 1) are test, the `valFraction` before them (at least 1) validation, the rest train.
 // Users with fewer than 3 interactions are train only. Histories are the user's POSITIVE items, newest last.
-import type { Dataset } from "../data/dataset";
-import { Rng } from "./rng";
+import { packSidHistories } from "../../core/history";
+import { isPositive, type Dataset } from "../data/dataset";
+import { Rng } from "../util/rng";
 
 export interface EpisodeConfig {
   positiveThreshold: number; // rated data: positive iff rating >= threshold (MovieLens: 4); binary data: rating >= 0.5
@@ -41,10 +42,6 @@ export interface Episodes {
   heldOut: Uint8Array; // 1 = item hidden from policy training; added back only at evaluation
   trainPositiveCount: Float64Array; // per item, positives in the train split (popularity; 0 for held-out items)
   positiveRate: number; // share of positive interactions over all logs
-}
-
-export function isPositive(rating: number, ratingScale: Dataset["ratingScale"], threshold: number): boolean {
-  return ratingScale === null ? rating >= 0.5 : rating >= threshold;
 }
 
 export function buildEpisodes(dataset: Dataset, config: Partial<EpisodeConfig> = {}): Episodes {
@@ -153,23 +150,27 @@ export function nextPositiveExamples(ep: Episodes, split: Split, skipHeldOut: bo
 }
 
 /**
- * Histories as SID token tensors for the HPN contract: int32 [B, H, L] RIGHT-aligned (newest at H-1; padding rows
- * zero on the left) and int32 [B] valid lengths. sidTokens: item -> L tokens, row-major [numItems * L].
+ * SASRec-style targets for right-aligned histories [B*H]: slot j holds the item that follows the history row in slot j
+ * (the last slot: the example's target), -1 where there is none (padding). A cold history (no items) still has its
+ * last slot, so cold users learn it too.
  */
-export function sidHistoryBatch(histories: number[][], sidTokens: Int32Array, H: number, L: number): { sids: Int32Array; length: Int32Array } {
-  const B = histories.length;
-  const sids = new Int32Array(B * H * L);
-  const length = new Int32Array(B);
+export function nextItemPerPosition(histories: number[][], targets: ArrayLike<number>, H: number): Int32Array {
+  const out = new Int32Array(histories.length * H).fill(-1);
   histories.forEach((h, b) => {
     const n = Math.min(h.length, H);
-    length[b] = n;
-    for (let j = 0; j < n; j++) {
-      const item = h[h.length - n + j];
-      const pos = H - n + j;
-      for (let l = 0; l < L; l++) sids[(b * H + pos) * L + l] = sidTokens[item * L + l];
-    }
+    const seq = [...h.slice(h.length - n), targets[b]]; // the n valid items, then the target
+    for (let j = H - n; j < H; j++) out[b * H + j] = seq[j - (H - n) + 1];
+    out[b * H + H - 1] = targets[b]; // a cold history (n = 0) has no valid row, only this slot
   });
-  return { sids, length };
+  return out;
+}
+
+/**
+ * Histories of item indices as the HPN's inputs, packed by the serving contract's one packer (core/history.ts):
+ * int32 [B, H, L] right-aligned and int32 [B] valid lengths. sidTokens: item -> L tokens, row-major [numItems * L].
+ */
+export function sidHistoryBatch(histories: number[][], sidTokens: Int32Array, H: number, L: number): { sids: Int32Array; length: Int32Array } {
+  return packSidHistories(histories.map((h) => h.slice(-H).map((item) => sidTokens.subarray(item * L, (item + 1) * L))), H, L);
 }
 
 /** Item-index histories, right-aligned like the SID tensor; padding = `pad` (an extra zero row of the table). */

@@ -1,63 +1,19 @@
 // The whole comparison in one place: episodes -> response model (the simulator) -> every policy trained on the same
-// data, simulator and budget -> online (simulator) and offline (test split) metrics over several seeds.
-// Everything that was trained is saved under <out>/runs/, so an interrupted run resumes where it stopped.
-import fs from "node:fs";
+// data, simulator and budget (learner.ts) -> online (simulator) and offline (test split) metrics over several seeds.
+// Everything that was trained is saved under <dir>/runs/, so an interrupted run resumes where it stopped.
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { Dataset } from "../data/dataset";
-import { DEFAULT_HPN_CONFIG, type HpnConfig } from "../model/hpn";
-import { MultiLevelCritic } from "../model/critic";
-import { ResponseModel } from "../model/response";
-import { FlatActor, HpnActor, type Actor, type HpnLoss, type HpnPrefix } from "./actors";
-import { DEFAULT_TRAIN, trainPolicy, type StepLog, type TrainConfig, type TrainContext } from "./a2c";
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint";
-import { buildEpisodes, nextPositiveExamples, positiveHistory, type EpisodeConfig, type Episodes } from "./episodes";
-import { evaluationStarts, offlineMetrics, runEpisodes, type OfflineResult, type OnlineResult } from "./evaluate";
+import type { SidInputs } from "../sids/table";
+import type { Progress } from "../util/progress";
+import { Rng } from "../util/rng";
+import type { StepLog } from "./a2c";
+import { simulatorConfig, type ExperimentConfig } from "./config";
+import type { OfflineResult, OnlineResult } from "./evaluate";
+import { disposeLearner, evaluateLearner, trainLearner, type TrainedLearner } from "./learner";
 import type { MeanCi } from "./metrics";
 import { ActorPolicy, PopularPolicy, RandomPolicy, type Policy } from "./policies";
-import { DEFAULT_RESPONSE_TRAIN, trainResponseModel, type ResponseTrainConfig } from "./response-trainer";
-import { Rng } from "./rng";
-import { DEFAULT_SIMULATOR, ResponseClickModel, type SimulatorConfig } from "./simulator";
-
-// hsrl-ar / hpn-sl-ar: the autoregressive HPN (each level refined by the chosen token; actors.ts), with A2C + MLC or
-// supervised only. It is trained and evaluated here; the ONNX contract (prefix-independent levels) cannot serve it yet.
-export const POLICY_NAMES = ["random", "popular", "sl", "flat-a2c", "hsrl", "hsrl-no-residual", "hsrl-no-mlc", "hpn-sl", "hsrl-ar", "hpn-sl-ar"] as const;
-export type PolicyName = (typeof POLICY_NAMES)[number];
-
-/** Item -> SID tokens for every item; held-out items must be encoded with a codebook fitted without them. */
-export interface SidInputs {
-  sidTokens: Int32Array; // [N * L]
-  levels: number;
-  vocab: number;
-  codebookVersion?: string;
-}
-
-export interface ExperimentConfig {
-  episodes: Partial<EpisodeConfig>;
-  response: ResponseTrainConfig;
-  hpn: Omit<HpnConfig, "levels" | "vocab" | "residual">;
-  train: TrainConfig;
-  hpnLoss: HpnLoss; // what the HPN policies' losses normalise over (actors.ts)
-  sidPopularity?: number; // the popularity coordinate's weight in the SID features (learn/sids.ts), for the report
-  sim: SimulatorConfig;
-  seeds: number[];
-  episodesPerSeed: number;
-  policies: PolicyName[];
-}
-
-export function defaultExperimentConfig(): ExperimentConfig {
-  return {
-    episodes: {},
-    response: { ...DEFAULT_RESPONSE_TRAIN },
-    hpn: { ...DEFAULT_HPN_CONFIG },
-    train: { ...DEFAULT_TRAIN },
-    hpnLoss: "catalog",
-    sim: { ...DEFAULT_SIMULATOR },
-    seeds: [1, 2, 3],
-    episodesPerSeed: 500,
-    policies: [...POLICY_NAMES],
-  };
-}
+import { buildWorld } from "./world";
 
 export interface PolicyReport {
   totalReward: MeanCi;
@@ -80,142 +36,12 @@ export interface EvalReport {
   levelWeights: Record<string, number[][]>;
 }
 
-export type Progress = (stage: string, done: number, total: number, info?: string) => void;
-
-/** The world the learners share for one dataset: episodes, catalogs, start sampler, response model. */
-export interface World {
-  episodes: Episodes;
-  trainCatalog: Uint8Array; // active items minus held-out ones
-  fullCatalog: Uint8Array; // every item seen in the logs
-  bcExamples: ReturnType<typeof nextPositiveExamples>;
-  response: ResponseModel;
-  responseAuc: number;
-}
-
-export function buildWorld(dataset: Dataset, cfg: ExperimentConfig, outDir: string | null, features?: Float32Array[], progress?: Progress, reuse = true): World {
-  const episodes = buildEpisodes(dataset, { historyLength: cfg.hpn.historyLength, ...cfg.episodes });
-  const fullCatalog = new Uint8Array(episodes.numItems);
-  for (const t of episodes.timelines) for (const it of t.items) fullCatalog[it] = 1;
-  const trainCatalog = fullCatalog.map((a, i) => (a && !episodes.heldOut[i] ? 1 : 0));
-  const bcExamples = nextPositiveExamples(episodes, "train", true);
-  let response: ResponseModel;
-  let responseAuc: number;
-  const rdir = outDir ? path.join(outDir, "response") : null;
-  // A saved response model is reused only if it was trained on the same item features and episodes config
-  // (a changed feature definition would silently feed it vectors it never saw).
-  const inputs = `${featureFingerprint(features)}/${JSON.stringify(episodes.config)}/${JSON.stringify(cfg.response)}`;
-  const saved = rdir && reuse && hasCheckpoint(rdir, "response") ? loadCheckpoint<{ config: ResponseModel["config"]; valAuc: number; inputs?: string }>(rdir, "response") : null;
-  if (saved && saved.meta.inputs === inputs) {
-    response = new ResponseModel(saved.meta.config, 0, features);
-    response.setWeights(saved.weights);
-    responseAuc = saved.meta.valAuc;
-  } else {
-    if (saved) process.stderr.write(`response model in ${rdir} was trained on other inputs: training a new one\n`);
-    const r = trainResponseModel(episodes, cfg.response, features, (d, t, l) => progress?.("response model", d, t, `bce ${l.toFixed(3)}`));
-    response = r.model;
-    responseAuc = r.valAuc;
-    if (rdir) saveCheckpoint(rdir, "response", { config: response.config, valAuc: r.valAuc, trainLoss: r.trainLoss, seconds: r.seconds, inputs }, response.getWeights());
-  }
-  return { episodes, trainCatalog, fullCatalog, bcExamples, response, responseAuc };
-}
-
-/** FNV-1a over the feature bytes: identifies the exact item vectors a response model was trained on. */
-export function featureFingerprint(features?: Float32Array[]): string {
-  if (!features) return "none";
-  let h = 0x811c9dc5;
-  for (const f of features) {
-    const b = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
-    for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 16777619) >>> 0;
-  }
-  return `${features.length}x${features[0]?.length ?? 0}:${h.toString(16)}`;
-}
-
-export function trainContext(world: World, sim: SimulatorConfig): TrainContext {
-  const ep = world.episodes;
-  const H = ep.config.historyLength;
-  const users = ep.timelines.filter((t) => t.trainEnd > 0).map((t) => t.user);
-  return {
-    clickModel: new ResponseClickModel(world.response),
-    sim,
-    catalog: world.trainCatalog,
-    bcExamples: world.bcExamples,
-    starts: {
-      // training episodes start from the end of the user's train split (no held-out items in view)
-      sample: (rng: Rng) => {
-        const u = users[rng.int(users.length)];
-        const t = ep.timelines[u];
-        return { user: u, history: positiveHistory(t, t.trainEnd, H, ep.heldOut) };
-      },
-    },
-  };
-}
-
-/** A fresh actor (+ critic) and its training mode for a learned policy. */
-export function makeLearner(name: PolicyName, cfg: ExperimentConfig, sids: SidInputs, world: World, seed: number): { actor: Actor; critic: MultiLevelCritic | null; mode: TrainConfig["mode"] } {
-  const hpnCfg: HpnConfig = { ...cfg.hpn, levels: sids.levels, vocab: sids.vocab, residual: name !== "hsrl-no-residual" };
-  const d = cfg.hpn.dModel;
-  const hpnActor = (prefix: HpnPrefix = "expected") => HpnActor.create(hpnCfg, seed, sids.sidTokens, { loss: cfg.hpnLoss, prefix, catalog: world.trainCatalog });
-  const critic = (contexts: number) => new MultiLevelCritic({ dim: d, contexts, hidden: [256, 64] }, seed + 17);
-  switch (name) {
-    case "hsrl-ar":
-      return { actor: hpnActor("chosen"), critic: critic(sids.levels + 1), mode: "a2c" };
-    case "hpn-sl-ar":
-      return { actor: hpnActor("chosen"), critic: null, mode: "supervised" };
-    case "hsrl":
-    case "hsrl-no-residual":
-      return { actor: hpnActor(), critic: critic(sids.levels + 1), mode: "a2c" };
-    case "hsrl-no-mlc":
-      return { actor: hpnActor(), critic: critic(1), mode: "a2c" };
-    case "hpn-sl":
-      return { actor: hpnActor(), critic: null, mode: "supervised" };
-    case "flat-a2c":
-      return { actor: FlatActor.create(hpnCfg, seed, sids.sidTokens, world.trainCatalog), critic: critic(1), mode: "a2c" };
-    case "sl":
-      return { actor: FlatActor.create(hpnCfg, seed, sids.sidTokens, world.trainCatalog), critic: null, mode: "supervised" };
-    default:
-      throw new Error(`no learner for policy "${name}"`);
-  }
-}
-
-interface TrainedRun {
-  actor: Actor;
-  log: StepLog[];
-  seconds: number;
-  msPerStep: { bc: number; rl: number };
-  levelWeights?: number[];
-}
-
-/** Trains (or loads from <runDir>) one learned policy. */
-export function trainOrLoad(name: PolicyName, cfg: ExperimentConfig, sids: SidInputs, world: World, seed: number, runDir: string | null, progress?: Progress): TrainedRun {
-  const { actor, critic, mode } = makeLearner(name, cfg, sids, world, seed);
-  // reuse a saved policy only if it was trained on these SIDs, this simulator and this config
-  const simulator = world.response.getWeights().itemEmb.data;
-  const inputs = `${featureFingerprint([Float32Array.from(sids.sidTokens)])}/${featureFingerprint([simulator])}/${JSON.stringify(cfg.train)}/${JSON.stringify(cfg.hpn)}/${cfg.hpnLoss}`;
-  const saved = runDir && hasCheckpoint(runDir, "actor") ? loadCheckpoint<{ log: StepLog[]; seconds: number; msPerStep: { bc: number; rl: number }; levelWeights?: number[]; inputs?: string }>(runDir, "actor") : null;
-  if (saved && saved.meta.inputs === inputs) {
-    const { meta, weights } = saved;
-    actor.setWeights(weights);
-    critic?.dispose();
-    return { actor, log: meta.log, seconds: meta.seconds, msPerStep: meta.msPerStep, levelWeights: meta.levelWeights };
-  }
-  const t0 = performance.now();
-  const tc: TrainConfig = { ...cfg.train, mode, seed: seed * 1000 + POLICY_NAMES.indexOf(name) };
-  const res = trainPolicy(actor, critic, trainContext(world, cfg.sim), tc, (l) =>
-    progress?.(`train ${name} seed ${seed}`, l.step + 1, tc.steps, l.phase === "bc" ? `bc ${l.bcLoss.toFixed(3)}` : `R ${l.episodeReward?.toFixed(2) ?? "-"}`),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  critic?.dispose();
-  if (runDir) saveCheckpoint(runDir, "actor", { policy: name, seed, log: res.log, seconds, msPerStep: res.msPerStep, levelWeights: res.levelWeights, inputs }, actor.getWeights());
-  return { actor, log: res.log, seconds, msPerStep: res.msPerStep, levelWeights: res.levelWeights };
-}
-
-export function runExperiment(dataset: Dataset, sids: SidInputs, cfg: ExperimentConfig, outDir: string | null, features?: Float32Array[], progress?: Progress): EvalReport {
+export function runExperiment(dataset: Dataset, sids: SidInputs, cfg: ExperimentConfig, dir: string | null, features?: Float32Array[], progress?: Progress): EvalReport {
   const t0 = performance.now();
   if (sids.sidTokens.length !== dataset.items.length * sids.levels) {
     throw new Error(`experiment: SID table has ${sids.sidTokens.length / sids.levels} items, dataset has ${dataset.items.length}`);
   }
-  const world = buildWorld(dataset, cfg, outDir, features, progress);
-  const clickModel = new ResponseClickModel(world.response);
+  const world = buildWorld(dataset, cfg, { dir, features, progress });
   const report: EvalReport = {
     policies: {},
     responseModelAUC: world.responseAuc,
@@ -227,27 +53,23 @@ export function runExperiment(dataset: Dataset, sids: SidInputs, cfg: Experiment
   };
   const perSeed = new Map<string, PolicyReport["perSeed"]>();
   for (const seed of cfg.seeds) {
-    const starts = evaluationStarts(world.episodes, cfg.episodesPerSeed, seed);
     for (const name of cfg.policies) {
       let policy: Policy;
-      let trained: TrainedRun | null = null;
+      let trained: TrainedLearner | null = null;
       if (name === "random") policy = new RandomPolicy(world.episodes.numItems, new Rng(seed * 7 + 1));
       else if (name === "popular") policy = new PopularPolicy(world.episodes.trainPositiveCount);
       else {
-        trained = trainOrLoad(name, cfg, sids, world, seed, outDir ? path.join(outDir, "runs", `seed-${seed}`, name) : null, progress);
+        trained = trainLearner({ name, seed, dir: dir ? path.join(dir, "runs", `seed-${seed}`, name) : null, progress }, cfg, sids, world);
         policy = new ActorPolicy(name, trained.actor);
       }
-      const online = runEpisodes(policy, clickModel, cfg.sim, starts, world.fullCatalog, world.episodes.heldOut, seed * 101 + 5, 100, (d, t) =>
-        progress?.(`simulate ${name} seed ${seed}`, d, t),
-      );
-      const offline = offlineMetrics(policy, world.episodes, world.fullCatalog);
+      const { online, offline } = evaluateLearner(policy, cfg, world, { seed, episodes: cfg.episodesPerSeed, progress });
       if (!perSeed.has(name)) perSeed.set(name, []);
-      perSeed.get(name)!.push({ seed, online, offline, trainSeconds: trained?.seconds ?? 0 });
+      perSeed.get(name)!.push({ seed, online: online!, offline, trainSeconds: trained?.seconds ?? 0 });
       if (trained) {
         (report.curves[name] ??= []).push({ seed, log: trained.log });
         report.msPerStep[name] = trained.msPerStep;
         if (trained.levelWeights) (report.levelWeights[name] ??= []).push(trained.levelWeights);
-        trained.actor.dispose();
+        disposeLearner(trained);
       }
     }
   }
@@ -263,16 +85,16 @@ export function runExperiment(dataset: Dataset, sids: SidInputs, cfg: Experiment
     episodes: world.episodes.config,
     split: "per user, time-ordered: last testFraction test, valFraction before it validation, rest train",
     sids: { levels: sids.levels, vocab: sids.vocab, codebookVersion: sids.codebookVersion, popularityWeight: cfg.sidPopularity ?? 0 },
-    response: cfg.response,
-    hpn: cfg.hpn,
-    train: cfg.train,
+    response: { ...cfg.response, seed: cfg.seed },
+    hpn: { historyLength: cfg.historyLength, ...cfg.hpn, residual: true },
+    train: { ...cfg.train, seed: cfg.seed },
     hpnLoss: cfg.hpnLoss,
-    simulator: cfg.sim,
+    simulator: simulatorConfig(cfg),
     seeds: cfg.seeds,
     episodesPerSeed: cfg.episodesPerSeed,
     backend: tf.getBackend(),
   };
-  world.response.dispose();
+  world.response?.dispose();
   return report;
 }
 
@@ -301,9 +123,4 @@ function aggregate(runs: PolicyReport["perSeed"]): PolicyReport {
     newItemClickShare: mean((r) => r.online.newItemClickShare),
     perSeed: runs,
   };
-}
-
-export function writeJson(file: string, x: unknown): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(x, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 1) + "\n");
 }

@@ -2,7 +2,7 @@
 // top-K scores over the active catalog, never repeating an item already in the user's history; exploration during
 // training samples K items without replacement by the Gumbel-top-k trick on the same scores (scores = log-probs).
 import { actorItemScores, type Actor } from "./actors";
-import { Rng } from "./rng";
+import { Rng } from "../util/rng";
 
 export interface Policy {
   readonly name: string;

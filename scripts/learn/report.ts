@@ -1,9 +1,9 @@
 // Human-readable report beside eval.json: eval.md (table + notes) and training curves as hand-written SVG.
 import fs from "node:fs";
 import path from "node:path";
-import type { EvalReport } from "./experiment";
-import { writeJson } from "./experiment";
+import { writeJson } from "../util/files";
 import type { StepLog } from "./a2c";
+import type { EvalReport } from "./experiment";
 
 export interface Series {
   name: string;

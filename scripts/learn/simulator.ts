@@ -7,7 +7,7 @@
 // "leave when <= 0" is the same rule as the authors' "< 1".
 import * as tf from "@tensorflow/tfjs";
 import { itemHistoryBatch } from "./episodes";
-import { Rng } from "./rng";
+import { Rng } from "../util/rng";
 import type { ResponseModel } from "../model/response";
 
 export interface SimulatorConfig {

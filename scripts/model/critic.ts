@@ -2,8 +2,8 @@
 // per-level values combined with softmax weights over L+1 learned logits:  V(s) = Σ_j softmax(w)_j · MLP(c_j).
 // levels = 1 (only c_0) is the "no MLC" ablation and the flat actor's critic.
 import * as tf from "@tensorflow/tfjs";
-import { glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "../learn/tfops";
-import { Rng } from "../learn/rng";
+import { glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "./tfops";
+import { Rng } from "../util/rng";
 
 export interface CriticConfig {
   dim: number; // d of the contexts

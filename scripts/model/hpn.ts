@@ -26,12 +26,12 @@
 // Trainable-path traps of tfjs-backend-wasm: `gather` has no gradient (embeddings are one-hot · matrix); `bandPart` has
 // no gradient (the causal mask is a constant built once); its transposed matMuls are ~10x slower than plain ones (every
 // product goes through ./ops matMul, whose gradient transposes explicitly); its logical ops are slow (float 0/1 masks).
-// The ONNX exporter (scripts/export/graph.ts) rebuilds exactly this computation from getWeights(); keep the two in step.
+// The ONNX exporter (scripts/export/hpn-graph.ts) rebuilds exactly this computation from getWeights(); keep the two in step.
 import * as tf from "@tensorflow/tfjs";
 import { matMul, matMulBT } from "./ops";
-import { gatherRows, type NamedWeights } from "../learn/tfops";
+import { gatherRows, type NamedWeights } from "./tfops";
 
-export type { NamedWeights }; // one definition (learn/tfops); the exporter imports it from here
+export type { NamedWeights }; // one definition (model/tfops); the exporter imports it from here
 
 export interface HpnConfig {
   levels: number; // L: SID tokens per item

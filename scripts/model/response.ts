@@ -5,8 +5,8 @@
 // item vector e(i) = id embedding + projected item features (features optional); padding is the extra row N.
 import * as tf from "@tensorflow/tfjs";
 import { unitFloat32 } from "../../core/item-encoder";
-import { Rng } from "../learn/rng";
-import { gatherRows, glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "../learn/tfops";
+import { Rng } from "../util/rng";
+import { gatherRows, glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "./tfops";
 
 export interface ResponseConfig {
   numItems: number; // N (the padding index is N)

@@ -2,7 +2,8 @@
 import { sidKey, type Codebook } from "../../core/codebook";
 import type { Dataset } from "../data/dataset";
 import { addPopularity, itemFeatures, type ItemFeatures } from "./features";
-import { DEFAULT_KMEANS, defaultCodebookSize, type Progress, residualQuantize, type RqResult } from "./kmeans";
+import type { Progress } from "../util/progress";
+import { DEFAULT_KMEANS, defaultCodebookSize, residualQuantize, type RqResult } from "./kmeans";
 import { KernelPool } from "./pool";
 
 export interface BuildOptions {

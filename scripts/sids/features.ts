@@ -14,8 +14,7 @@
 // Items with neither interactions nor content get the zero vector (they still get a SID; collisions resolve them).
 // When the dataset supplies its own vectors they are used instead: PCA-projected to d if wider, L2-normalised.
 import { contentRow, contentTokens, itemEncoderVersion, type ItemEncoder, projectRow, unitFloat32, withPopularity } from "../../core/item-encoder";
-import { isPositive } from "../learn/episodes";
-import type { Dataset } from "../data/dataset";
+import { isPositive, type Dataset } from "../data/dataset";
 import { centred, columnMeans, csrOperator, type Csr, type Dense, dense, denseToCsr, truncatedPca } from "./linalg";
 
 export interface FeatureOptions {

@@ -6,7 +6,8 @@
 // to a share of the data. The final assignment of every item is then the plain nearest centroid — exactly what
 // encodeSid computes — so the balance reported is the one the SIDs really have.
 import { createCodebook, type Codebook } from "../../core/codebook";
-import { Random } from "../data/random";
+import type { Progress } from "../util/progress";
+import { Rng } from "../util/rng";
 import { KernelPool, sharedF32, sharedI32 } from "./pool";
 
 export interface KmeansOptions {
@@ -33,8 +34,6 @@ export function defaultCodebookSize(items: number): number {
   return Math.min(256, Math.max(16, v));
 }
 
-export type Progress = (stage: string, done: number, total: number) => void;
-
 export interface LevelStats {
   iterations: number;
   trainMaxClusterShare: number; // largest cluster's share in the (balanced or plain) training assignment
@@ -45,7 +44,7 @@ export interface LevelStats {
 }
 
 /** Seeded sample of min(n, max) distinct row indices, ascending. */
-function sampleRows(n: number, max: number, rng: Random): Int32Array {
+function sampleRows(n: number, max: number, rng: Rng): Int32Array {
   if (n <= max) return Int32Array.from({ length: n }, (_, i) => i);
   const idx = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = 0; i < max; i++) {
@@ -58,7 +57,7 @@ function sampleRows(n: number, max: number, rng: Random): Int32Array {
 }
 
 /** k-means++: first centre uniform, then each next one drawn with probability proportional to D(x)². */
-export function kmeansPlusPlus(x: Float32Array, m: number, d: number, v: number, rng: Random): Float32Array {
+export function kmeansPlusPlus(x: Float32Array, m: number, d: number, v: number, rng: Rng): Float32Array {
   const c = new Float32Array(v * d);
   const minD = new Float64Array(m).fill(Infinity);
   let pick = rng.int(m);
@@ -115,7 +114,7 @@ export async function trainLevel(
   x: Float32Array, n: number, d: number, options: KmeansOptions, pool: KernelPool, onIter?: (iter: number) => void,
 ): Promise<{ centroids: Float32Array; stats: LevelStats }> {
   const { size: v, seed } = options;
-  const rng = new Random(seed);
+  const rng = new Rng(seed);
   const rows = sampleRows(n, options.maxTrainPoints || Math.max(64 * v, 32_768), rng);
   const m = rows.length;
   const s = sharedF32(m * d);
@@ -232,7 +231,7 @@ export async function residualQuantize(
 
   const centroids: Float32Array[] = [];
   const out: Omit<RqResult, "codebook" | "tokens"> = { reconstructionError: [], utilization: [], maxClusterShare: [], levelStats: [] };
-  const rng = new Random(options.seed);
+  const rng = new Rng(options.seed);
   const label = options.balanced ? "balanced" : "plain";
   for (let l = 0; l < levels; l++) {
     const t0 = performance.now();

@@ -1,6 +1,6 @@
 // Small dense/sparse linear algebra for item features: a CSR matrix, products with tall dense blocks, Gram-Schmidt,
 // a Jacobi eigen-solver for tiny symmetric matrices, and randomized truncated PCA (Halko et al. 2011) on top of them.
-import { Random } from "../data/random";
+import { Rng } from "../util/rng";
 
 /** Sparse rows x cols matrix in CSR form. */
 export interface Csr {
@@ -174,7 +174,7 @@ export function symmetricEigen(a: Float64Array, k: number): { values: Float64Arr
  */
 export function truncatedPca(a: Operator, d: number, seed: number, powerIters = 4, oversample = 10): { components: Dense; variance: Float64Array } {
   const k = Math.min(d + oversample, a.rows, a.cols);
-  const rng = new Random(seed);
+  const rng = new Rng(seed);
   const omega = dense(a.cols, k);
   for (let i = 0; i < omega.data.length; i++) omega.data[i] = rng.normal();
   let q = orthonormalise(a.mul(omega));

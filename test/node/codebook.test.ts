@@ -4,10 +4,10 @@ import {
   codebookFromJson, codebookToJson, codebookVersion, createCodebook, decodeSid, encodeSid, parseSidKey, sidKey,
 } from "../../core/codebook";
 import { sha256Hex } from "../../core/sha256";
-import { Random } from "../../scripts/data/random";
+import { Rng } from "../../scripts/util/rng";
 
 function randomCodebook(seed: number, levels = 3, size = 16, dim = 8) {
-  const rng = new Random(seed);
+  const rng = new Rng(seed);
   const centroids = Array.from({ length: levels }, (_, l) => Float32Array.from({ length: size * dim }, () => rng.normal() / (l + 1)));
   return createCodebook(levels, size, dim, centroids);
 }
@@ -33,7 +33,7 @@ describe("codebook", () => {
 
   it("brute-force check of encodeSid on random data", () => {
     const cb = randomCodebook(3);
-    const rng = new Random(4);
+    const rng = new Rng(4);
     for (let t = 0; t < 200; t++) {
       const x = Float32Array.from({ length: cb.dim }, () => rng.normal());
       const got = encodeSid(cb, x);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseManifest } from "../../core/manifest";
 import { scoreItems, scoreSid, topK } from "../../core/score";
 import { exportHpn } from "../../scripts/export/export";
-import { buildHpnOnnx, quantizeInt8 } from "../../scripts/export/graph";
+import { buildHpnOnnx, quantizeInt8 } from "../../scripts/export/hpn-graph";
 import { generateSynthetic, parseSyntheticSpec } from "../../scripts/data/synthetic";
 import { datasetHeldOut, randomHeldOut } from "../../scripts/export/heldout";
 import { checkParity } from "../../scripts/export/parity";

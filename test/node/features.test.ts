@@ -2,13 +2,13 @@ import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { Dataset } from "../../scripts/data/dataset";
 import { loadDataset } from "../../scripts/data/load";
-import { Random } from "../../scripts/data/random";
+import { Rng } from "../../scripts/util/rng";
 import { generateSynthetic } from "../../scripts/data/synthetic";
 import { itemFeatures, meanCosine } from "../../scripts/sids/features";
 
 /** Mean cosine of 4,000 random same-group pairs minus that of 4,000 random pairs (items restricted to `pool`). */
 function margin(vectors: Float32Array[], group: (i: number) => string | undefined, pool: number[], seed = 9): { same: number; random: number } {
-  const rng = new Random(seed);
+  const rng = new Rng(seed);
   const same: [number, number][] = [];
   const rand: [number, number][] = [];
   while (same.length < 4_000) {
@@ -53,7 +53,7 @@ describe("item features", () => {
   });
 
   it("supplied item vectors are used: projected when wider than d, normalised", () => {
-    const rng = new Random(4);
+    const rng = new Rng(4);
     const d: Dataset = { ...data, itemFeatures: data.items.map(() => Float32Array.from({ length: 48 }, () => rng.normal())) };
     const wide = itemFeatures(d, { dim: 8, seed: 1 });
     expect(wide.source).toBe("supplied");

@@ -4,7 +4,7 @@ import { encodeSid } from "../../core/codebook";
 import { encodeItemContent, encodeItemVector, encoderOutputDim, itemEncoderFromJson, itemEncoderToJson } from "../../core/item-encoder";
 import type { Dataset } from "../../scripts/data/dataset";
 import { loadDataset } from "../../scripts/data/load";
-import { Random } from "../../scripts/data/random";
+import { Rng } from "../../scripts/util/rng";
 import { generateSynthetic } from "../../scripts/data/synthetic";
 import { buildSids } from "../../scripts/sids/build";
 import { itemFeatures, positivesPerItem } from "../../scripts/sids/features";
@@ -62,7 +62,7 @@ describe("item encoder (features for new items)", () => {
   });
 
   it("supplied vectors: the projection (wide) or the vector itself (narrow), exactly as the build", () => {
-    const rng = new Random(3);
+    const rng = new Rng(3);
     const base = generateSynthetic({ items: 200, users: 50, interactions: 1_500, seed: 4 });
     const raw = base.items.map(() => Float32Array.from({ length: 40 }, () => rng.normal()));
     const wide = itemFeatures({ ...base, itemFeatures: raw }, { dim: 8, seed: 1 });

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { Random } from "../../scripts/data/random";
+import { Rng } from "../../scripts/util/rng";
 import { balancedAssign, DEFAULT_KMEANS, defaultCodebookSize, kmeansPlusPlus, residualQuantize } from "../../scripts/sids/kmeans";
 import { KernelPool } from "../../scripts/sids/pool";
 import { encodeSid } from "../../core/codebook";
 
 /** Skewed data: one dense blob holding 70% of the points plus a wide cloud, in d = 8. */
 function skewed(n: number, seed: number): Float32Array[] {
-  const rng = new Random(seed);
+  const rng = new Rng(seed);
   return Array.from({ length: n }, (_, i) =>
     Float32Array.from({ length: 8 }, () => (i % 10 < 7 ? 0.05 * rng.normal() + 1 : 2 * rng.normal())),
   );
@@ -17,7 +17,7 @@ describe("balanced residual k-means", () => {
   const opts = { ...DEFAULT_KMEANS, size: 16, seed: 3, iterations: 15 };
 
   it("capacity assignment never exceeds the cap and fills every cluster", () => {
-    const rng = new Random(1);
+    const rng = new Rng(1);
     const m = 100, v = 10;
     const dist = Float32Array.from({ length: m * v }, (_, p) => (p % v === 0 ? 0 : 1 + rng.next())); // all prefer 0
     const labels = new Int32Array(m);
@@ -28,14 +28,14 @@ describe("balanced residual k-means", () => {
   });
 
   it("k-means++ picks distinct seeds spread over separated clusters", () => {
-    const rng = new Random(2);
+    const rng = new Rng(2);
     const x = new Float32Array(4 * 50 * 2);
     for (let i = 0; i < 200; i++) {
       const c = i % 4;
       x[i * 2] = (c % 2) * 100 + rng.normal();
       x[i * 2 + 1] = Math.floor(c / 2) * 100 + rng.normal();
     }
-    const c = kmeansPlusPlus(x, 200, 2, 4, new Random(5));
+    const c = kmeansPlusPlus(x, 200, 2, 4, new Rng(5));
     const quadrants = new Set([0, 1, 2, 3].map((k) => `${Math.round(c[k * 2] / 100)},${Math.round(c[k * 2 + 1] / 100)}`));
     expect(quadrants.size).toBe(4);
   });

@@ -17,10 +17,10 @@ describe("train / evaluate / pipeline CLI errors", () => {
   it("bad --hpn-loss and --sid-popularity", () => {
     const loss = run("evaluate", "--data", "items=50,users=20,interactions=400", "--format", "synthetic", "--out", "/tmp/hsrl-cli-x", "--hpn-loss", "items");
     expect(loss.status).toBe(1);
-    expect(loss.stderr.trim()).toBe('error: --hpn-loss must be "catalog" or "tokens", got "items"');
+    expect(loss.stderr.trim()).toBe("error: option '--hpn-loss <kind>' argument 'items' is invalid. Allowed choices are catalog, tokens.");
     const pop = run("evaluate", "--data", "items=50,users=20,interactions=400", "--format", "synthetic", "--out", "/tmp/hsrl-cli-x", "--sid-popularity", "1");
     expect(pop.status).toBe(1);
-    expect(pop.stderr.trim()).toBe("error: --sid-popularity must be in [0, 1), got 1");
+    expect(pop.stderr.trim()).toBe('error: --sid-popularity must be a number in [0, 1), got "1"');
   });
 
   it("bad numbers and missing data", () => {

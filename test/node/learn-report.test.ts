@@ -5,7 +5,8 @@ import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../../scripts/model/backend";
-import { defaultExperimentConfig, runExperiment } from "../../scripts/learn/experiment";
+import { defaultExperimentConfig } from "../../scripts/learn/config";
+import { runExperiment } from "../../scripts/learn/experiment";
 import { writeReport } from "../../scripts/learn/report";
 import { ResponseModel } from "../../scripts/model/response";
 import { plantedDataset, plantedSids } from "./learn-helpers";
@@ -18,8 +19,9 @@ describe("evaluation report", () => {
   it("writes eval.json in the issue's shape, eval.md and SVG curves; resumes trained policies", () => {
     const ds = plantedDataset(40, 60, 20);
     const cfg = defaultExperimentConfig();
-    cfg.hpn = { ...cfg.hpn, historyLength: 8, dModel: 16, heads: 2, layers: 1, ff: 32 };
-    cfg.sim = { ...cfg.sim, slateSize: 5, historyLength: 8 };
+    cfg.historyLength = 8;
+    cfg.hpn = { ...cfg.hpn, dModel: 16, heads: 2, layers: 1, ff: 32 };
+    cfg.sim = { ...cfg.sim, slateSize: 5 };
     cfg.response = { ...cfg.response, dim: 16, hidden: 16, epochs: 1 };
     cfg.train = { ...cfg.train, steps: 10, batchSize: 16, warmStartFraction: 0.3 };
     cfg.episodes = { holdoutFraction: 0.2 };

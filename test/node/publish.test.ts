@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { d1Migrate, d1Query } from "../../scripts/wrangler";
+import { d1Migrate, d1Query } from "../../scripts/deploy/wrangler";
 
 const manifest = JSON.parse(readFileSync("model/default/manifest.json", "utf8")) as { version: string; codebook: { version: string } };
 const state = mkdtempSync(join(tmpdir(), "hsrl-publish-"));

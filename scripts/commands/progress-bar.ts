@@ -1,7 +1,7 @@
 // One cli-progress bar per stage (a new stage name replaces the bar), with ETA. When stderr is not a TTY (a log
 // file), one line per finished stage instead, with its time, so long runs stay observable.
 import cliProgress from "cli-progress";
-import type { Progress } from "./experiment";
+import type { Progress } from "../util/progress";
 
 export function progressBar(enabled = process.stderr.isTTY ?? false): { progress: Progress; stop: () => void } {
   if (!enabled) {

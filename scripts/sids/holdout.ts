@@ -1,19 +1,19 @@
-// SIDs for the learning experiments. Two ways in:
-//  - fromSidTable: the `sids` command's sid-table.json (what the pipeline and the export use);
-//  - holdoutSids: the dynamic-catalog experiment. Held-out items must be NEW to everything learned: their interactions
-//    are removed before the item features are computed (so a held-out item's vector comes from its content only —
-//    genres and tags — as a freshly added item's would), the codebook is fitted on the other items only, and the
-//    held-out items then get their SIDs from that fixed codebook with encodeSid, exactly as the Worker would.
-//    With popularityWeight w > 0 the codebook sees one more coordinate, the item's standardised log(1 + positives in
-//    the TRAIN split), carrying w of each vector's squared norm (the rest is the unit feature vector): the item
-//    features are L2-normalised, so without it no SID token can say "widely liked", which this simulator rewards most.
-//    A held-out item has no train positives, so it is encoded as a cold item, as a new item would be.
+// SIDs for the dynamic-catalog experiment (`evaluate`). Held-out items must be NEW to everything learned:
+//  - their interactions are removed before the item features are computed, so a held-out item's vector comes from its
+//    content only (genres and tags), as a freshly added item's would;
+//  - the codebook is fitted on the other items only, and the held-out items then get their SIDs from that fixed
+//    codebook with encodeSid, exactly as the Worker would.
+// With popularityWeight w > 0 the codebook sees one more coordinate, the item's standardised log(1 + positives in the
+// TRAIN split), carrying w of each vector's squared norm: the item features are unit vectors, so without it no SID
+// token can say "widely liked", which this simulator rewards most. A held-out item has no train positives, so it is
+// encoded as a cold item, as a new item would be.
 import { encodeSid, type Codebook } from "../../core/codebook";
 import type { Dataset } from "../data/dataset";
-import { addPopularity, itemFeatures } from "../sids/features";
-import { DEFAULT_KMEANS, defaultCodebookSize, residualQuantize, type Progress } from "../sids/kmeans";
-import { KernelPool } from "../sids/pool";
-import type { SidInputs } from "./experiment";
+import type { Progress } from "../util/progress";
+import { addPopularity, itemFeatures } from "./features";
+import { DEFAULT_KMEANS, defaultCodebookSize, residualQuantize } from "./kmeans";
+import { KernelPool } from "./pool";
+import type { SidInputs } from "./table";
 
 export interface HoldoutSidOptions {
   levels: number;

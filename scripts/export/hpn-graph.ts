@@ -10,7 +10,7 @@
 // int8 variant: every weight that feeds a MatMul or a Gather is stored as int8 with one fp32 scale per output channel
 // (symmetric, zero point 0) and restored by DequantizeLinear(axis) right before use; so is the positional table (one
 // scale per position). Biases, LayerNorm and softmax stay fp32.
-import { GraphBuilder } from "../onnx/graph";
+import { GraphBuilder } from "./onnx-builder";
 import { LN_EPS, MASK_NEG, hpnWeightShapes, validateHpnConfig, type HpnConfig, type NamedWeights } from "../model/hpn";
 
 export type Quantization = "fp32" | "int8";

@@ -1,5 +1,6 @@
-// Seeded PRNG for the data and SID code (never Math.random): mulberry32 plus the few distributions we need.
-export class Random {
+// The project's one seeded PRNG (never Math.random): mulberry32 plus the few distributions the data, SID and
+// learning code need.
+export class Rng {
   private state: number;
   private spare: number | null = null;
   constructor(seed: number) {
@@ -34,9 +35,12 @@ export class Random {
   exponential(mean: number): number {
     return -Math.log(1 - this.next()) * mean;
   }
-  /** Standard Gumbel: argmax(score + gumbel) samples from softmax(score). */
+  /**
+   * Standard Gumbel: argmax(score + gumbel) samples from softmax(score) (the Gumbel-top-k trick samples K without
+   * replacement). The 1e-12 clamps are kept bit for bit so learning runs reproduce the committed reports.
+   */
   gumbel(): number {
-    return -Math.log(-Math.log(this.next() || 1e-12));
+    return -Math.log(-Math.log(this.next() + 1e-12) + 1e-12);
   }
   pick<T>(xs: readonly T[]): T {
     return xs[this.int(xs.length)];

@@ -6,7 +6,7 @@ import { join } from "node:path";
 
 export type Target = "local" | "remote";
 
-export const ROOT = new URL("..", import.meta.url).pathname;
+export const ROOT = new URL("../..", import.meta.url).pathname;
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 export const BUCKET = "hsrl-edge-models"; // wrangler.toml [[r2_buckets]] bucket_name
 export const DATABASE = "DB"; // wrangler.toml [[d1_databases]] binding

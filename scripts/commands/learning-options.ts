@@ -1,0 +1,79 @@
+// The flags train, evaluate and pipeline share: one typed interface, one function that reads them into the
+// experiment's configuration. Each value has one source (one --seed, one --history).
+import { Command, Option } from "commander";
+import { DATASET_FORMATS, type DatasetFormat } from "../data/dataset";
+import type { HpnLoss } from "../learn/actors";
+import { defaultExperimentConfig, type ExperimentConfig } from "../learn/config";
+import type { SidSource } from "../sids/table";
+import { fraction, int, num } from "./flags";
+
+export interface LearningFlags {
+  data: string;
+  format: DatasetFormat;
+  out: string;
+  seed: number;
+  steps: number;
+  batch: number;
+  warmStart: number;
+  bcWeight: number;
+  actorLr: number;
+  criticLr: number;
+  entropy: number;
+  gamma: number;
+  slate: number;
+  history: number;
+  levels: number;
+  vocab?: number;
+  positive: number;
+  sidPopularity: number;
+  responseEpochs: number;
+  hpnLoss: HpnLoss;
+  threads: number;
+}
+
+export function addLearningOptions(c: Command): Command {
+  return c
+    .requiredOption("--data <path>", "dataset path (a directory for MovieLens formats, a spec for synthetic)")
+    .addOption(new Option("--format <format>", "dataset format").choices(DATASET_FORMATS).makeOptionMandatory())
+    .requiredOption("--out <dir>", "output directory")
+    .option("--seed <n>", "seed (everything is reproducible from it)", int("seed"), 1)
+    .option("--steps <n>", "gradient steps per learned policy", int("steps"), 600)
+    .option("--batch <n>", "batch size (users per RL step, examples per BC step)", int("batch"), 64)
+    .option("--warm-start <x>", "share of the steps spent on behaviour cloning before A2C", num("warm-start"), 0.3)
+    .option("--bc-weight <x>", "weight of the BC auxiliary loss during A2C", num("bc-weight"), 0.5)
+    .option("--actor-lr <x>", "actor learning rate", num("actor-lr"), 1e-3)
+    .option("--critic-lr <x>", "critic learning rate", num("critic-lr"), 1e-3)
+    .option("--entropy <x>", "entropy bonus coefficient", num("entropy"), 0.1)
+    .option("--gamma <x>", "discount", num("gamma"), 0.9)
+    .option("--slate <n>", "slate size K", int("slate"), 10)
+    .option("--history <n>", "history length H", int("history"), 50)
+    .option("--levels <n>", "SID levels L (when SIDs are built here)", int("levels"), 3)
+    .option("--vocab <n>", "codebook size V (when SIDs are built here; default from catalog size)", int("vocab"))
+    .option("--positive <x>", "rated data: positive iff rating >= this", num("positive"), 4)
+    .option("--sid-popularity <w>", "share of the SID features given to item popularity (log positives; 0 = none)", fraction("sid-popularity"), 0.5)
+    .option("--response-epochs <n>", "response model epochs", int("response-epochs"), 3)
+    .addOption(new Option("--hpn-loss <kind>", 'HPN losses over "catalog" (log π of the catalog policy) or "tokens" (per-level NLL)').choices(["catalog", "tokens"]).default("catalog"))
+    .option("--threads <n>", "tfjs-wasm threads", int("threads"), 1);
+}
+
+export function experimentConfigFrom(o: LearningFlags): ExperimentConfig {
+  if (!(o.warmStart >= 0 && o.warmStart <= 1)) throw new Error(`--warm-start must be in [0, 1], got ${o.warmStart}`);
+  if (o.steps < 1 || o.batch < 1 || o.slate < 1 || o.history < 1) throw new Error("--steps, --batch, --slate and --history must be >= 1");
+  const cfg = defaultExperimentConfig();
+  return {
+    ...cfg,
+    seed: o.seed,
+    historyLength: o.history,
+    episodes: { positiveThreshold: o.positive },
+    response: { ...cfg.response, epochs: o.responseEpochs },
+    train: { ...cfg.train, steps: o.steps, batchSize: o.batch, warmStartFraction: o.warmStart, bcWeight: o.bcWeight, actorLr: o.actorLr, criticLr: o.criticLr, entropyCoef: o.entropy, gamma: o.gamma },
+    hpnLoss: o.hpnLoss,
+    sidPopularity: o.sidPopularity,
+    sim: { ...cfg.sim, slateSize: o.slate },
+  };
+}
+
+/** Where train and pipeline take their SIDs from (a given sid-table.json, or built with these flags). */
+export function sidSourceFrom(o: LearningFlags & { sidTable?: string }): SidSource {
+  return { sidTable: o.sidTable, levels: o.levels, vocab: o.vocab, seed: o.seed, popularityWeight: o.sidPopularity, positiveThreshold: o.positive };
+}
