@@ -26,7 +26,11 @@ export default async function benchExport(opts: { runs?: number; warmup?: number
   if (existsSync(`${dir}/manifest.json`) && !process.env.BENCH_RANDOM_HPN) {
     const m = parseManifest(JSON.parse(readFileSync(`${dir}/manifest.json`, "utf8")), `${dir}/manifest.json`);
     config = { ...config, levels: m.levels, vocab: m.vocab, historyLength: m.historyLength };
-    models = { fp32: readFileSync(`${dir}/${m.files.fp32.path}`), int8: readFileSync(`${dir}/${m.files.int8.path}`), source: `${dir} (embedded default ${m.version})` };
+    models = {
+      fp32: readFileSync(`${dir}/${m.files.fp32.path}`),
+      int8: readFileSync(`${dir}/${m.files.int8.path}`),
+      source: `${dir} (embedded default ${m.version})`,
+    };
   } else {
     const hpn = new Hpn(config, 1);
     const w = hpn.getWeights();
@@ -36,7 +40,13 @@ export default async function benchExport(opts: { runs?: number; warmup?: number
   const H = config.historyLength;
   const L = config.levels;
   const inputs = randomHeldOut({ levels: L, vocab: config.vocab, historyLength: H, histories: 64, seed: 5 });
-  const out: Record<string, unknown> = { model: models.source, batch: 1, historyLength: H, threads: 1, runtime: "onnxruntime-web 1.30 (Node, wasm)" };
+  const out: Record<string, unknown> = {
+    model: models.source,
+    batch: 1,
+    historyLength: H,
+    threads: 1,
+    runtime: "onnxruntime-web 1.30 (Node, wasm)",
+  };
   for (const variant of ["fp32", "int8"] as const) {
     const t0 = performance.now();
     const session = await ortSession(models[variant]);

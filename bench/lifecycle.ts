@@ -16,9 +16,16 @@ export default async function benchLifecycle(): Promise<Record<string, unknown>>
   const server = await startDevServer(PORT, { ADMIN_TOKEN: TOKEN });
   const { base } = server;
   const post = (path: string, body: unknown, method = "POST") =>
-    fetch(`${base}${path}`, { method, headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
+    fetch(`${base}${path}`, {
+      method,
+      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify(body),
+    });
   try {
-    const rows = d1Query<{ id: string; f: string }>("local", "SELECT id, hex(features) AS f FROM items WHERE status = 'active' ORDER BY id LIMIT 500");
+    const rows = d1Query<{ id: string; f: string }>(
+      "local",
+      "SELECT id, hex(features) AS f FROM items WHERE status = 'active' ORDER BY id LIMIT 500",
+    );
     const dim = features(rows[0].f).length;
 
     // A new item with the features of the top recommendation for a history gets its SID (next collision index), so it
@@ -41,7 +48,11 @@ export default async function benchLifecycle(): Promise<Record<string, unknown>>
     const batches = 10;
     t0 = performance.now();
     for (let b = 0; b < batches; b++) {
-      const items = rows.map((r, i) => ({ id: `bench-${b}-${i}`, features: features(r.f).map((x, j) => x + 0.01 * Math.sin(b * 31 + i * 7 + j)), attributes: { title: `Bench ${b}-${i}` } }));
+      const items = rows.map((r, i) => ({
+        id: `bench-${b}-${i}`,
+        features: features(r.f).map((x, j) => x + 0.01 * Math.sin(b * 31 + i * 7 + j)),
+        attributes: { title: `Bench ${b}-${i}` },
+      }));
       const res = await post("/v1/items", { items }, "PUT");
       if (!res.ok) throw new Error(`PUT /v1/items: ${res.status} ${await res.text()}`);
     }
@@ -51,7 +62,12 @@ export default async function benchLifecycle(): Promise<Record<string, unknown>>
     t0 = performance.now();
     let accepted = 0;
     for (let b = 0; b < 10; b++) {
-      const events = Array.from({ length: 500 }, (_, i) => ({ type: i % 5 ? "impression" : "click", userId: `u${i % 50}`, requestId: `b${b}-${i}`, itemIds: rows.slice(i % 490, (i % 490) + 10).map((r) => r.id) }));
+      const events = Array.from({ length: 500 }, (_, i) => ({
+        type: i % 5 ? "impression" : "click",
+        userId: `u${i % 50}`,
+        requestId: `b${b}-${i}`,
+        itemIds: rows.slice(i % 490, (i % 490) + 10).map((r) => r.id),
+      }));
       const res = await post("/v1/events", { events });
       accepted += ((await res.json()) as { accepted: number }).accepted;
     }
@@ -59,7 +75,12 @@ export default async function benchLifecycle(): Promise<Record<string, unknown>>
 
     return {
       featureDim: dim,
-      upserts: { items: batches * rows.length, seconds: upsertSeconds, itemsPerSecond: (batches * rows.length) / upsertSeconds, batchSize: rows.length },
+      upserts: {
+        items: batches * rows.length,
+        seconds: upsertSeconds,
+        itemsPerSecond: (batches * rows.length) / upsertSeconds,
+        batchSize: rows.length,
+      },
       events: { rows: accepted, seconds: eventSeconds, rowsPerSecond: accepted / eventSeconds },
       newItemToRecommendMs: appearedMs,
     };

@@ -15,10 +15,11 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
 };
 
 const wanted = process.argv.slice(2);
-for (const w of wanted) if (!(w in BENCHES)) {
-  console.error(`error: unknown benchmark "${w}" (known: ${Object.keys(BENCHES).join(", ")})`);
-  process.exit(1);
-}
+for (const w of wanted)
+  if (!(w in BENCHES)) {
+    console.error(`error: unknown benchmark "${w}" (known: ${Object.keys(BENCHES).join(", ")})`);
+    process.exit(1);
+  }
 const results: Record<string, unknown> = {};
 for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
   process.stderr.write(`bench ${name}...\n`);

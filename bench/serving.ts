@@ -16,7 +16,11 @@ const DURATION = Number(process.env.BENCH_SECONDS ?? 30);
 
 async function timed(path: string, body: unknown): Promise<{ ms: number; status: number; timing: string | null }> {
   const t0 = performance.now();
-  const res = await fetch(`${BASE}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(`${BASE}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   await res.arrayBuffer();
   return { ms: performance.now() - t0, status: res.status, timing: res.headers.get("server-timing") };
 }
@@ -63,7 +67,10 @@ async function load(path: string, body: unknown) {
 
 function bundleSize() {
   const out = mkdtempSync(join(tmpdir(), "hsrl-bundle-"));
-  const res = spawnSync(join(ROOT, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", out], { cwd: ROOT, encoding: "utf8" });
+  const res = spawnSync(join(ROOT, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", out], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
   if (res.status !== 0) return { error: res.stderr.split("\n").slice(-5).join(" ") };
   let bytes = 0;
   let gzip = 0;
@@ -95,7 +102,13 @@ export default async function benchServing(): Promise<Record<string, unknown>> {
     const results: Record<string, unknown> = {
       catalogItems,
       note: "latencyMs is end to end through wrangler dev's local proxy; timeSplit.meanTotalMs is the time inside the Worker (Server-Timing)",
-      coldStart: { firstRequestMs: cold.ms, status: cold.status, serverTiming: parseTiming(cold.timing), secondRequestMs: second.ms, targetMs: 300 },
+      coldStart: {
+        firstRequestMs: cold.ms,
+        status: cold.status,
+        serverTiming: parseTiming(cold.timing),
+        secondRequestMs: second.ms,
+        targetMs: 300,
+      },
     };
     for (const [name, path, body] of [
       ["rerank100", "/v1/rerank", rerank100],

@@ -18,7 +18,8 @@ export function syntheticVectors(n: number, d: number, clusters: number, seed: n
   const flat = new Float32Array(n * d); // views into one buffer: a million small buffers would cost ~3x the memory
   for (let i = 0; i < n; i++) {
     const u = rng.next() * total;
-    let lo = 0, hi = clusters - 1;
+    let lo = 0,
+      hi = clusters - 1;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (cum[mid] < u) lo = mid + 1;
@@ -33,7 +34,9 @@ export function syntheticVectors(n: number, d: number, clusters: number, seed: n
 
 export default async function benchSids(opts: { items?: number; threads?: number } = {}): Promise<Record<string, unknown>> {
   const n = opts.items ?? Number(process.env.BENCH_SIDS_ITEMS ?? 1_000_000);
-  const d = 32, levels = 3, size = 256;
+  const d = 32,
+    levels = 3,
+    size = 256;
   const t0 = performance.now();
   const vectors = syntheticVectors(n, d, 2_000, 1);
   const items: ItemMeta[] = Array.from({ length: n }, (_, i) => ({ id: String(i + 1), title: "", genres: [], tags: [], attributes: {} }));
@@ -43,7 +46,12 @@ export default async function benchSids(opts: { items?: number; threads?: number
   let lastStage = "";
   const t1 = performance.now();
   const build = await buildSids(dataset, {
-    levels, size, dim: d, seed: 1, threads: opts.threads ?? 0, plainRq: false,
+    levels,
+    size,
+    dim: d,
+    seed: 1,
+    threads: opts.threads ?? 0,
+    plainRq: false,
     progress: (stage) => {
       if (stage !== lastStage) process.stderr.write(`  ${stage} (${((performance.now() - t1) / 1000).toFixed(1)} s)\n`);
       lastStage = stage;
@@ -63,7 +71,11 @@ export default async function benchSids(opts: { items?: number; threads?: number
   const encodeMicros = ((performance.now() - t2) * 1000) / 10_000;
   const r = build.report;
   return {
-    items: n, dim: d, levels, codebookSize: size, threads: opts.threads || availableParallelism(),
+    items: n,
+    dim: d,
+    levels,
+    codebookSize: size,
+    threads: opts.threads || availableParallelism(),
     generateSeconds: +generateSeconds.toFixed(2),
     buildSeconds: +buildSeconds.toFixed(2),
     secondsByStage: r.secondsByStage,

@@ -12,7 +12,11 @@ import { ResponseModel } from "../scripts/model/response";
 import { ResponseClickModel } from "../scripts/learn/simulator";
 import { Rng } from "../scripts/util/rng";
 
-const B = 64, H = 50, L = 3, V = 64, N = 9742;
+const B = 64,
+  H = 50,
+  L = 3,
+  V = 64,
+  N = 9742;
 const cfg = { ...DEFAULT_HPN_CONFIG, levels: L, vocab: V, historyLength: H };
 
 /** Multiply-adds x 2 of one training step (forward x 3 for forward + backward), for `rows` histories. */
@@ -42,7 +46,11 @@ async function measure(backend: "wasm" | "cpu", reps: number, loss: HpnLoss) {
   const targets = Int32Array.from({ length: B }, () => rng.int(N));
   const opt = tf.train.adam(1e-3);
   const bc = timeIt(() => {
-    const l = opt.minimize(() => tf.tidy(() => tf.neg(tf.mean(actor.itemLogProb(actor.forward(hist, true), targets))) as tf.Scalar), true, actor.variables());
+    const l = opt.minimize(
+      () => tf.tidy(() => tf.neg(tf.mean(actor.itemLogProb(actor.forward(hist, true), targets))) as tf.Scalar),
+      true,
+      actor.variables(),
+    );
     l!.dataSync();
     l!.dispose();
   }, reps);
@@ -55,13 +63,18 @@ async function measure(backend: "wasm" | "cpu", reps: number, loss: HpnLoss) {
   const response = new ResponseModel({ numItems: N, featureDim: 0, dim: 32, hidden: 64, historyLength: H }, 2);
   const critic = new MultiLevelCritic({ dim: 32, contexts: L + 1, hidden: [256, 64] }, 3);
   const examples = hist.map((h, i) => ({ user: i, history: h, target: targets[i] }));
-  const res = trainPolicy(actor, critic, {
-    clickModel: new ResponseClickModel(response),
-    sim: { slateSize: 10, initialTemper: 20, nonClickReward: -0.1, historyLength: H },
-    catalog,
-    bcExamples: examples,
-    starts: { sample: (r: Rng) => ({ user: 0, history: hist[r.int(B)] }) },
-  }, { ...DEFAULT_TRAIN, steps: reps + 1, warmStartFraction: 0 });
+  const res = trainPolicy(
+    actor,
+    critic,
+    {
+      clickModel: new ResponseClickModel(response),
+      sim: { slateSize: 10, initialTemper: 20, nonClickReward: -0.1, historyLength: H },
+      catalog,
+      bcExamples: examples,
+      starts: { sample: (r: Rng) => ({ user: 0, history: hist[r.int(B)] }) },
+    },
+    { ...DEFAULT_TRAIN, steps: reps + 1, warmStartFraction: 0 },
+  );
   const rl = res.log.slice(1).reduce((a, l) => a + l.ms, 0) / reps; // first step excluded (warm-up)
   actor.dispose();
   critic.dispose();
@@ -76,9 +89,19 @@ export default async function benchTrain(): Promise<Record<string, unknown>> {
   const wasm = await measure("wasm", 5, "catalog");
   const wasmTokens = await measure("wasm", 5, "tokens");
   const cpu = await measure("cpu", 1, "catalog");
-  const gflops = (ms: number) => +((flops / 1e9) / (ms / 1000)).toFixed(2);
+  const gflops = (ms: number) => +(flops / 1e9 / (ms / 1000)).toFixed(2);
   return {
-    shape: { batch: B, historyLength: H, dModel: cfg.dModel, layers: cfg.layers, heads: cfg.heads, ff: cfg.ff, levels: L, vocab: V, catalog: N },
+    shape: {
+      batch: B,
+      historyLength: H,
+      dModel: cfg.dModel,
+      layers: cfg.layers,
+      heads: cfg.heads,
+      ff: cfg.ff,
+      levels: L,
+      vocab: V,
+      catalog: N,
+    },
     bcStepGflop: +(flops / 1e9).toFixed(3),
     wasm: { ...wasm, bcGflopPerS: gflops(wasm.bcStepMs) },
     wasmTokensLoss: { ...wasmTokens, bcGflopPerS: gflops(wasmTokens.bcStepMs) },

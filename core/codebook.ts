@@ -37,7 +37,11 @@ export function createCodebook(levels: number, size: number, dim: number, centro
 }
 
 function checkShape(levels: number, size: number, dim: number, centroids: ArrayLike<number>[]): void {
-  for (const [name, v] of [["levels", levels], ["size", size], ["dim", dim]] as const) {
+  for (const [name, v] of [
+    ["levels", levels],
+    ["size", size],
+    ["dim", dim],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`codebook: ${name} must be a positive integer, got ${v}`);
   }
   if (centroids.length !== levels) throw new Error(`codebook: ${centroids.length} centroid tables for ${levels} levels`);

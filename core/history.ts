@@ -21,7 +21,8 @@ export function packSidHistories(
     for (let j = 0; j < n; j++) {
       const tokens = history[history.length - n + j];
       // a SID of another length comes from another codebook; padding or cutting it would feed the model a wrong item
-      if (tokens.length !== L) throw new RangeError(`history ${b}, item ${history.length - n + j}: a SID of ${tokens.length} tokens, the model reads ${L}`);
+      if (tokens.length !== L)
+        throw new RangeError(`history ${b}, item ${history.length - n + j}: a SID of ${tokens.length} tokens, the model reads ${L}`);
       const base = (b * H + H - n + j) * L;
       for (let l = 0; l < L; l++) sids[base + l] = tokens[l];
     }

@@ -15,7 +15,11 @@ export interface ContentMeta {
 }
 
 /** Token groups of the content block and their share of its squared norm. */
-export const CONTENT_GROUPS: readonly (readonly [prefix: string, share: number])[] = [["g:", 0.6], ["t:", 0.25], ["a:", 0.15]];
+export const CONTENT_GROUPS: readonly (readonly [prefix: string, share: number])[] = [
+  ["g:", 0.6],
+  ["t:", 0.25],
+  ["a:", 0.15],
+];
 
 /**
  * Content tokens of an item: genres (g:), tags (t:), attributes (a:) — a numeric year becomes its decade, short string
@@ -26,7 +30,8 @@ export function contentTokens(meta: ContentMeta): string[] {
   const attrs = new Set<string>();
   for (const [key, value] of Object.entries(meta.attributes ?? {})) {
     if (key === "year" && typeof value === "number" && Number.isFinite(value)) attrs.add(`a:decade=${Math.floor(value / 10) * 10}`);
-    else if (typeof value === "string" && value.length > 0 && value.length <= 40) attrs.add(`a:${key.toLowerCase()}=${value.toLowerCase()}`);
+    else if (typeof value === "string" && value.length > 0 && value.length <= 40)
+      attrs.add(`a:${key.toLowerCase()}=${value.toLowerCase()}`);
   }
   return [...out, ...attrs];
 }
@@ -36,12 +41,17 @@ export function contentTokens(meta: ContentMeta): string[] {
  * `column(token)` gives the token's column and IDF, or undefined for tokens outside the vocabulary.
  */
 export function contentRow(
-  tokens: string[], column: (token: string) => { column: number; idf: number } | undefined, contentWeight: number,
+  tokens: string[],
+  column: (token: string) => { column: number; idf: number } | undefined,
+  contentWeight: number,
 ): { columns: number[]; values: number[] } {
   const columns: number[] = [];
   const values: number[] = [];
   for (const [prefix, share] of CONTENT_GROUPS) {
-    const hits = tokens.filter((t) => t.startsWith(prefix)).map(column).filter((c) => c !== undefined);
+    const hits = tokens
+      .filter((t) => t.startsWith(prefix))
+      .map(column)
+      .filter((c) => c !== undefined);
     let norm = 0;
     for (const h of hits) norm += h.idf * h.idf;
     const k = Math.sqrt(contentWeight * share) / (Math.sqrt(norm) || 1);
@@ -54,10 +64,18 @@ export function contentRow(
 }
 
 /** (row − μ)·V for a sparse row: Σ_p value_p · V[column_p] − μ·V. V is row-major (columns x d). */
-export function projectRow(columns: ArrayLike<number>, values: ArrayLike<number>, v: ArrayLike<number>, d: number, meanV: ArrayLike<number>, out: Float64Array): Float64Array {
+export function projectRow(
+  columns: ArrayLike<number>,
+  values: ArrayLike<number>,
+  v: ArrayLike<number>,
+  d: number,
+  meanV: ArrayLike<number>,
+  out: Float64Array,
+): Float64Array {
   out.fill(0);
   for (let p = 0; p < columns.length; p++) {
-    const x = values[p], base = columns[p] * d;
+    const x = values[p],
+      base = columns[p] * d;
     for (let j = 0; j < d; j++) out[j] += x * v[base + j];
   }
   for (let j = 0; j < d; j++) out[j] -= meanV[j];
@@ -132,15 +150,18 @@ export function itemEncoderToJson(e: ItemEncoder): ItemEncoderJson {
 
 export function itemEncoderFromJson(json: unknown): ItemEncoder {
   const o = (typeof json === "string" ? JSON.parse(json) : json) as Partial<ItemEncoderJson> | null;
-  if (!o || o.format !== "hsrl-item-encoder") throw new Error('item encoder: format must be "hsrl-item-encoder"');
+  if (o?.format !== "hsrl-item-encoder") throw new Error('item encoder: format must be "hsrl-item-encoder"');
   const { format: _f, ...e } = o as ItemEncoderJson;
   if (!Number.isInteger(e.dim) || e.dim < 1) throw new Error(`item encoder: bad dim ${e.dim}`);
   if (!Array.isArray(e.meanV) || e.meanV.length !== e.dim) throw new Error("item encoder: meanV must have dim numbers");
   if (e.kind === "content") {
-    if (!Array.isArray(e.tokens) || !Array.isArray(e.idf) || e.idf.length !== e.tokens.length) throw new Error("item encoder: tokens and idf must be arrays of one length");
-    if (!Array.isArray(e.components) || e.components.length !== e.tokens.length * e.dim) throw new Error("item encoder: components must be tokens x dim numbers");
+    if (!Array.isArray(e.tokens) || !Array.isArray(e.idf) || e.idf.length !== e.tokens.length)
+      throw new Error("item encoder: tokens and idf must be arrays of one length");
+    if (!Array.isArray(e.components) || e.components.length !== e.tokens.length * e.dim)
+      throw new Error("item encoder: components must be tokens x dim numbers");
   } else if (e.kind === "vector") {
-    if (e.components !== null && (!Array.isArray(e.components) || e.components.length !== e.width * e.dim)) throw new Error("item encoder: components must be width x dim numbers");
+    if (e.components !== null && (!Array.isArray(e.components) || e.components.length !== e.width * e.dim))
+      throw new Error("item encoder: components must be width x dim numbers");
   } else throw new Error(`item encoder: unknown kind ${JSON.stringify((e as { kind?: unknown }).kind)}`);
   const p = e.popularity;
   if (p !== undefined && !(p && p.weight > 0 && p.weight < 1 && Number.isFinite(p.mean) && p.sd > 0)) {
@@ -155,10 +176,14 @@ export function itemEncoderFromJson(json: unknown): ItemEncoder {
 export function encodeItemContent(e: ItemEncoder, meta: ContentMeta): Float32Array {
   if (e.kind !== "content") throw new Error("item encoder: this catalog's features are supplied vectors; use encodeItemVector");
   const index = tokenIndex(e);
-  const { columns, values } = contentRow(contentTokens(meta), (t) => {
-    const i = index.get(t);
-    return i === undefined ? undefined : { column: i, idf: e.idf[i] };
-  }, e.contentWeight);
+  const { columns, values } = contentRow(
+    contentTokens(meta),
+    (t) => {
+      const i = index.get(t);
+      return i === undefined ? undefined : { column: i, idf: e.idf[i] };
+    },
+    e.contentWeight,
+  );
   return coldItem(e, unitFloat32(projectRow(columns, values, e.components, e.dim, e.meanV, new Float64Array(e.dim))));
 }
 

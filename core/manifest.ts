@@ -47,7 +47,11 @@ export const manifestSchema = z
   })
   .superRefine((m, ctx) => {
     if (m.serving !== m.files[m.quantization].path)
-      ctx.addIssue({ code: "custom", path: ["serving"], message: `must equal files.${m.quantization}.path ("${m.files[m.quantization].path}")` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["serving"],
+        message: `must equal files.${m.quantization}.path ("${m.files[m.quantization].path}")`,
+      });
     if (m.codebook === null && m.featureDim !== null)
       ctx.addIssue({ code: "custom", path: ["featureDim"], message: "must be null when there is no codebook" });
     const sids = m.inputs.find((t) => t.name === "sids");

@@ -19,7 +19,13 @@ export function scoreSid(logProbs: ArrayLike<number>, levels: number, vocab: num
  * Scores of N items (sidTokens: [N * L], row-major) for one history row of log-probs (logProbs[rowOffset ..
  * rowOffset + L*V)). Returns Float64Array(N).
  */
-export function scoreItems(logProbs: ArrayLike<number>, levels: number, vocab: number, sidTokens: ArrayLike<number>, rowOffset = 0): Float64Array {
+export function scoreItems(
+  logProbs: ArrayLike<number>,
+  levels: number,
+  vocab: number,
+  sidTokens: ArrayLike<number>,
+  rowOffset = 0,
+): Float64Array {
   const n = Math.floor(sidTokens.length / levels);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {

@@ -11,7 +11,17 @@ import { register as registerPublish } from "./commands/publish";
 import { register as registerEvents } from "./commands/events";
 
 const program = new Command("hsrl").description("hsrl-edge offline tools: SIDs, training, export, publish").showHelpAfterError();
-for (const register of [registerSids, registerTrain, registerEvaluate, registerPipeline, registerExport, registerDefaultModel, registerPublish, registerEvents]) register(program);
+for (const register of [
+  registerSids,
+  registerTrain,
+  registerEvaluate,
+  registerPipeline,
+  registerExport,
+  registerDefaultModel,
+  registerPublish,
+  registerEvents,
+])
+  register(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Bad input gets one clear line and a non-zero exit, not a stack trace.

@@ -64,7 +64,11 @@ export function hpnFixture(
   const length = g.input("length", "int64", ["batch"]);
   const emb = g.op("Gather", [g.initializer("E", randn(V * d, 0.5), [V, d]), sids], { axis: 0 }); // [B, H, L, d]
   // Valid positions are the last `length` of H (right-aligned): mask[b, h] = h >= H - length[b].
-  const positions = g.initializer("positions", BigInt64Array.from({ length: H }, (_, h) => BigInt(h)), [1, H]);
+  const positions = g.initializer(
+    "positions",
+    BigInt64Array.from({ length: H }, (_, h) => BigInt(h)),
+    [1, H],
+  );
   const first = g.op("Sub", [g.ints([H]), g.op("Unsqueeze", [length, g.ints([1])])]); // [B, 1]
   const mask = g.op("Cast", [g.op("GreaterOrEqual", [positions, first])], { to: 1 }); // float [B, H]
   const masked = g.op("Mul", [emb, g.op("Unsqueeze", [mask, g.ints([2, 3])])]);
@@ -100,11 +104,47 @@ export function hpnFixture(
 // A hand-assembled wasm module exporting add(i32, i32) -> i32: tests use it to check that other WebAssembly keeps
 // working while and after ORT initialises.
 export const ADD_WASM = Uint8Array.from([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
-  0x01, 0x07, 0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f, // type section: (i32, i32) -> i32
-  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
-  0x07, 0x07, 0x01, 0x03, 0x61, 0x64, 0x64, 0x00, 0x00, // export "add" = function 0
-  0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x20, 0x01, 0x6a, 0x0b, // code: local.get 0, local.get 1, i32.add
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00, // magic, version 1
+  0x01,
+  0x07,
+  0x01,
+  0x60,
+  0x02,
+  0x7f,
+  0x7f,
+  0x01,
+  0x7f, // type section: (i32, i32) -> i32
+  0x03,
+  0x02,
+  0x01,
+  0x00, // function section: one function of type 0
+  0x07,
+  0x07,
+  0x01,
+  0x03,
+  0x61,
+  0x64,
+  0x64,
+  0x00,
+  0x00, // export "add" = function 0
+  0x0a,
+  0x09,
+  0x01,
+  0x07,
+  0x00,
+  0x20,
+  0x00,
+  0x20,
+  0x01,
+  0x6a,
+  0x0b, // code: local.get 0, local.get 1, i32.add
 ]);
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -113,12 +153,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   writeFileSync(join(dir, "tiny.onnx"), tinyModel());
   writeFileSync(join(dir, "add.wasm"), ADD_WASM);
   const codebook = fixtureCodebook();
-  writeFileSync(join(dir, "codebook.json"), JSON.stringify(codebookToJson(codebook)) + "\n");
+  writeFileSync(join(dir, "codebook.json"), `${JSON.stringify(codebookToJson(codebook))}\n`);
   // Two models with the same shape and codebook but different weights: a "current" and a "next" for promotion tests.
-  for (const [name, seed] of [["hpn-fixture", HPN_FIXTURE.seed], ["hpn-fixture-next", HPN_FIXTURE.seed + 1]] as const) {
+  for (const [name, seed] of [
+    ["hpn-fixture", HPN_FIXTURE.seed],
+    ["hpn-fixture-next", HPN_FIXTURE.seed + 1],
+  ] as const) {
     const hpn = hpnFixture({ ...HPN_FIXTURE, seed }, codebook, `${name}.onnx`);
     writeFileSync(join(dir, `${name}.onnx`), hpn.bytes);
-    writeFileSync(join(dir, `${name}.manifest.json`), JSON.stringify(hpn.manifest, null, 2) + "\n");
+    writeFileSync(join(dir, `${name}.manifest.json`), `${JSON.stringify(hpn.manifest, null, 2)}\n`);
   }
   console.log(`wrote ${dir}/{tiny.onnx, add.wasm, codebook.json, hpn-fixture{,-next}.onnx, hpn-fixture{,-next}.manifest.json}`);
 }

@@ -23,10 +23,14 @@ d1Migrate("local");
 const sidTable = join(ROOT, "model", "default", "sid-table.sql");
 const codebook = codebookFromJson(readFileSync(join(ROOT, "model", "default", "codebook.json"), "utf8"));
 const [current] = d1Query<{ value: string }>("local", "SELECT value FROM meta WHERE key = 'codebook_version'");
-const [active] = d1Query<{ version: string; codebook_version: string }>("local", "SELECT version, codebook_version FROM model_versions WHERE status = 'active'");
+const [active] = d1Query<{ version: string; codebook_version: string }>(
+  "local",
+  "SELECT version, codebook_version FROM model_versions WHERE status = 'active'",
+);
 if (active) {
   say(`published model ${active.version} is active: keeping the local catalog (codebook ${current?.value ?? "none"})`);
-  if (active.codebook_version !== current?.value) say(`warning: that model was trained on codebook ${active.codebook_version}; publish its SID table again`);
+  if (active.codebook_version !== current?.value)
+    say(`warning: that model was trained on codebook ${active.codebook_version}; publish its SID table again`);
 } else if (current?.value === codebook.version) {
   say(`local catalog already on the embedded codebook ${codebook.version}`);
 } else if (existsSync(sidTable)) {
@@ -36,10 +40,14 @@ if (active) {
   say("model/default/sid-table.sql is missing: starting with an empty catalog");
 }
 
-const dev = spawn(join(ROOT, "node_modules", ".bin", "wrangler"), ["dev", "--ip", "127.0.0.1", "--port", process.env.PORT ?? "8787", ...persistArgs(), ...process.argv.slice(2)], {
-  cwd: ROOT,
-  stdio: "inherit",
-  env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-});
+const dev = spawn(
+  join(ROOT, "node_modules", ".bin", "wrangler"),
+  ["dev", "--ip", "127.0.0.1", "--port", process.env.PORT ?? "8787", ...persistArgs(), ...process.argv.slice(2)],
+  {
+    cwd: ROOT,
+    stdio: "inherit",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  },
+);
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));

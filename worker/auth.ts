@@ -12,7 +12,10 @@ export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   if (!expected) return c.json({ error: "admin_disabled", message: "ADMIN_TOKEN is not configured for this Worker" }, 503);
   const header = c.req.header("authorization") ?? "";
   const match = /^Bearer\s+(.+)$/i.exec(header);
-  if (!match) return c.json({ error: "unauthorized", message: "admin routes need an Authorization: Bearer <token> header" }, 401, { "www-authenticate": "Bearer" });
+  if (!match)
+    return c.json({ error: "unauthorized", message: "admin routes need an Authorization: Bearer <token> header" }, 401, {
+      "www-authenticate": "Bearer",
+    });
   const [a, b] = await Promise.all([digest(match[1].trim()), digest(expected)]);
   if (!crypto.subtle.timingSafeEqual(a, b)) return c.json({ error: "forbidden", message: "the bearer token is not valid" }, 403);
   await next();

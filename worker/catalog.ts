@@ -64,7 +64,11 @@ export interface Lookup {
  * one D1 round trip when the cache is warm. If the catalog moved since the cache was filled, cached entries are
  * dropped and refetched (a second round trip, only after a catalog write).
  */
-export async function lookupItems(env: { DB: D1Database }, ids: string[], opts: { userId?: string; historyLength?: number } = {}): Promise<Lookup> {
+export async function lookupItems(
+  env: { DB: D1Database },
+  ids: string[],
+  opts: { userId?: string; historyLength?: number } = {},
+): Promise<Lookup> {
   const db = database(env.DB);
   const wanted = [...new Set(ids)];
   const run = async (fetchIds: string[]) => {
@@ -214,7 +218,15 @@ export async function upsertItems(env: { DB: D1Database }, codebook: Codebook, w
     const nextCollision = sql`(SELECT COALESCE(MAX(${items.collision}) + 1, 0) FROM ${items} WHERE ${items.sid} = ${sid})`;
     return db
       .insert(items)
-      .values({ id: w.id, sid, collision: nextCollision, status: "active", attributes: w.attributes ?? {}, features: features as unknown as Buffer, codebookVersion: codebook.version })
+      .values({
+        id: w.id,
+        sid,
+        collision: nextCollision,
+        status: "active",
+        attributes: w.attributes ?? {},
+        features: features as unknown as Buffer,
+        codebookVersion: codebook.version,
+      })
       .onConflictDoUpdate({
         target: items.id,
         set: {
@@ -233,7 +245,11 @@ export async function upsertItems(env: { DB: D1Database }, codebook: Codebook, w
   for (let attempt = 0; ; attempt++) {
     try {
       const results = (await db.batch([bumpCatalogVersion(db), codebookMeta, ...statements])) as unknown[];
-      return (results.slice(2) as { id: string; sid: string; collision: number }[][]).map(([r]) => ({ id: r.id, sid: parseSidKey(r.sid), collision: r.collision }));
+      return (results.slice(2) as { id: string; sid: string; collision: number }[][]).map(([r]) => ({
+        id: r.id,
+        sid: parseSidKey(r.sid),
+        collision: r.collision,
+      }));
     } catch (err) {
       const unique = /UNIQUE constraint failed: items\.sid/.test(causeMessage(err));
       if (!unique || attempt >= retries) throw new DatabaseUnavailable(err);

@@ -20,7 +20,14 @@ interface Node {
   priority: number; // score + bound of the levels still to choose
 }
 
-export function decodeTopK(logProbs: ArrayLike<number>, levels: number, vocab: number, index: SidIndex, k: number, excluded: Set<string>): Decoded[] {
+export function decodeTopK(
+  logProbs: ArrayLike<number>,
+  levels: number,
+  vocab: number,
+  index: SidIndex,
+  k: number,
+  excluded: Set<string>,
+): Decoded[] {
   // bound[l] = Σ_{l' >= l} max_v logp[l'][v]
   const bound = new Float64Array(levels + 1);
   for (let l = levels - 1; l >= 0; l--) {

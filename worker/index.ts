@@ -56,8 +56,6 @@ export default {
   fetch: app.fetch,
   // Cron Trigger: validate the newest published candidate; promote it or reject it (the active model keeps serving).
   async scheduled(controller: ScheduledController, env: Bindings, ctx: ExecutionContext) {
-    ctx.waitUntil(
-      promoteNewest(env).then((outcome) => console.log(JSON.stringify({ cron: controller.cron, ...outcome }))),
-    );
+    ctx.waitUntil(promoteNewest(env).then((outcome) => console.log(JSON.stringify({ cron: controller.cron, ...outcome }))));
   },
 } satisfies ExportedHandler<Bindings>;

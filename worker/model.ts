@@ -64,7 +64,8 @@ export async function fetchPublished(env: Cloudflare.Env, version: string): Prom
   if (!object) throw new ModelUnavailable(`model ${version}: ${row.r2Key}${manifest.serving} is missing from R2`);
   const bytes = new Uint8Array(await object.arrayBuffer());
   const digest = await subtleSha256Hex(bytes);
-  if (digest !== file.sha256) throw new ModelUnavailable(`model ${version}: sha256 of ${manifest.serving} is ${digest}, manifest says ${file.sha256}`);
+  if (digest !== file.sha256)
+    throw new ModelUnavailable(`model ${version}: sha256 of ${manifest.serving} is ${digest}, manifest says ${file.sha256}`);
   if (digest !== row.sha256) throw new ModelUnavailable(`model ${version}: sha256 ${digest} differs from the registry's ${row.sha256}`);
   return { manifest, bytes };
 }
@@ -84,8 +85,16 @@ export async function runHpn(model: ServingModel, histories: readonly (readonly 
   const { historyLength: H, levels: L } = model.manifest;
   const { sids, length } = packSidHistories(histories, H, L);
   const out = await model.session.run({
-    sids: new ort.Tensor("int64", BigInt64Array.from(sids, (z) => BigInt(z)), [histories.length, H, L]),
-    length: new ort.Tensor("int64", BigInt64Array.from(length, (n) => BigInt(n)), [histories.length]),
+    sids: new ort.Tensor(
+      "int64",
+      BigInt64Array.from(sids, (z) => BigInt(z)),
+      [histories.length, H, L],
+    ),
+    length: new ort.Tensor(
+      "int64",
+      BigInt64Array.from(length, (n) => BigInt(n)),
+      [histories.length],
+    ),
   });
   return out.logprobs.data as Float32Array;
 }

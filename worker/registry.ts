@@ -41,7 +41,10 @@ async function otherCatalogCodebook(env: Cloudflare.Env, codebook: string | unde
 /** The batch statements that make `version` (now in status `from`) the active model. */
 function activate(db: Db, version: string, from: (typeof modelVersions.$inferSelect)["status"]) {
   return [
-    db.update(modelVersions).set({ status: "active", reason: null, promotedAt: nowMs, updatedAt: nowMs }).where(and(eq(modelVersions.version, version), eq(modelVersions.status, from))),
+    db
+      .update(modelVersions)
+      .set({ status: "active", reason: null, promotedAt: nowMs, updatedAt: nowMs })
+      .where(and(eq(modelVersions.version, version), eq(modelVersions.status, from))),
     setMeta(db, "active_model", version),
   ] as const;
 }
@@ -65,7 +68,8 @@ async function smokeTest(bytes: Uint8Array, m: Manifest): Promise<string | null>
   try {
     const feeds = { sids: new ort.Tensor("int64", sids, [B, H, L]), length: new ort.Tensor("int64", length, [B]) };
     const [a, b] = [(await session.run(feeds)).logprobs, (await session.run(feeds)).logprobs];
-    if (!a || JSON.stringify(a.dims) !== JSON.stringify([B, L, V])) return `smoke inference: logprobs has shape [${a?.dims}], expected [${B},${L},${V}]`;
+    if (!a || JSON.stringify(a.dims) !== JSON.stringify([B, L, V]))
+      return `smoke inference: logprobs has shape [${a?.dims}], expected [${B},${L},${V}]`;
     const x = a.data as Float32Array;
     const y = b.data as Float32Array;
     for (let i = 0; i < x.length; i++) {
@@ -95,18 +99,25 @@ export async function promote(env: Cloudflare.Env, version: string, from: ("cand
   const [row] = await d1(() => db.select().from(modelVersions).where(eq(modelVersions.version, version)).limit(1));
   if (!row) return { action: "none", reason: `model ${version} is not registered`, missing: true };
   if (row.status === "active") return { action: "promoted", version };
-  if (!(from as string[]).includes(row.status)) return { action: "none", reason: `model ${version} is ${row.status}; only ${from.join("/")} models can be promoted` };
+  if (!(from as string[]).includes(row.status))
+    return { action: "none", reason: `model ${version} is ${row.status}; only ${from.join("/")} models can be promoted` };
   const reason = await validate(env, version);
   if (reason !== null) {
     await d1(() =>
-      db.update(modelVersions).set({ status: "rejected", reason, updatedAt: nowMs }).where(and(eq(modelVersions.version, version), eq(modelVersions.status, row.status))),
+      db
+        .update(modelVersions)
+        .set({ status: "rejected", reason, updatedAt: nowMs })
+        .where(and(eq(modelVersions.version, version), eq(modelVersions.status, row.status))),
     );
     return { action: "rejected", version, reason };
   }
   const stillEligible = sql`EXISTS (SELECT 1 FROM ${modelVersions} WHERE ${modelVersions.version} = ${version} AND ${modelVersions.status} = ${row.status})`;
   await d1(() =>
     db.batch([
-      db.update(modelVersions).set({ status: "retired", updatedAt: nowMs }).where(and(eq(modelVersions.status, "active"), ne(modelVersions.version, version), stillEligible)),
+      db
+        .update(modelVersions)
+        .set({ status: "retired", updatedAt: nowMs })
+        .where(and(eq(modelVersions.status, "active"), ne(modelVersions.version, version), stillEligible)),
       ...activate(db, version, row.status),
     ]),
   );
@@ -117,7 +128,12 @@ export async function promote(env: Cloudflare.Env, version: string, from: ("cand
 export async function promoteNewest(env: Cloudflare.Env): Promise<Outcome> {
   const db = database(env.DB);
   const [newest] = await d1(() =>
-    db.select({ version: modelVersions.version }).from(modelVersions).where(eq(modelVersions.status, "candidate")).orderBy(desc(modelVersions.createdAt), desc(modelVersions.version)).limit(1),
+    db
+      .select({ version: modelVersions.version })
+      .from(modelVersions)
+      .where(eq(modelVersions.status, "candidate"))
+      .orderBy(desc(modelVersions.createdAt), desc(modelVersions.version))
+      .limit(1),
   );
   if (!newest) return { action: "none", reason: "no candidate models" };
   return promote(env, newest.version);
@@ -129,7 +145,13 @@ export async function promoteNewest(env: Cloudflare.Env): Promise<Outcome> {
  */
 export async function rollback(env: Cloudflare.Env): Promise<Outcome & { from: string | null }> {
   const db = database(env.DB);
-  const rows = await d1(() => db.select().from(modelVersions).where(sql`${modelVersions.status} IN ('active', 'retired') AND ${modelVersions.promotedAt} IS NOT NULL`).orderBy(desc(modelVersions.promotedAt)));
+  const rows = await d1(() =>
+    db
+      .select()
+      .from(modelVersions)
+      .where(sql`${modelVersions.status} IN ('active', 'retired') AND ${modelVersions.promotedAt} IS NOT NULL`)
+      .orderBy(desc(modelVersions.promotedAt)),
+  );
   const current = rows.find((r) => r.status === "active");
   if (!current) return { action: "none", reason: "no published model is active (the embedded default is serving)", from: null };
   const previous = rows.find((r) => r.status === "retired" && r.reason !== "rolled back");
@@ -141,22 +163,36 @@ export async function rollback(env: Cloudflare.Env): Promise<Outcome & { from: s
     // the embedded default reads SIDs of the embedded codebook only
     const catalogCodebook = await otherCatalogCodebook(env, embeddedCodebookVersion());
     if (catalogCodebook !== null) {
-      return { action: "rejected", version: "embedded", reason: `the embedded default was trained on codebook ${embeddedCodebookVersion()}, the catalog is on ${catalogCodebook}`, from: current.version };
+      return {
+        action: "rejected",
+        version: "embedded",
+        reason: `the embedded default was trained on codebook ${embeddedCodebookVersion()}, the catalog is on ${catalogCodebook}`,
+        from: current.version,
+      };
     }
     await d1(() => db.batch([markRolledBack, deleteMeta(db, "active_model")]));
     return { action: "promoted", version: "embedded", from: current.version };
   }
   const reason = await validate(env, previous.version);
-  if (reason !== null) return { action: "rejected", version: previous.version, reason: `previous model is not servable: ${reason}`, from: current.version };
-  await d1(() =>
-    db.batch([markRolledBack, ...activate(db, previous.version, "retired")]),
-  );
+  if (reason !== null)
+    return { action: "rejected", version: previous.version, reason: `previous model is not servable: ${reason}`, from: current.version };
+  await d1(() => db.batch([markRolledBack, ...activate(db, previous.version, "retired")]));
   return { action: "promoted", version: previous.version, from: current.version };
 }
 
 export async function listModels(env: Cloudflare.Env) {
   const db = database(env.DB);
   return d1(() =>
-    db.select({ version: modelVersions.version, status: modelVersions.status, reason: modelVersions.reason, codebookVersion: modelVersions.codebookVersion, createdAt: modelVersions.createdAt, promotedAt: modelVersions.promotedAt }).from(modelVersions).orderBy(desc(modelVersions.createdAt)),
+    db
+      .select({
+        version: modelVersions.version,
+        status: modelVersions.status,
+        reason: modelVersions.reason,
+        codebookVersion: modelVersions.codebookVersion,
+        createdAt: modelVersions.createdAt,
+        promotedAt: modelVersions.promotedAt,
+      })
+      .from(modelVersions)
+      .orderBy(desc(modelVersions.createdAt)),
   );
 }

@@ -16,8 +16,17 @@ export const ItemId = z
   .openapi({ type: "string", example: "movie-42" });
 
 const HistoryInput = {
-  history: z.array(ItemId).max(LIMITS.history).optional().openapi({ description: "item ids the user interacted with, newest last; [] for a cold user" }),
-  userId: z.string().min(1).max(128).optional().openapi({ description: "use the user's stored click history (POST /v1/events) instead of `history`" }),
+  history: z
+    .array(ItemId)
+    .max(LIMITS.history)
+    .optional()
+    .openapi({ description: "item ids the user interacted with, newest last; [] for a cold user" }),
+  userId: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .openapi({ description: "use the user's stored click history (POST /v1/events) instead of `history`" }),
 };
 const oneHistory = (b: { history?: unknown; userId?: unknown }) => (b.history === undefined) !== (b.userId === undefined);
 const oneHistoryMessage = { message: "give exactly one of `history` or `userId`", path: ["history"] };

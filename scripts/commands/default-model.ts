@@ -1,5 +1,5 @@
 // `hsrl default-model`: rebuilds the embedded default (export/default-model.ts) into model/default/.
-import { Command } from "commander";
+import type { Command } from "commander";
 import { buildDefaultModel } from "../export/default-model";
 import { initBackend } from "../model/backend";
 import { int } from "./flags";
@@ -33,7 +33,14 @@ export function register(program: Command): void {
       const { manifest, parity, sizes } = await buildDefaultModel({ ...o, progress: bar.progress }).finally(() => bar.stop());
       console.log(`default model ${manifest.version} in ${o.out}/ (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       console.log(`  sizes: fp32 ${sizes.fp32} B, int8 ${sizes.int8} B (${(100 * sizes.ratio).toFixed(1)}%)`);
-      console.log(`  parity (${parity.histories} test-split histories): fp32 max |Δ| ${parity.fp32.maxAbsDiff.toExponential(2)}, int8 max |Δ| ${parity.int8.maxAbsDiffVsFp32.toExponential(2)}, top-10 overlap ${parity.int8.top10Overlap.toFixed(4)}`);
-      if (parity.ndcg10) console.log(`  test NDCG@10: fp32 ${parity.ndcg10.fp32.toFixed(4)}, int8 ${parity.ndcg10.int8.toFixed(4)} (Δ ${parity.ndcg10.deltaInt8VsFp32.toExponential(2)})`);
+      console.log(
+        `  parity (${parity.histories} test-split histories): fp32 max |Δ| ${parity.fp32.maxAbsDiff.toExponential(2)}, int8 max ` +
+          `|Δ| ${parity.int8.maxAbsDiffVsFp32.toExponential(2)}, top-10 overlap ${parity.int8.top10Overlap.toFixed(4)}`,
+      );
+      if (parity.ndcg10)
+        console.log(
+          `  test NDCG@10: fp32 ${parity.ndcg10.fp32.toFixed(4)}, int8 ${parity.ndcg10.int8.toFixed(4)} (Δ ` +
+            `${parity.ndcg10.deltaInt8VsFp32.toExponential(2)})`,
+        );
     });
 }

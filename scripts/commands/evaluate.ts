@@ -3,7 +3,7 @@
 // out of all training and added back at evaluation) and on the test split (learn/experiment.ts).
 // Writes <out>/eval.json, eval.md, curves-*.svg; trained policies are kept in <out>/work/ so a rerun resumes.
 import path from "node:path";
-import { Command } from "commander";
+import type { Command } from "commander";
 import { loadDataset } from "../data/load";
 import { POLICY_NAMES, type PolicyName } from "../learn/config";
 import { buildEpisodes } from "../learn/episodes";
@@ -33,12 +33,16 @@ function parseSeeds(list: string): number[] {
 
 function parsePolicies(list: string): PolicyName[] {
   const names = list.split(",").map((s) => s.trim());
-  for (const n of names) if (!(POLICY_NAMES as readonly string[]).includes(n)) throw new Error(`--policies: unknown policy "${n}" (known: ${POLICY_NAMES.join(", ")})`);
+  for (const n of names)
+    if (!(POLICY_NAMES as readonly string[]).includes(n))
+      throw new Error(`--policies: unknown policy "${n}" (known: ${POLICY_NAMES.join(", ")})`);
   return names as PolicyName[];
 }
 
 export function register(program: Command): void {
-  addLearningOptions(program.command("evaluate").description("train and evaluate every policy over several seeds; writes eval.json, eval.md, SVG curves"))
+  addLearningOptions(
+    program.command("evaluate").description("train and evaluate every policy over several seeds; writes eval.json, eval.md, SVG curves"),
+  )
     .option("--seeds <list>", "comma-separated seeds", "1,2,3")
     .option("--episodes <n>", "simulated episodes per seed and policy", int("episodes"), 500)
     .option("--holdout <x>", "share of items held out of all training (dynamic catalog)", fraction("holdout"), 0.15)
@@ -47,23 +51,42 @@ export function register(program: Command): void {
     .action(async (o: EvaluateFlags) => {
       if (o.episodes < 1) throw new Error("--episodes must be >= 1");
       const base = experimentConfigFrom(o);
-      const cfg = { ...base, seeds: parseSeeds(o.seeds), policies: parsePolicies(o.policies), episodesPerSeed: o.episodes, episodes: { ...base.episodes, holdoutFraction: o.holdout } };
+      const cfg = {
+        ...base,
+        seeds: parseSeeds(o.seeds),
+        policies: parsePolicies(o.policies),
+        episodesPerSeed: o.episodes,
+        episodes: { ...base.episodes, holdoutFraction: o.holdout },
+      };
       await initBackend({ threads: o.threads || 1 });
       const dataset = loadDataset(o.data, o.format, { seed: o.seed });
       const { progress, stop } = progressBar();
       try {
         // The held-out items are fixed by --seed (not per evaluation seed), so every policy faces the same new items.
         const ep = buildEpisodes(dataset, { ...cfg.episodes, historyLength: cfg.historyLength, seed: cfg.seed });
-        const sids = await holdoutSids(dataset, ep.heldOut, { levels: o.levels, size: o.vocab, dim: 32, seed: o.seed, popularityWeight: cfg.sidPopularity, popularity: ep.trainPositiveCount });
+        const sids = await holdoutSids(dataset, ep.heldOut, {
+          levels: o.levels,
+          size: o.vocab,
+          dim: 32,
+          seed: o.seed,
+          popularityWeight: cfg.sidPopularity,
+          popularity: ep.trainPositiveCount,
+        });
         const report = runExperiment(dataset, sids, cfg, path.join(o.out, "work"), sids.features, progress);
         stop();
         const note =
           o.budgetNote ??
-          `Budget: ${cfg.train.steps} gradient steps per learned policy (batch ${cfg.train.batchSize}; A2C policies: ${Math.round(cfg.train.warmStartFraction * 100)}% BC warm start), ${cfg.seeds.length} seeds x ${cfg.episodesPerSeed} episodes, ${Math.round(o.holdout * 100)}% items held out.`;
+          `Budget: ${cfg.train.steps} gradient steps per learned policy (batch ${cfg.train.batchSize}; A2C policies: ` +
+            `${Math.round(cfg.train.warmStartFraction * 100)}% BC warm start), ${cfg.seeds.length} seeds x ${cfg.episodesPerSeed} ` +
+            `episodes, ${Math.round(o.holdout * 100)}% items held out.`;
         writeReport(o.out, report, note);
         console.log(`wrote ${o.out}/eval.json, eval.md, curves-reward.svg, curves-bc.svg in ${(report.seconds / 60).toFixed(1)} min`);
         for (const [name, p] of Object.entries(report.policies)) {
-          console.log(`${name.padEnd(18)} reward ${p.totalReward.mean.toFixed(2)} [${p.totalReward.ci95.map((x) => x.toFixed(2)).join(", ")}]  depth ${p.depth.mean.toFixed(2)}  NDCG@10 ${p.ndcg10.toFixed(4)}  new ${p.newItemShare.toFixed(3)}`);
+          console.log(
+            `${name.padEnd(18)} reward ${p.totalReward.mean.toFixed(2)} ` +
+              `[${p.totalReward.ci95.map((x) => x.toFixed(2)).join(", ")}]  depth ${p.depth.mean.toFixed(2)}  NDCG@10 ` +
+              `${p.ndcg10.toFixed(4)}  new ${p.newItemShare.toFixed(3)}`,
+          );
         }
       } finally {
         stop();

@@ -1,7 +1,7 @@
 // `hsrl export`: checkpoint (or --random HPN) -> hpn.fp32.onnx, hpn.int8.onnx, manifest.json, parity.json.
 import { copyFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { DATASET_FORMATS } from "../data/dataset";
 import { loadDataset } from "../data/load";
 import { initBackend } from "../model/backend";
@@ -45,8 +45,16 @@ export function register(program: Command): void {
       if (o.random) {
         if (o.checkpoint) throw new Error("export: give either --checkpoint or --random, not both");
         const config: HpnConfig = {
-          levels: o.levels, vocab: o.vocab, historyLength: o.historyLength, dModel: o.dModel, heads: o.heads,
-          layers: o.layers, ff: o.ff, dropout: DEFAULT_HPN_CONFIG.dropout, tau: o.tau, residual: o.residual,
+          levels: o.levels,
+          vocab: o.vocab,
+          historyLength: o.historyLength,
+          dModel: o.dModel,
+          heads: o.heads,
+          layers: o.layers,
+          ff: o.ff,
+          dropout: DEFAULT_HPN_CONFIG.dropout,
+          tau: o.tau,
+          residual: o.residual,
         };
         hpn = new Hpn(config, o.seed);
         training = { dataset: "none (random init)", seed: o.seed };
@@ -56,7 +64,8 @@ export function register(program: Command): void {
         hpn = loaded.hpn;
         const t = (loaded.meta.training ?? {}) as Record<string, unknown>;
         training = { ...t, dataset: String(t.dataset ?? loaded.meta.dataset ?? "unknown"), seed: Number(t.seed ?? loaded.meta.seed ?? 0) };
-        if (loaded.meta.evaluation && typeof loaded.meta.evaluation === "object") evaluation = loaded.meta.evaluation as Record<string, unknown>;
+        if (loaded.meta.evaluation && typeof loaded.meta.evaluation === "object")
+          evaluation = loaded.meta.evaluation as Record<string, unknown>;
       }
       const { levels: L, vocab: V, historyLength: H } = hpn.config;
       const codebook = o.codebook ? loadCodebookFile(o.codebook) : null;
@@ -65,26 +74,53 @@ export function register(program: Command): void {
       if (o.data) {
         if (!o.format || !o.sidTable) throw new Error("export: --data needs --format and --sid-table");
         const dataset = loadDataset(o.data, o.format, { seed: o.seed });
-        const tokens = readSidTokens(o.sidTable, dataset.items.map((it) => it.id), L, codebook?.version);
+        const tokens = readSidTokens(
+          o.sidTable,
+          dataset.items.map((it) => it.id),
+          L,
+          codebook?.version,
+        );
         heldOut = datasetHeldOut(dataset, tokens, { levels: L, historyLength: H, histories: o.histories });
       } else {
         heldOut = randomHeldOut({ levels: L, vocab: V, historyLength: H, histories: o.histories, seed: o.seed });
       }
 
       const { manifest, parity, sizes } = await exportHpn({
-        hpn, outDir: o.out, heldOut, codebook, codebookPath: codebook ? "codebook.json" : undefined, training, evaluation,
-        serve: o.serve, createdAt: o.createdAt, progress: process.stderr.isTTY,
+        hpn,
+        outDir: o.out,
+        heldOut,
+        codebook,
+        codebookPath: codebook ? "codebook.json" : undefined,
+        training,
+        evaluation,
+        serve: o.serve,
+        createdAt: o.createdAt,
+        progress: process.stderr.isTTY,
       });
       // The codebook travels beside the model, so the directory is complete for publishing.
-      if (o.codebook && resolve(o.codebook) !== resolve(join(o.out, "codebook.json"))) copyFileSync(o.codebook, join(o.out, "codebook.json"));
+      if (o.codebook && resolve(o.codebook) !== resolve(join(o.out, "codebook.json")))
+        copyFileSync(o.codebook, join(o.out, "codebook.json"));
       const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
-      console.log(`wrote ${o.out}/{hpn.fp32.onnx, hpn.int8.onnx, manifest.json, parity.json${codebook ? ", codebook.json" : ""}}  version ${manifest.version}`);
+      console.log(
+        `wrote ${o.out}/{hpn.fp32.onnx, hpn.int8.onnx, manifest.json, parity.json${codebook ? ", codebook.json" : ""}}  version ` +
+          `${manifest.version}`,
+      );
       console.log(`sizes: fp32 ${kb(sizes.fp32)}, int8 ${kb(sizes.int8)} (${(100 * sizes.ratio).toFixed(1)}% of fp32)`);
       console.log(`parity on ${parity.histories} histories (${parity.source}; ${parity.coldHistories} cold):`);
-      console.log(`  fp32 vs tfjs: max |Δ log-prob| ${parity.fp32.maxAbsDiff.toExponential(2)} (<= ${parity.fp32.tolerance}: ${parity.fp32.pass ? "ok" : "FAIL"})`);
-      console.log(`  int8 vs fp32: max |Δ| ${parity.int8.maxAbsDiffVsFp32.toExponential(2)}, top-10 overlap ${parity.int8.top10Overlap.toFixed(4)} over ${parity.catalogItems} items (target >= ${parity.int8.target}: ${parity.int8.pass ? "ok" : "BELOW"})`);
+      console.log(
+        `  fp32 vs tfjs: max |Δ log-prob| ${parity.fp32.maxAbsDiff.toExponential(2)} (<= ${parity.fp32.tolerance}: ` +
+          `${parity.fp32.pass ? "ok" : "FAIL"})`,
+      );
+      console.log(
+        `  int8 vs fp32: max |Δ| ${parity.int8.maxAbsDiffVsFp32.toExponential(2)}, top-10 overlap ` +
+          `${parity.int8.top10Overlap.toFixed(4)} over ${parity.catalogItems} items (target >= ${parity.int8.target}: ` +
+          `${parity.int8.pass ? "ok" : "BELOW"})`,
+      );
       if (parity.ndcg10)
-        console.log(`  NDCG@10: tfjs ${parity.ndcg10.tfjs.toFixed(4)}, fp32 ${parity.ndcg10.fp32.toFixed(4)}, int8 ${parity.ndcg10.int8.toFixed(4)} (Δ ${parity.ndcg10.deltaInt8VsFp32.toExponential(2)})`);
+        console.log(
+          `  NDCG@10: tfjs ${parity.ndcg10.tfjs.toFixed(4)}, fp32 ${parity.ndcg10.fp32.toFixed(4)}, int8 ` +
+            `${parity.ndcg10.int8.toFixed(4)} (Δ ${parity.ndcg10.deltaInt8VsFp32.toExponential(2)})`,
+        );
       hpn.dispose();
     });
 }

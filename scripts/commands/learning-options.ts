@@ -1,6 +1,6 @@
 // The flags train, evaluate and pipeline share: one typed interface, one function that reads them into the
 // experiment's configuration. Each value has one source (one --seed, one --history).
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { DATASET_FORMATS, type DatasetFormat } from "../data/dataset";
 import type { HpnLoss } from "../learn/actors";
 import { defaultExperimentConfig, type ExperimentConfig } from "../learn/config";
@@ -50,9 +50,18 @@ export function addLearningOptions(c: Command): Command {
     .option("--levels <n>", "SID levels L (when SIDs are built here)", int("levels"), 3)
     .option("--vocab <n>", "codebook size V (when SIDs are built here; default from catalog size)", int("vocab"))
     .option("--positive <x>", "rated data: positive iff rating >= this", num("positive"), 4)
-    .option("--sid-popularity <w>", "share of the SID features given to item popularity (log positives; 0 = none)", fraction("sid-popularity"), 0.5)
+    .option(
+      "--sid-popularity <w>",
+      "share of the SID features given to item popularity (log positives; 0 = none)",
+      fraction("sid-popularity"),
+      0.5,
+    )
     .option("--response-epochs <n>", "response model epochs", int("response-epochs"), 3)
-    .addOption(new Option("--hpn-loss <kind>", 'HPN losses over "catalog" (log π of the catalog policy) or "tokens" (per-level NLL)').choices(["catalog", "tokens"]).default("catalog"))
+    .addOption(
+      new Option("--hpn-loss <kind>", 'HPN losses over "catalog" (log π of the catalog policy) or "tokens" (per-level NLL)')
+        .choices(["catalog", "tokens"])
+        .default("catalog"),
+    )
     .option("--threads <n>", "tfjs-wasm threads", int("threads"), 1);
 }
 
@@ -66,7 +75,17 @@ export function experimentConfigFrom(o: LearningFlags): ExperimentConfig {
     historyLength: o.history,
     episodes: { positiveThreshold: o.positive },
     response: { ...cfg.response, epochs: o.responseEpochs },
-    train: { ...cfg.train, steps: o.steps, batchSize: o.batch, warmStartFraction: o.warmStart, bcWeight: o.bcWeight, actorLr: o.actorLr, criticLr: o.criticLr, entropyCoef: o.entropy, gamma: o.gamma },
+    train: {
+      ...cfg.train,
+      steps: o.steps,
+      batchSize: o.batch,
+      warmStartFraction: o.warmStart,
+      bcWeight: o.bcWeight,
+      actorLr: o.actorLr,
+      criticLr: o.criticLr,
+      entropyCoef: o.entropy,
+      gamma: o.gamma,
+    },
     hpnLoss: o.hpnLoss,
     sidPopularity: o.sidPopularity,
     sim: { ...cfg.sim, slateSize: o.slate },
@@ -75,5 +94,12 @@ export function experimentConfigFrom(o: LearningFlags): ExperimentConfig {
 
 /** Where train and pipeline take their SIDs from (a given sid-table.json, or built with these flags). */
 export function sidSourceFrom(o: LearningFlags & { sidTable?: string }): SidSource {
-  return { sidTable: o.sidTable, levels: o.levels, vocab: o.vocab, seed: o.seed, popularityWeight: o.sidPopularity, positiveThreshold: o.positive };
+  return {
+    sidTable: o.sidTable,
+    levels: o.levels,
+    vocab: o.vocab,
+    seed: o.seed,
+    popularityWeight: o.sidPopularity,
+    positiveThreshold: o.positive,
+  };
 }

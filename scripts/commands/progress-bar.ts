@@ -12,7 +12,10 @@ export function progressBar(enabled = process.stderr.isTTY ?? false): { progress
         current = s;
         t0 = performance.now();
       }
-      if (done >= total) process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}: ${done}/${total} in ${((performance.now() - t0) / 1000).toFixed(1)} s ${info}\n`);
+      if (done >= total)
+        process.stderr.write(
+          `${new Date().toISOString().slice(11, 19)} ${s}: ${done}/${total} in ${((performance.now() - t0) / 1000).toFixed(1)} s ${info}\n`,
+        );
     };
     return { progress, stop: () => {} };
   }

@@ -1,5 +1,5 @@
 // `hsrl publish`: an exported model -> R2 + a candidate in D1 (deploy/publish.ts); the Worker's cron promotes it.
-import { Command } from "commander";
+import type { Command } from "commander";
 import { publishModel } from "../deploy/publish";
 import { targetOf } from "../deploy/wrangler";
 
@@ -7,10 +7,16 @@ export function register(program: Command): void {
   program
     .command("publish")
     .description("upload an exported model to R2 and register it as a candidate in D1 (promoted by the cron)")
-    .requiredOption("--model <dir>", "directory written by `hsrl export` (manifest.json, hpn.*.onnx; codebook.json, item-encoder.json, sid-table.sql)")
+    .requiredOption(
+      "--model <dir>",
+      "directory written by `hsrl export` (manifest.json, hpn.*.onnx; codebook.json, item-encoder.json, sid-table.sql)",
+    )
     .option("--local", "target the wrangler dev / miniflare state in .wrangler/ (default)")
     .option("--remote", "target the Cloudflare account wrangler is logged in to")
-    .option("--sids <dir>", "where codebook.json and sid-table.sql are (default: the model dir, else its sibling sids/ as `hsrl pipeline` writes)")
+    .option(
+      "--sids <dir>",
+      "where codebook.json and sid-table.sql are (default: the model dir, else its sibling sids/ as `hsrl pipeline` writes)",
+    )
     .option("--catalog", "load the SID table even when the catalog is already on this codebook")
     .action((o: { model: string; sids?: string; local?: boolean; remote?: boolean; catalog?: boolean }) => {
       console.log(JSON.stringify(publishModel({ model: o.model, sids: o.sids, catalog: o.catalog, target: targetOf(o) })));

@@ -1,5 +1,5 @@
 // `hsrl sids`: dataset -> item features -> balanced residual k-means codebook -> SID table, report and D1 seed.
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { DATASET_FORMATS } from "../data/dataset";
 import { formatSkipped, isDatasetFormat, loadDataset } from "../data/load";
 import { buildSids } from "../sids/build";
@@ -23,7 +23,12 @@ export function register(program: Command): void {
     .option("--threads <n>", "worker threads for the distance kernels (0 = one per core)", intIn("threads", 0, 64))
     .option("--skip-bad-rows", "skip malformed data rows (counted in the summary) instead of failing", false)
     .option("--no-plain", "skip the plain (unbalanced) RQ comparison")
-    .option("--popularity <w>", "share of each SID feature vector given to item popularity (log positives; 0 = none)", fraction("popularity"), 0.5)
+    .option(
+      "--popularity <w>",
+      "share of each SID feature vector given to item popularity (log positives; 0 = none)",
+      fraction("popularity"),
+      0.5,
+    )
     .option("--positive <x>", "rated data: an interaction is positive when its rating is at least this", num("positive"), 4)
     .option("--seed <n>", "seed for sampling, k-means++ and PCA", intIn("seed", 0, 2 ** 31 - 1), 1)
     .action(async (o) => {
@@ -35,7 +40,10 @@ export function register(program: Command): void {
         skipMalformed: o.skipBadRows,
         onSkipped: (r) => console.error(formatSkipped(r)),
       });
-      console.error(`${dataset.name}: ${dataset.items.length} items, ${dataset.users.length} users, ${dataset.interactions.length} interactions (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      console.error(
+        `${dataset.name}: ${dataset.items.length} items, ${dataset.users.length} users, ${dataset.interactions.length} ` +
+          `interactions (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
 
       const bar = progressBar(); // a bar with ETA per stage on a TTY, one line per finished stage otherwise
       const result = await buildSids(dataset, {
@@ -54,8 +62,10 @@ export function register(program: Command): void {
       const pct = (xs: number[]) => xs.map((x) => `${(100 * x).toFixed(1)}%`).join(" / ");
       console.log(
         [
-          `SIDs for ${r.items} items: L=${r.levels}, V=${r.codebookSize}, d=${r.dim}, codebook ${r.codebookVersion} (${r.seconds.toFixed(1)} s)`,
-          `  collisions before resolution: ${pct([r.collisionRateBeforeResolution])} of items (max collision index ${r.maxCollisionIndex}); after: ${r.collisions}`,
+          `SIDs for ${r.items} items: L=${r.levels}, V=${r.codebookSize}, d=${r.dim}, codebook ${r.codebookVersion} ` +
+            `(${r.seconds.toFixed(1)} s)`,
+          `  collisions before resolution: ${pct([r.collisionRateBeforeResolution])} of items (max collision index ` +
+            `${r.maxCollisionIndex}); after: ${r.collisions}`,
           `  utilization per level: ${pct(r.utilization)}; max cluster share: ${pct(r.maxClusterShare)}`,
           `  reconstruction error per level: ${r.reconstructionError.map((x) => x.toFixed(4)).join(" / ")}` +
             (r.plainRqReconstructionError ? ` (plain RQ: ${r.plainRqReconstructionError.map((x) => x.toFixed(4)).join(" / ")})` : ""),

@@ -1,5 +1,5 @@
 // `hsrl train`: the response model and HSRL for one seed (learn/train-hsrl.ts) into a checkpoint dir.
-import { Command } from "commander";
+import type { Command } from "commander";
 import { loadDataset } from "../data/load";
 import { trainHsrl } from "../learn/train-hsrl";
 import { initBackend } from "../model/backend";
@@ -30,8 +30,14 @@ export function register(program: Command): void {
       const dataset = loadDataset(o.data, o.format, { seed: o.seed });
       const bar = progressBar();
       await trainHsrl({
-        dataset, out: o.out, cfg: experimentConfigFrom(o), sids: sidSourceFrom(o), episodes: o.episodes,
-        resume: o.resume, checkpointEvery: o.checkpointEvery, progress: bar.progress,
+        dataset,
+        out: o.out,
+        cfg: experimentConfigFrom(o),
+        sids: sidSourceFrom(o),
+        episodes: o.episodes,
+        resume: o.resume,
+        checkpointEvery: o.checkpointEvery,
+        progress: bar.progress,
       }).finally(() => bar.stop());
     });
 }

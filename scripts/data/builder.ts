@@ -1,5 +1,14 @@
 // Shared bookkeeping for loaders: dense user/item indices, skip summary, the "error or skip" policy for bad rows.
-import { DataError, type Dataset, type Interaction, type ItemMeta, type SkipSummary, newSkipSummary, noteSkip, sortInteractions } from "./dataset";
+import {
+  DataError,
+  type Dataset,
+  type Interaction,
+  type ItemMeta,
+  type SkipSummary,
+  newSkipSummary,
+  noteSkip,
+  sortInteractions,
+} from "./dataset";
 
 export interface LoadOptions {
   /** Skip malformed rows (counted in the summary) instead of failing on the first one. */

@@ -18,7 +18,8 @@ const ALIASES: Record<string, string[]> = {
 
 function column(file: string, head: string[], name: string, required: boolean): number {
   const i = head.findIndex((h) => ALIASES[name].includes(h.trim().toLowerCase()));
-  if (i < 0 && required) throw new DataError(file, 1, `header has no ${name} column (accepted: ${ALIASES[name].join(", ")}); got ${head.join(",")}`);
+  if (i < 0 && required)
+    throw new DataError(file, 1, `header has no ${name} column (accepted: ${ALIASES[name].join(", ")}); got ${head.join(",")}`);
   return i;
 }
 
@@ -39,7 +40,10 @@ export function loadGenericCsv(path: string, options: LoadOptions = {}): LoadRes
 
   // Streamed: an interaction log may be larger than what fits in one string.
   let head: string[] | null = null;
-  let cu = -1, ci = -1, cv = -1, ct = -1;
+  let cu = -1,
+    ci = -1,
+    cv = -1,
+    ct = -1;
   let binary = false;
   let min = Infinity;
   let max = -Infinity;
@@ -51,7 +55,7 @@ export function loadGenericCsv(path: string, options: LoadOptions = {}): LoadRes
       const cr = column(file, head, "rating", false);
       const cl = column(file, head, "label", false);
       ct = column(file, head, "timestamp", true);
-      if ((cr < 0) === (cl < 0)) throw new DataError(file, 1, "header needs exactly one of a rating column or a label column");
+      if (cr < 0 === cl < 0) throw new DataError(file, 1, "header needs exactly one of a rating column or a label column");
       binary = cr < 0;
       cv = binary ? cl : cr;
       return;
@@ -93,7 +97,9 @@ function loadItems(file: string, b: DatasetBuilder): Map<string, Float32Array> |
   const others = head.map((_, i) => i).filter((i) => i !== cid);
   if (others.length === 0) throw new DataError(file, 1, "item file has only an id column");
   // A vector file: every non-id value numeric. Otherwise the columns are attributes.
-  const isVector = rows.slice(1).every(({ fields }) => others.every((i) => fields[i] !== undefined && fields[i].trim() !== "" && Number.isFinite(Number(fields[i]))));
+  const isVector = rows
+    .slice(1)
+    .every(({ fields }) => others.every((i) => fields[i] !== undefined && fields[i].trim() !== "" && Number.isFinite(Number(fields[i]))));
   const vectors = isVector ? new Map<string, Float32Array>() : null;
   for (const { line, fields } of rows.slice(1)) {
     b.row(() => {
@@ -102,15 +108,26 @@ function loadItems(file: string, b: DatasetBuilder): Map<string, Float32Array> |
       if (id === "") throw new DataError(file, line, "empty item id");
       const meta: ItemMeta = { id, title: id, genres: [], tags: [], attributes: {} };
       if (vectors) {
-        vectors.set(id, Float32Array.from(others, (i) => parseNumberField(file, line, head[i], fields[i])));
+        vectors.set(
+          id,
+          Float32Array.from(others, (i) => parseNumberField(file, line, head[i], fields[i])),
+        );
       } else {
         for (const i of others) {
           const name = head[i];
           const v = fields[i].trim();
           const key = name.toLowerCase();
           if (key === "title" || key === "name") meta.title = v || id;
-          else if (key === "genres" || key === "genre" || key === "category") meta.genres = v.split("|").map((s) => s.trim()).filter(Boolean);
-          else if (key === "tags") meta.tags = v.split("|").map((s) => s.trim().toLowerCase()).filter(Boolean);
+          else if (key === "genres" || key === "genre" || key === "category")
+            meta.genres = v
+              .split("|")
+              .map((s) => s.trim())
+              .filter(Boolean);
+          else if (key === "tags")
+            meta.tags = v
+              .split("|")
+              .map((s) => s.trim().toLowerCase())
+              .filter(Boolean);
           else if (v !== "") meta.attributes[name] = v;
         }
       }

@@ -43,7 +43,7 @@ export function loadDataset(path: string, format: string, options: LoadDatasetOp
   const result = loadDatasetWithSkips(path, format, options);
   if (result.skipped.count > 0) {
     if (options.onSkipped) options.onSkipped(result);
-    else process.stderr.write(formatSkipped(result) + "\n");
+    else process.stderr.write(`${formatSkipped(result)}\n`);
   }
   return result.dataset;
 }

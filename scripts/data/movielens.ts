@@ -8,7 +8,10 @@ import { forEachLine, isFile, parseIntField, parseNumberField, readCsv, requireF
 const NO_GENRES = "(no genres listed)";
 
 function splitGenres(s: string): string[] {
-  return s.split("|").map((g) => g.trim()).filter((g) => g !== "" && g !== NO_GENRES);
+  return s
+    .split("|")
+    .map((g) => g.trim())
+    .filter((g) => g !== "" && g !== NO_GENRES);
 }
 
 function movie(id: string, title: string, genres: string[]): ItemMeta {
@@ -71,7 +74,8 @@ export function loadMovieLensCsv(dir: string, options: LoadOptions = {}): LoadRe
     header(tagsFile, rows[0]?.fields, ["userId", "movieId", "tag", "timestamp"]);
     for (const { line, fields } of rows.slice(1)) {
       b.row(() => {
-        if (fields.length !== 4) throw new DataError(tagsFile, line, `expected 4 fields (userId,movieId,tag,timestamp), got ${fields.length}`);
+        if (fields.length !== 4)
+          throw new DataError(tagsFile, line, `expected 4 fields (userId,movieId,tag,timestamp), got ${fields.length}`);
         const movieId = String(parseIntField(tagsFile, line, "movieId", fields[1]));
         const item = b.item(movieId);
         if (item === undefined) return b.skip(`${shortName(tagsFile)}:${line}: movieId ${movieId} not in movies.csv`);
@@ -90,8 +94,25 @@ export function loadMovieLensCsv(dir: string, options: LoadOptions = {}): LoadRe
 }
 
 export const ML100K_GENRES = [
-  "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
-  "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+  "unknown",
+  "Action",
+  "Adventure",
+  "Animation",
+  "Children's",
+  "Comedy",
+  "Crime",
+  "Documentary",
+  "Drama",
+  "Fantasy",
+  "Film-Noir",
+  "Horror",
+  "Musical",
+  "Mystery",
+  "Romance",
+  "Sci-Fi",
+  "Thriller",
+  "War",
+  "Western",
 ];
 
 /** ML-100K: u.data (user \t item \t rating \t ts) and u.item (| separated, latin1, 19 genre flags). */
@@ -111,7 +132,8 @@ export function loadMl100k(dir: string, options: LoadOptions = {}): LoadResult {
       const id = String(parseIntField(itemFile, line, "movie id", f[0]));
       const genres = ML100K_GENRES.filter((_, g) => {
         const flag = f[5 + g].trim();
-        if (flag !== "0" && flag !== "1") throw new DataError(itemFile, line, `genre flag ${g + 1} must be 0 or 1, got ${JSON.stringify(flag)}`);
+        if (flag !== "0" && flag !== "1")
+          throw new DataError(itemFile, line, `genre flag ${g + 1} must be 0 or 1, got ${JSON.stringify(flag)}`);
         return flag === "1";
       }).filter((g) => g !== "unknown");
       const m = movie(id, f[1].trim(), genres);
@@ -123,7 +145,8 @@ export function loadMl100k(dir: string, options: LoadOptions = {}): LoadResult {
     if (text.trim() === "") return;
     b.row(() => {
       const f = text.trim().split(/\t/);
-      if (f.length !== 4) throw new DataError(dataFile, line, `expected 4 tab-separated fields (user item rating timestamp), got ${f.length}`);
+      if (f.length !== 4)
+        throw new DataError(dataFile, line, `expected 4 tab-separated fields (user item rating timestamp), got ${f.length}`);
       const rating = parseNumberField(dataFile, line, "rating", f[2]);
       checkRating(dataFile, line, rating, 1, 5);
       const ts = parseIntField(dataFile, line, "timestamp", f[3]);
@@ -156,7 +179,8 @@ export function loadMl1m(dir: string, options: LoadOptions = {}): LoadResult {
     if (text.trim() === "") return;
     b.row(() => {
       const f = text.split("::");
-      if (f.length !== 4) throw new DataError(ratingsFile, line, `expected 4 ::-separated fields (UserID::MovieID::Rating::Timestamp), got ${f.length}`);
+      if (f.length !== 4)
+        throw new DataError(ratingsFile, line, `expected 4 ::-separated fields (UserID::MovieID::Rating::Timestamp), got ${f.length}`);
       const rating = parseNumberField(ratingsFile, line, "Rating", f[2]);
       checkRating(ratingsFile, line, rating, 1, 5);
       const ts = parseIntField(ratingsFile, line, "Timestamp", f[3]);

@@ -62,7 +62,7 @@ export function forEachCsvRecord(file: string, encoding: Encoding, cb: (fields: 
       if (!text.includes('"')) return cb(text.split(","), line);
       pendingLine = line;
       pending = text;
-    } else pending += "\n" + text;
+    } else pending += `\n${text}`;
     quotes += text.split('"').length - 1;
     if (quotes % 2 === 1) return; // a quoted field continues on the next line
     cb(parseRecord(file, pendingLine, pending), pendingLine);

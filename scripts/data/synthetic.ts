@@ -18,35 +18,184 @@ export interface SyntheticConfig {
 }
 
 export const DEFAULT_SYNTHETIC: SyntheticConfig = {
-  items: 2000, users: 600, interactions: 60_000, topics: 12, latentDim: 16, drift: 0.01, seed: 1,
+  items: 2000,
+  users: 600,
+  interactions: 60_000,
+  topics: 12,
+  latentDim: 16,
+  drift: 0.01,
+  seed: 1,
 };
 
 // Topic names double as genres; each topic has its own nouns so titles read like the topic ("Quiet Harbor").
 const TOPICS: { name: string; nouns: string[] }[] = [
-  { name: "Maritime", nouns: ["Harbor", "Tide", "Lighthouse", "Reef", "Voyage", "Anchor", "Current", "Shore", "Gull", "Keel", "Cove", "Mariner"] },
-  { name: "Noir", nouns: ["Alley", "Alibi", "Detective", "Smoke", "Ledger", "Motel", "Witness", "Shadow", "Verdict", "Badge", "Racket", "Neon"] },
-  { name: "Space", nouns: ["Orbit", "Nebula", "Station", "Comet", "Signal", "Horizon", "Rover", "Eclipse", "Pulsar", "Frontier", "Beacon", "Drift"] },
-  { name: "Romance", nouns: ["Letter", "Garden", "Promise", "Waltz", "Summer", "Rose", "Balcony", "Kiss", "Heart", "Vow", "Meadow", "Serenade"] },
-  { name: "Horror", nouns: ["Cellar", "Hollow", "Curse", "Attic", "Ritual", "Whisper", "Crypt", "Fog", "Mask", "Harvest", "Lantern", "Marsh"] },
-  { name: "Comedy", nouns: ["Wedding", "Roommate", "Road Trip", "Reunion", "Holiday", "Dog", "Bakery", "Mixup", "Neighbor", "Prank", "Picnic", "Uncle"] },
-  { name: "Western", nouns: ["Canyon", "Saddle", "Outlaw", "Frontier Town", "Mesa", "Stagecoach", "Gulch", "Sheriff", "Ranch", "Mustang", "Rail", "Dust"] },
-  { name: "Fantasy", nouns: ["Dragon", "Crown", "Forest", "Spell", "Tower", "Kingdom", "Sword", "Oracle", "Griffin", "Rune", "Throne", "Grove"] },
-  { name: "War", nouns: ["Trench", "Battalion", "Front", "Bunker", "Convoy", "Ridge", "Siege", "Flag", "Airfield", "Medal", "Outpost", "Retreat"] },
-  { name: "Documentary", nouns: ["Archive", "River", "Factory", "Island", "Market", "Glacier", "City", "Orchestra", "Mountain", "Harvest Season", "Desert", "Engine"] },
-  { name: "Animation", nouns: ["Robot", "Bunny", "Balloon", "Toybox", "Kitten", "Cloud", "Puzzle", "Rocket", "Penguin", "Treehouse", "Crayon", "Firefly"] },
-  { name: "Thriller", nouns: ["Hostage", "Cipher", "Deadline", "Safehouse", "Blackout", "Target", "Pursuit", "Vault", "Informant", "Countdown", "Heist", "Border"] },
-  { name: "Musical", nouns: ["Stage", "Chorus", "Melody", "Encore", "Ballroom", "Jukebox", "Overture", "Tango", "Spotlight", "Songbook", "Rhythm", "Cabaret"] },
-  { name: "Sports", nouns: ["Season", "Rookie", "Playoff", "Stadium", "Coach", "Comeback", "Marathon", "Ring", "Derby", "Final Round", "Locker Room", "Rally"] },
-  { name: "Mystery", nouns: ["Manor", "Clue", "Locket", "Portrait", "Riddle", "Letterbox", "Footprint", "Inheritance", "Key", "Diary", "Clockwork", "Study"] },
-  { name: "Adventure", nouns: ["Expedition", "Jungle", "Treasure", "Map", "Temple", "Caravan", "Summit", "Raft", "Compass", "Lost City", "Volcano", "Trail"] },
+  {
+    name: "Maritime",
+    nouns: ["Harbor", "Tide", "Lighthouse", "Reef", "Voyage", "Anchor", "Current", "Shore", "Gull", "Keel", "Cove", "Mariner"],
+  },
+  {
+    name: "Noir",
+    nouns: ["Alley", "Alibi", "Detective", "Smoke", "Ledger", "Motel", "Witness", "Shadow", "Verdict", "Badge", "Racket", "Neon"],
+  },
+  {
+    name: "Space",
+    nouns: ["Orbit", "Nebula", "Station", "Comet", "Signal", "Horizon", "Rover", "Eclipse", "Pulsar", "Frontier", "Beacon", "Drift"],
+  },
+  {
+    name: "Romance",
+    nouns: ["Letter", "Garden", "Promise", "Waltz", "Summer", "Rose", "Balcony", "Kiss", "Heart", "Vow", "Meadow", "Serenade"],
+  },
+  {
+    name: "Horror",
+    nouns: ["Cellar", "Hollow", "Curse", "Attic", "Ritual", "Whisper", "Crypt", "Fog", "Mask", "Harvest", "Lantern", "Marsh"],
+  },
+  {
+    name: "Comedy",
+    nouns: ["Wedding", "Roommate", "Road Trip", "Reunion", "Holiday", "Dog", "Bakery", "Mixup", "Neighbor", "Prank", "Picnic", "Uncle"],
+  },
+  {
+    name: "Western",
+    nouns: ["Canyon", "Saddle", "Outlaw", "Frontier Town", "Mesa", "Stagecoach", "Gulch", "Sheriff", "Ranch", "Mustang", "Rail", "Dust"],
+  },
+  {
+    name: "Fantasy",
+    nouns: ["Dragon", "Crown", "Forest", "Spell", "Tower", "Kingdom", "Sword", "Oracle", "Griffin", "Rune", "Throne", "Grove"],
+  },
+  {
+    name: "War",
+    nouns: ["Trench", "Battalion", "Front", "Bunker", "Convoy", "Ridge", "Siege", "Flag", "Airfield", "Medal", "Outpost", "Retreat"],
+  },
+  {
+    name: "Documentary",
+    nouns: [
+      "Archive",
+      "River",
+      "Factory",
+      "Island",
+      "Market",
+      "Glacier",
+      "City",
+      "Orchestra",
+      "Mountain",
+      "Harvest Season",
+      "Desert",
+      "Engine",
+    ],
+  },
+  {
+    name: "Animation",
+    nouns: ["Robot", "Bunny", "Balloon", "Toybox", "Kitten", "Cloud", "Puzzle", "Rocket", "Penguin", "Treehouse", "Crayon", "Firefly"],
+  },
+  {
+    name: "Thriller",
+    nouns: [
+      "Hostage",
+      "Cipher",
+      "Deadline",
+      "Safehouse",
+      "Blackout",
+      "Target",
+      "Pursuit",
+      "Vault",
+      "Informant",
+      "Countdown",
+      "Heist",
+      "Border",
+    ],
+  },
+  {
+    name: "Musical",
+    nouns: [
+      "Stage",
+      "Chorus",
+      "Melody",
+      "Encore",
+      "Ballroom",
+      "Jukebox",
+      "Overture",
+      "Tango",
+      "Spotlight",
+      "Songbook",
+      "Rhythm",
+      "Cabaret",
+    ],
+  },
+  {
+    name: "Sports",
+    nouns: [
+      "Season",
+      "Rookie",
+      "Playoff",
+      "Stadium",
+      "Coach",
+      "Comeback",
+      "Marathon",
+      "Ring",
+      "Derby",
+      "Final Round",
+      "Locker Room",
+      "Rally",
+    ],
+  },
+  {
+    name: "Mystery",
+    nouns: ["Manor", "Clue", "Locket", "Portrait", "Riddle", "Letterbox", "Footprint", "Inheritance", "Key", "Diary", "Clockwork", "Study"],
+  },
+  {
+    name: "Adventure",
+    nouns: ["Expedition", "Jungle", "Treasure", "Map", "Temple", "Caravan", "Summit", "Raft", "Compass", "Lost City", "Volcano", "Trail"],
+  },
 ];
 const ADJECTIVES = [
-  "Quiet", "Silent", "Golden", "Broken", "Distant", "Crimson", "Hidden", "Last", "Midnight", "Silver", "Wild", "Burning",
-  "Frozen", "Secret", "Endless", "Little", "Bright", "Lonely", "Iron", "Velvet", "Restless", "Forgotten", "Northern",
-  "Painted", "Electric", "Hollow", "Gentle", "Stolen", "Second", "Final",
+  "Quiet",
+  "Silent",
+  "Golden",
+  "Broken",
+  "Distant",
+  "Crimson",
+  "Hidden",
+  "Last",
+  "Midnight",
+  "Silver",
+  "Wild",
+  "Burning",
+  "Frozen",
+  "Secret",
+  "Endless",
+  "Little",
+  "Bright",
+  "Lonely",
+  "Iron",
+  "Velvet",
+  "Restless",
+  "Forgotten",
+  "Northern",
+  "Painted",
+  "Electric",
+  "Hollow",
+  "Gentle",
+  "Stolen",
+  "Second",
+  "Final",
 ];
-const TAG_WORDS = ["slow burn", "ensemble cast", "twist ending", "feel-good", "dark", "visually stunning", "based on a book",
-  "cult classic", "quotable", "atmospheric", "family", "violent", "witty", "tearjerker", "true story", "surreal"];
+const TAG_WORDS = [
+  "slow burn",
+  "ensemble cast",
+  "twist ending",
+  "feel-good",
+  "dark",
+  "visually stunning",
+  "based on a book",
+  "cult classic",
+  "quotable",
+  "atmospheric",
+  "family",
+  "violent",
+  "witty",
+  "tearjerker",
+  "true story",
+  "surreal",
+];
 
 export function parseSyntheticSpec(spec: string | undefined, seed?: number): SyntheticConfig {
   const cfg = { ...DEFAULT_SYNTHETIC };
@@ -148,7 +297,13 @@ export function generateSynthetic(config: Partial<SyntheticConfig> = {}): Datase
       interactions.push({ user: u, item: pick, rating, ts });
     }
   }
-  return { name: `synthetic:seed=${cfg.seed}`, users, items, interactions: sortInteractions(interactions), ratingScale: { min: 1, max: 5 } };
+  return {
+    name: `synthetic:seed=${cfg.seed}`,
+    users,
+    items,
+    interactions: sortInteractions(interactions),
+    ratingScale: { min: 1, max: 5 },
+  };
 }
 
 /** Fenwick (binary indexed) tree over item weights: inverse-CDF sampling with removals in O(log n). */
@@ -194,7 +349,13 @@ function unit<T extends Float64Array>(v: T): T {
 }
 
 function roman(n: number): string {
-  const r: [number, string][] = [[10, "X"], [9, "IX"], [5, "V"], [4, "IV"], [1, "I"]];
+  const r: [number, string][] = [
+    [10, "X"],
+    [9, "IX"],
+    [5, "V"],
+    [4, "IV"],
+    [1, "I"],
+  ];
   let s = "";
   for (const [v, c] of r) while (n >= v) (s += c), (n -= v);
   return s;

@@ -41,14 +41,18 @@ export function publishModel(o: PublishOptions): PublishResult {
     const codebookPath = join(sidsDir, "codebook.json");
     if (!existsSync(codebookPath)) throw new Error(`${codebookPath} not found: the manifest names codebook ${manifest.codebook.version}`);
     const codebook = codebookFromJson(readFileSync(codebookPath, "utf8"));
-    if (codebook.version !== manifest.codebook.version) throw new Error(`${codebookPath} is codebook ${codebook.version}, the manifest names ${manifest.codebook.version}`);
+    if (codebook.version !== manifest.codebook.version)
+      throw new Error(`${codebookPath} is codebook ${codebook.version}, the manifest names ${manifest.codebook.version}`);
     step(`codebook ${codebook.version} -> codebooks/${codebook.version}.json`);
     r2Put(target, `codebooks/${codebook.version}.json`, codebookPath, "application/json");
     // The item encoder lets the Worker derive a new item's features from its content (PUT /v1/items without features).
     const encoderPath = join(sidsDir, "item-encoder.json");
     if (existsSync(encoderPath)) {
       const encoder = itemEncoderFromJson(readFileSync(encoderPath, "utf8")); // refuse a corrupted file here, not at the edge
-      if (encoderOutputDim(encoder) !== codebook.dim) throw new Error(`${encoderPath} makes ${encoderOutputDim(encoder)}-d vectors, codebook ${codebook.version} encodes ${codebook.dim}`);
+      if (encoderOutputDim(encoder) !== codebook.dim)
+        throw new Error(
+          `${encoderPath} makes ${encoderOutputDim(encoder)}-d vectors, codebook ${codebook.version} encodes ${codebook.dim}`,
+        );
       step(`item encoder -> item-encoders/${codebook.version}.json`);
       r2Put(target, `item-encoders/${codebook.version}.json`, encoderPath, "application/json");
     }
@@ -60,14 +64,19 @@ export function publishModel(o: PublishOptions): PublishResult {
   const [current] = d1Query<{ value: string }>(target, "SELECT value FROM meta WHERE key = 'codebook_version'");
   const sidTable = join(sidsDir, "sid-table.sql");
   if (manifest.codebook && (o.catalog || current?.value !== manifest.codebook.version)) {
-    if (!existsSync(sidTable)) throw new Error(`${sidTable} not found: the catalog is on codebook ${current?.value ?? "(none)"}, the model on ${manifest.codebook.version}`);
+    if (!existsSync(sidTable))
+      throw new Error(
+        `${sidTable} not found: the catalog is on codebook ${current?.value ?? "(none)"}, the model on ${manifest.codebook.version}`,
+      );
     step(`catalog ${current?.value ?? "(empty)"} -> SID table of codebook ${manifest.codebook.version}`);
     d1File(target, sidTable);
   }
   // One wrangler call: the upsert, then the version's status (d1Query returns the last statement's rows).
   const [row] = d1Query<{ status: string }>(
     target,
-    `INSERT INTO model_versions (version, r2_key, sha256, codebook_version, status, manifest) VALUES (${sqlString(manifest.version)}, ${sqlString(prefix)}, ${sqlString(sha)}, ${sqlString(manifest.codebook?.version ?? "")}, 'candidate', ${sqlString(JSON.stringify(manifest))}) ` +
+    `INSERT INTO model_versions (version, r2_key, sha256, codebook_version, status, manifest) VALUES ` +
+      `(${sqlString(manifest.version)}, ${sqlString(prefix)}, ${sqlString(sha)}, ${sqlString(manifest.codebook?.version ?? "")}, ` +
+      `'candidate', ${sqlString(JSON.stringify(manifest))}) ` +
       // Publishing a rejected version again asks for another validation (its rejection may have been transient, e.g.
       // the catalog was on another codebook); an active, candidate or retired version is left as it is.
       `ON CONFLICT(version) DO UPDATE SET status = 'candidate', reason = NULL WHERE model_versions.status = 'rejected'; ` +

@@ -13,9 +13,19 @@ export const DATABASE = "DB"; // wrangler.toml [[d1_databases]] binding
 
 function wrangler(args: string[]): string {
   if (!existsSync(WRANGLER)) throw new Error(`wrangler is not installed (${WRANGLER}); run npm install`);
-  const res = spawnSync(WRANGLER, args, { cwd: ROOT, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, maxBuffer: 256 * 1024 * 1024 });
+  const res = spawnSync(WRANGLER, args, {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    maxBuffer: 256 * 1024 * 1024,
+  });
   if (res.status !== 0) {
-    const detail = `${res.stderr ?? ""}\n${res.stdout ?? ""}`.split("\n").filter((l) => /error|✘/i.test(l)).slice(0, 3).join(" ").trim();
+    const detail = `${res.stderr ?? ""}\n${res.stdout ?? ""}`
+      .split("\n")
+      .filter((l) => /error|✘/i.test(l))
+      .slice(0, 3)
+      .join(" ")
+      .trim();
     throw new Error(`wrangler ${args.slice(0, 3).join(" ")} failed: ${detail || `exit ${res.status}`}`);
   }
   return res.stdout;
@@ -61,4 +71,3 @@ export function targetOf(o: { local?: boolean; remote?: boolean }): Target {
   if (o.local && o.remote) throw new Error("give one of --local or --remote, not both");
   return o.remote ? "remote" : "local";
 }
-

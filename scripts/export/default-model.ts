@@ -41,14 +41,23 @@ export async function buildDefaultModel(o: DefaultModelOptions): Promise<ExportR
   const dataset = generateSynthetic(parseSyntheticSpec(o.data, o.seed));
   log(`${dataset.name}: ${dataset.items.length} items, ${dataset.users.length} users, ${dataset.interactions.length} interactions`);
 
-  // The `sids` command's defaults (L 3, d 32, 20 iterations; V from the catalog size), without the popularity coordinate or the plain-RQ comparison.
+  // The `sids` command's defaults (L 3, d 32, 20 iterations; V from the catalog size), without the popularity
+  // coordinate or the plain-RQ comparison.
   const sidsDir = join(o.work, "sids");
   const build = await buildSids(dataset, { levels: 3, dim: 32, seed: o.seed, iterations: 20, plainRq: false });
   writeSidArtifacts(sidsDir, dataset, build);
   const { codebook } = build;
   const L = codebook.levels;
-  const sids = { sidTokens: tableTokens(build.table, dataset.items.length, L), levels: L, vocab: codebook.size, codebookVersion: codebook.version };
-  log(`SIDs: L=${L}, V=${codebook.size}, codebook ${codebook.version}, ${build.report.collisionRateBeforeResolution.toFixed(3)} collision rate`);
+  const sids = {
+    sidTokens: tableTokens(build.table, dataset.items.length, L),
+    levels: L,
+    vocab: codebook.size,
+    codebookVersion: codebook.version,
+  };
+  log(
+    `SIDs: L=${L}, V=${codebook.size}, codebook ${codebook.version}, ${build.report.collisionRateBeforeResolution.toFixed(3)} ` +
+      `collision rate`,
+  );
 
   const base = defaultExperimentConfig();
   const cfg: ExperimentConfig = {
@@ -66,8 +75,16 @@ export async function buildDefaultModel(o: DefaultModelOptions): Promise<ExportR
   // Offline next-positive metrics on the test split, over every item of the catalog.
   const catalog = new Uint8Array(dataset.items.length).fill(1);
   const hpnTest = evaluateLearner(new ActorPolicy("hpn-sl", trained.actor), cfg, world, { seed: o.seed, episodes: 0, catalog }).offline;
-  const popular = evaluateLearner(new PopularPolicy(world.episodes.trainPositiveCount), cfg, world, { seed: o.seed, episodes: 0, catalog }).offline;
-  log(`trained ${o.steps} steps (${trained.msPerStep.bc.toFixed(0)} ms/step): loss ${losses[0].toFixed(3)} -> ${losses.at(-1)!.toFixed(3)}; test Recall@10 ${hpnTest.recall10.toFixed(4)}, NDCG@10 ${hpnTest.ndcg10.toFixed(4)} (popular: ${popular.recall10.toFixed(4)}, ${popular.ndcg10.toFixed(4)})`);
+  const popular = evaluateLearner(new PopularPolicy(world.episodes.trainPositiveCount), cfg, world, {
+    seed: o.seed,
+    episodes: 0,
+    catalog,
+  }).offline;
+  log(
+    `trained ${o.steps} steps (${trained.msPerStep.bc.toFixed(0)} ms/step): loss ${losses[0].toFixed(3)} -> ` +
+      `${losses.at(-1)!.toFixed(3)}; test Recall@10 ${hpnTest.recall10.toFixed(4)}, NDCG@10 ${hpnTest.ndcg10.toFixed(4)} ` +
+      `(popular: ${popular.recall10.toFixed(4)}, ${popular.ndcg10.toFixed(4)})`,
+  );
 
   const training = {
     dataset: dataset.name,
@@ -86,7 +103,14 @@ export async function buildDefaultModel(o: DefaultModelOptions): Promise<ExportR
 
   const heldOut = datasetHeldOut(dataset, sids.sidTokens, { levels: L, historyLength: hpn.config.historyLength, histories: o.histories });
   const result = await exportHpn({
-    hpn, outDir: o.out, heldOut, codebook, codebookPath: "codebook.json", training, evaluation, createdAt: o.createdAt,
+    hpn,
+    outDir: o.out,
+    heldOut,
+    codebook,
+    codebookPath: "codebook.json",
+    training,
+    evaluation,
+    createdAt: o.createdAt,
     progress: process.stderr.isTTY,
   });
   // Every SID artifact travels with the model (codebook, item encoder, D1 seed, report) except sid-table.json:

@@ -45,12 +45,19 @@ export async function exportHpn(o: ExportOptions): Promise<ExportResult> {
   writeFileSync(join(o.outDir, FP32_FILE), fp32);
   writeFileSync(join(o.outDir, INT8_FILE), int8);
   const sizes = { fp32: fp32.length, int8: int8.length, ratio: int8.length / fp32.length };
-  writeFileSync(join(o.outDir, "parity.json"), JSON.stringify({ sizes, ...parity }, null, 2) + "\n");
+  writeFileSync(join(o.outDir, "parity.json"), `${JSON.stringify({ sizes, ...parity }, null, 2)}\n`);
   if (!parity.fp32.pass)
-    throw new Error(`export: fp32 parity failed: max |Δ log-prob| ${parity.fp32.maxAbsDiff.toExponential(3)} > ${parity.fp32.tolerance} (see ${join(o.outDir, "parity.json")})`);
+    throw new Error(
+      `export: fp32 parity failed: max |Δ log-prob| ${parity.fp32.maxAbsDiff.toExponential(3)} > ${parity.fp32.tolerance} (see ` +
+        `${join(o.outDir, "parity.json")})`,
+    );
 
   const serve = o.serve ?? "int8";
-  const file = (path: string, bytes: Uint8Array) => ({ path, sha256: createHash("sha256").update(bytes).digest("hex"), bytes: bytes.length });
+  const file = (path: string, bytes: Uint8Array) => ({
+    path,
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+    bytes: bytes.length,
+  });
   const modelConfig = { hpn: cfg, codebook: o.codebook?.version ?? null, serve };
   const manifest = parseManifest(
     {
@@ -84,6 +91,6 @@ export async function exportHpn(o: ExportOptions): Promise<ExportResult> {
     },
     join(o.outDir, "manifest.json"),
   );
-  writeFileSync(join(o.outDir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  writeFileSync(join(o.outDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   return { manifest, parity, sizes };
 }

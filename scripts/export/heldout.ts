@@ -6,10 +6,17 @@ import { buildEpisodes, nextPositiveExamples, sidHistoryBatch } from "../learn/e
 import type { HeldOutHistories } from "./parity";
 
 /** N random right-aligned histories over `catalogSize` distinct random SIDs; every 20th history is a cold user. */
-export function randomHeldOut(opts: { levels: number; vocab: number; historyLength: number; histories: number; catalogSize?: number; seed: number }): HeldOutHistories {
+export function randomHeldOut(opts: {
+  levels: number;
+  vocab: number;
+  historyLength: number;
+  histories: number;
+  catalogSize?: number;
+  seed: number;
+}): HeldOutHistories {
   const { levels: L, vocab: V, historyLength: H, histories: N } = opts;
   const rng = new Rng(opts.seed);
-  const possible = Math.pow(V, L);
+  const possible = V ** L;
   const size = Math.min(opts.catalogSize ?? 2000, possible);
   const seen = new Set<string>();
   const catalog = new Int32Array(size * L);
@@ -34,18 +41,31 @@ export function randomHeldOut(opts: { levels: number; vocab: number; historyLeng
  * The test split's next-positive examples of a dataset (episodes.ts rules), as SID histories; targets are the positive
  * items, ranked against the whole catalog. sidTokens: [numItems * L]. Takes up to `histories` examples, spread evenly.
  */
-export function datasetHeldOut(dataset: Dataset, sidTokens: Int32Array, opts: { levels: number; historyLength: number; histories: number; positiveThreshold?: number }): HeldOutHistories {
+export function datasetHeldOut(
+  dataset: Dataset,
+  sidTokens: Int32Array,
+  opts: { levels: number; historyLength: number; histories: number; positiveThreshold?: number },
+): HeldOutHistories {
   const { levels: L, historyLength: H } = opts;
   if (sidTokens.length !== dataset.items.length * L)
     throw new Error(`held-out: ${dataset.items.length} items need ${dataset.items.length * L} SID tokens, got ${sidTokens.length}`);
-  const ep = buildEpisodes(dataset, { historyLength: H, holdoutFraction: 0, ...(opts.positiveThreshold !== undefined ? { positiveThreshold: opts.positiveThreshold } : {}) });
+  const ep = buildEpisodes(dataset, {
+    historyLength: H,
+    holdoutFraction: 0,
+    ...(opts.positiveThreshold !== undefined ? { positiveThreshold: opts.positiveThreshold } : {}),
+  });
   let examples = nextPositiveExamples(ep, "test", false);
   if (examples.length === 0) throw new Error(`held-out: dataset ${dataset.name} has no positive test-split examples`);
   if (examples.length > opts.histories) {
     const step = examples.length / opts.histories;
     examples = Array.from({ length: opts.histories }, (_, i) => examples[Math.floor(i * step)]);
   }
-  const { sids, length } = sidHistoryBatch(examples.map((e) => e.history), sidTokens, H, L);
+  const { sids, length } = sidHistoryBatch(
+    examples.map((e) => e.history),
+    sidTokens,
+    H,
+    L,
+  );
   return {
     source: `dataset ${dataset.name}: test split next-positive examples`,
     sids,

@@ -66,7 +66,11 @@ export function buildHpnOnnx(config: HpnConfig, weights: NamedWeights, quantizat
     g.op("LayerNormalization", [x, f32(`${name}.g`), f32(`${name}.b`)], { axis: -1, epsilon: { float: LN_EPS } });
 
   // valid[b, j] = j >= H - length[b]  (right-aligned history)
-  const positions = g.initializer("positions", BigInt64Array.from({ length: H }, (_, j) => BigInt(j)), [H]);
+  const positions = g.initializer(
+    "positions",
+    BigInt64Array.from({ length: H }, (_, j) => BigInt(j)),
+    [H],
+  );
   const start = g.op("Unsqueeze", [g.op("Sub", [g.initializer("H", BigInt64Array.of(BigInt(H)), []), length]), g.ints([1])]); // [B, 1]
   const valid = g.op("GreaterOrEqual", [positions, start]); // [B, H] bool
   const validF = g.op("Cast", [valid], { to: 1 }); // float

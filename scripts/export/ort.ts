@@ -14,11 +14,25 @@ export async function ortSession(bytes: Uint8Array): Promise<ort.InferenceSessio
 }
 
 /** One session.run on a batch: sids int32 [B*H*L], length int32 [B] -> logprobs float32 [B*L*V]. */
-export async function runHpnOnnx(session: ort.InferenceSession, sids: Int32Array, length: Int32Array, H: number, L: number): Promise<Float32Array> {
+export async function runHpnOnnx(
+  session: ort.InferenceSession,
+  sids: Int32Array,
+  length: Int32Array,
+  H: number,
+  L: number,
+): Promise<Float32Array> {
   const B = length.length;
   const feeds = {
-    sids: new ort.Tensor("int64", BigInt64Array.from(sids, (v) => BigInt(v)), [B, H, L]),
-    length: new ort.Tensor("int64", BigInt64Array.from(length, (v) => BigInt(v)), [B]),
+    sids: new ort.Tensor(
+      "int64",
+      BigInt64Array.from(sids, (v) => BigInt(v)),
+      [B, H, L],
+    ),
+    length: new ort.Tensor(
+      "int64",
+      BigInt64Array.from(length, (v) => BigInt(v)),
+      [B],
+    ),
   };
   const out = await session.run(feeds);
   const t = out.logprobs;

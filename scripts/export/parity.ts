@@ -54,20 +54,34 @@ export async function checkParity(
   const [s32, s8] = [await ortSession(fp32Bytes), await ortSession(int8Bytes)];
 
   const bar = opts.progress
-    ? new cliProgress.SingleBar({ format: "parity |{bar}| {value}/{total} histories | ETA {eta_formatted}" }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.SingleBar(
+        { format: "parity |{bar}| {value}/{total} histories | ETA {eta_formatted}" },
+        cliProgress.Presets.shades_classic,
+      )
     : null;
   bar?.start(N, 0);
 
-  let max32 = 0, sum32 = 0, max8 = 0, max8v32 = 0, sum8v32 = 0;
-  let finite32 = true, finite8 = true;
-  let overlapSum = 0, overlapMin = 1;
-  let ndcgT = 0, ndcg32 = 0, ndcg8 = 0, ndcgN = 0;
+  let max32 = 0,
+    sum32 = 0,
+    max8 = 0,
+    max8v32 = 0,
+    sum8v32 = 0;
+  let finite32 = true,
+    finite8 = true;
+  let overlapSum = 0,
+    overlapMin = 1;
+  let ndcgT = 0,
+    ndcg32 = 0,
+    ndcg8 = 0,
+    ndcgN = 0;
   const row = L * V;
   for (let b0 = 0; b0 < N; b0 += batch) {
     const B = Math.min(batch, N - b0);
     const sids = data.sids.subarray(b0 * H * L, (b0 + B) * H * L);
     const length = data.length.subarray(b0, b0 + B);
-    const ref = tf.tidy(() => hpn.forward(tf.tensor3d(sids, [B, H, L], "int32"), tf.tensor1d(length, "int32"), false).logProbs.dataSync() as Float32Array);
+    const ref = tf.tidy(
+      () => hpn.forward(tf.tensor3d(sids, [B, H, L], "int32"), tf.tensor1d(length, "int32"), false).logProbs.dataSync() as Float32Array,
+    );
     const o32 = await runHpnOnnx(s32, sids, length, H, L);
     const o8 = await runHpnOnnx(s8, sids, length, H, L);
     for (let i = 0; i < ref.length; i++) {
@@ -118,7 +132,13 @@ export async function checkParity(
     source: data.source,
     catalogItems: data.catalog.length / L,
     coldHistories: data.length.filter((x) => x === 0).length,
-    fp32: { maxAbsDiff: max32, meanAbsDiff: sum32 / values, allFinite: finite32, pass: finite32 && max32 <= FP32_TOLERANCE, tolerance: FP32_TOLERANCE },
+    fp32: {
+      maxAbsDiff: max32,
+      meanAbsDiff: sum32 / values,
+      allFinite: finite32,
+      pass: finite32 && max32 <= FP32_TOLERANCE,
+      tolerance: FP32_TOLERANCE,
+    },
     int8: {
       maxAbsDiffVsTfjs: max8,
       maxAbsDiffVsFp32: max8v32,

@@ -21,7 +21,11 @@ export async function runPipeline(o: PipelineOptions): Promise<ExportResult> {
   const sidsDir = path.join(out, "sids");
   const sidTable = path.join(sidsDir, "sid-table.json");
   const reuseSids = o.resume && fs.existsSync(sidTable);
-  const trained = await trainHsrl({ ...o, out: path.join(out, "train"), sids: { ...o.sids, sidTable: reuseSids ? sidTable : o.sids.sidTable } });
+  const trained = await trainHsrl({
+    ...o,
+    out: path.join(out, "train"),
+    sids: { ...o.sids, sidTable: reuseSids ? sidTable : o.sids.sidTable },
+  });
   if (trained.sidTablePath !== sidTable) {
     const from = path.dirname(trained.sidTablePath);
     fs.mkdirSync(sidsDir, { recursive: true });

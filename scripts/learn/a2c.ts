@@ -146,11 +146,13 @@ export function trainPolicy(
     const t0 = performance.now();
     const bc = bcBatch(ctx.bcExamples, B, rng);
     if (step < warm) {
-      const bcLoss = applyActor(() => tf.tidy(() => {
-        if (cfg.bcPositions === "all") return actor.sequenceNll(bc.histories, bc.targets);
-        const out = actor.forward(bc.histories, true);
-        return tf.neg(tf.mean(actor.itemLogProb(out, bc.targets))) as tf.Scalar;
-      }));
+      const bcLoss = applyActor(() =>
+        tf.tidy(() => {
+          if (cfg.bcPositions === "all") return actor.sequenceNll(bc.histories, bc.targets);
+          const out = actor.forward(bc.histories, true);
+          return tf.neg(tf.mean(actor.itemLogProb(out, bc.targets))) as tf.Scalar;
+        }),
+      );
       record({ step, phase: "bc", bcLoss, ms: performance.now() - t0 });
       continue;
     }
@@ -183,15 +185,17 @@ export function trainPolicy(
     const cl = criticOpt.minimize(() => tf.mean(tf.square(tf.sub(critic!.value(ctxS), y))) as tf.Scalar, true, critic!.variables())!;
     const criticLossValue = (cl.dataSync() as Float32Array)[0];
     cl.dispose();
-    const actorLoss = applyActor(() => tf.tidy(() => {
-      const out = actor.forward([...obs, ...bc.histories], true);
-      const rl = sliceOutput(out, 0, B);
-      const sup = sliceOutput(out, B, B);
-      const pg = tf.neg(tf.mean(tf.mul(adv, actor.slateLogProb(rl, slates, K))));
-      const ent = tf.mean(actor.entropy(rl, slates, K));
-      const bcNll = tf.neg(tf.mean(actor.itemLogProb(sup, bc.targets)));
-      return tf.addN([pg, tf.mul(-cfg.entropyCoef, ent), tf.mul(cfg.bcWeight, bcNll)]) as tf.Scalar;
-    }));
+    const actorLoss = applyActor(() =>
+      tf.tidy(() => {
+        const out = actor.forward([...obs, ...bc.histories], true);
+        const rl = sliceOutput(out, 0, B);
+        const sup = sliceOutput(out, B, B);
+        const pg = tf.neg(tf.mean(tf.mul(adv, actor.slateLogProb(rl, slates, K))));
+        const ent = tf.mean(actor.entropy(rl, slates, K));
+        const bcNll = tf.neg(tf.mean(actor.itemLogProb(sup, bc.targets)));
+        return tf.addN([pg, tf.mul(-cfg.entropyCoef, ent), tf.mul(cfg.bcWeight, bcNll)]) as tf.Scalar;
+      }),
+    );
     tf.dispose([y, adv, ctxS]);
     softUpdate(targetActor!.variables(), actor.variables(), cfg.tau);
     softUpdate(targetCritic!.variables(), critic!.variables(), cfg.tau);

@@ -137,7 +137,10 @@ export class HpnActor implements Actor {
       this.trainTrie = new SidTrie(sidTokens, L, V, catalog!);
       this.fullTrie = new SidTrie(sidTokens, L, V, new Uint8Array(N).fill(1));
     } else if (this.loss === "catalog") {
-      this.tokenRows = tf.tensor1d(Int32Array.from(sidTokens, (z, j) => (j % L) * V + z), "int32");
+      this.tokenRows = tf.tensor1d(
+        Int32Array.from(sidTokens, (z, j) => (j % L) * V + z),
+        "int32",
+      );
       this.catalogMask = tf.tensor1d(Float32Array.from(catalog!, (c) => (c ? 0 : -1e9)));
     }
   }
@@ -190,7 +193,8 @@ export class HpnActor implements Actor {
     return tf.tidy(() => {
       if (this.prefix === "expected") return tf.sum(tf.mul(tokenCounts(items, K, this.sidTokens, L, V), out.logp), [1, 2]) as tf.Tensor1D;
       const share = tf.tensor1d(Float32Array.from(items, (it) => this.trainTrie!.logShare[it]));
-      const lp = tf.sub(tf.sum(tf.mul(tokenCounts(items, 1, this.sidTokens, L, V), this.pathLogProbs(out, items, K)), [1, 2]), share); // [B*K]
+      const pathLogp = this.pathLogProbs(out, items, K);
+      const lp = tf.sub(tf.sum(tf.mul(tokenCounts(items, 1, this.sidTokens, L, V), pathLogp), [1, 2]), share); // [B*K]
       return tf.mean(tf.reshape(lp, [B, K]), 1) as tf.Tensor1D;
     });
   }
@@ -236,7 +240,12 @@ export class HpnActor implements Actor {
         return tf.mean(tf.reshape(tf.neg(tf.sum(tf.mul(tf.exp(lp), lp), [1, 2])), [B, K]), 1) as tf.Tensor1D;
       }
       const lp = out.itemLogp ?? out.logp;
-      return tf.neg(tf.sum(tf.mul(tf.exp(lp), lp), lp.shape.slice(1).map((_, i) => i + 1))) as tf.Tensor1D;
+      return tf.neg(
+        tf.sum(
+          tf.mul(tf.exp(lp), lp),
+          lp.shape.slice(1).map((_, i) => i + 1),
+        ),
+      ) as tf.Tensor1D;
     });
   }
 
@@ -267,7 +276,9 @@ export class HpnActor implements Actor {
     const scores = new Float32Array(B * N);
     let ctx = tf.slice(out.contexts, [0, 0, 0], [B, 1, d]) as tf.Tensor3D; // the root's context c_0
     for (let l = 0; l < L; l++) {
-      const { logits, next } = tf.tidy(() => this.hpn.childStep(tf.gather(ctx, trie.parent[l], 1) as tf.Tensor3D, l, tf.tensor1d(trie.token[l], "int32")));
+      const { logits, next } = tf.tidy(() =>
+        this.hpn.childStep(tf.gather(ctx, trie.parent[l], 1) as tf.Tensor3D, l, tf.tensor1d(trie.token[l], "int32")),
+      );
       ctx.dispose();
       ctx = next;
       const z = logits.dataSync() as Float32Array;

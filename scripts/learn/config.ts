@@ -10,7 +10,18 @@ import { DEFAULT_SIMULATOR, type SimulatorConfig } from "./simulator";
 
 // hsrl-ar / hpn-sl-ar: the autoregressive HPN (each level refined by the chosen token; actors.ts), with A2C + MLC or
 // supervised only. It is trained and evaluated here; the ONNX contract (prefix-independent levels) cannot serve it yet.
-export const POLICY_NAMES = ["random", "popular", "sl", "flat-a2c", "hsrl", "hsrl-no-residual", "hsrl-no-mlc", "hpn-sl", "hsrl-ar", "hpn-sl-ar"] as const;
+export const POLICY_NAMES = [
+  "random",
+  "popular",
+  "sl",
+  "flat-a2c",
+  "hsrl",
+  "hsrl-no-residual",
+  "hsrl-no-mlc",
+  "hpn-sl",
+  "hsrl-ar",
+  "hpn-sl-ar",
+] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 export interface ExperimentConfig {

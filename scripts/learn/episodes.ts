@@ -122,7 +122,7 @@ export function splitRange(t: Timeline, split: Split): [number, number] {
 export function positiveHistory(t: Timeline, end: number, H: number, skip?: Uint8Array): number[] {
   const out: number[] = [];
   for (let k = end - 1; k >= 0 && out.length < H; k--) {
-    if (t.labels[k] && !(skip && skip[t.items[k]])) out.push(t.items[k]);
+    if (t.labels[k] && !skip?.[t.items[k]]) out.push(t.items[k]);
   }
   return out.reverse();
 }
@@ -141,7 +141,7 @@ export function nextPositiveExamples(ep: Episodes, split: Split, skipHeldOut: bo
   for (const t of ep.timelines) {
     const [a, b] = splitRange(t, split);
     for (let k = a; k < b; k++) {
-      if (!t.labels[k] || (skip && skip[t.items[k]])) continue;
+      if (!t.labels[k] || skip?.[t.items[k]]) continue;
       out.push({ user: t.user, history: positiveHistory(t, k, H, skip), target: t.items[k] });
       if (firstOnly) break;
     }
@@ -169,8 +169,17 @@ export function nextItemPerPosition(histories: number[][], targets: ArrayLike<nu
  * Histories of item indices as the HPN's inputs, packed by the serving contract's one packer (core/history.ts):
  * int32 [B, H, L] right-aligned and int32 [B] valid lengths. sidTokens: item -> L tokens, row-major [numItems * L].
  */
-export function sidHistoryBatch(histories: number[][], sidTokens: Int32Array, H: number, L: number): { sids: Int32Array; length: Int32Array } {
-  return packSidHistories(histories.map((h) => h.slice(-H).map((item) => sidTokens.subarray(item * L, (item + 1) * L))), H, L);
+export function sidHistoryBatch(
+  histories: number[][],
+  sidTokens: Int32Array,
+  H: number,
+  L: number,
+): { sids: Int32Array; length: Int32Array } {
+  return packSidHistories(
+    histories.map((h) => h.slice(-H).map((item) => sidTokens.subarray(item * L, (item + 1) * L))),
+    H,
+    L,
+  );
 }
 
 /** Item-index histories, right-aligned like the SID tensor; padding = `pad` (an extra zero row of the table). */

@@ -36,7 +36,14 @@ export interface EvalReport {
   levelWeights: Record<string, number[][]>;
 }
 
-export function runExperiment(dataset: Dataset, sids: SidInputs, cfg: ExperimentConfig, dir: string | null, features?: Float32Array[], progress?: Progress): EvalReport {
+export function runExperiment(
+  dataset: Dataset,
+  sids: SidInputs,
+  cfg: ExperimentConfig,
+  dir: string | null,
+  features?: Float32Array[],
+  progress?: Progress,
+): EvalReport {
   const t0 = performance.now();
   if (sids.sidTokens.length !== dataset.items.length * sids.levels) {
     throw new Error(`experiment: SID table has ${sids.sidTokens.length / sids.levels} items, dataset has ${dataset.items.length}`);
@@ -106,10 +113,11 @@ function aggregate(runs: PolicyReport["perSeed"]): PolicyReport {
     const n = runs.reduce((a, r) => a + r.online.episodes, 0);
     const m = runs.reduce((a, r) => a + r.online[k].mean * r.online.episodes, 0) / n;
     // per-seed variance back from its CI half-width: sd² = (h / 1.96)² · n_i
-    const v = runs.reduce((a, r) => {
-      const sd2 = ((r.online[k].ci95[1] - r.online[k].mean) / 1.96) ** 2 * r.online.episodes;
-      return a + r.online.episodes * (sd2 + (r.online[k].mean - m) ** 2);
-    }, 0) / n;
+    const v =
+      runs.reduce((a, r) => {
+        const sd2 = ((r.online[k].ci95[1] - r.online[k].mean) / 1.96) ** 2 * r.online.episodes;
+        return a + r.online.episodes * (sd2 + (r.online[k].mean - m) ** 2);
+      }, 0) / n;
     const h = 1.96 * Math.sqrt(v / n);
     return { mean: m, ci95: [m - h, m + h] };
   };

@@ -17,9 +17,16 @@ import { ResponseClickModel } from "./simulator";
 import { featureFingerprint, trainContext, type World } from "./world";
 
 /** A fresh actor (+ critic) and its training mode for a learned policy. */
-export function makeLearner(name: PolicyName, cfg: ExperimentConfig, sids: SidInputs, world: World, seed: number): { actor: Actor; critic: MultiLevelCritic | null; mode: TrainConfig["mode"] } {
+export function makeLearner(
+  name: PolicyName,
+  cfg: ExperimentConfig,
+  sids: SidInputs,
+  world: World,
+  seed: number,
+): { actor: Actor; critic: MultiLevelCritic | null; mode: TrainConfig["mode"] } {
   const hpnCfg = hpnConfig(cfg, sids.levels, sids.vocab, name !== "hsrl-no-residual");
-  const hpnActor = (prefix: HpnPrefix = "expected") => HpnActor.create(hpnCfg, seed, sids.sidTokens, { loss: cfg.hpnLoss, prefix, catalog: world.trainCatalog });
+  const hpnActor = (prefix: HpnPrefix = "expected") =>
+    HpnActor.create(hpnCfg, seed, sids.sidTokens, { loss: cfg.hpnLoss, prefix, catalog: world.trainCatalog });
   const critic = (contexts: number) => new MultiLevelCritic({ dim: cfg.hpn.dModel, contexts, hidden: [256, 64] }, seed + 17);
   switch (name) {
     case "hsrl-ar":
@@ -81,7 +88,8 @@ export function trainLearner(run: LearnerRun, cfg: ExperimentConfig, sids: SidIn
   const tc: TrainConfig = { ...cfg.train, mode, seed: run.streamSeed ?? streamSeedOf(name, seed) };
   // reuse saved weights only if they were trained on these SIDs, this simulator and this config
   const simulator = world.response ? featureFingerprint([world.response.getWeights().itemEmb.data]) : "none";
-  const inputs = `${featureFingerprint([Float32Array.from(sids.sidTokens)])}/${simulator}/${JSON.stringify(tc)}/${JSON.stringify(hpnConfig(cfg, sids.levels, sids.vocab))}/${cfg.hpnLoss}`;
+  const sidPrint = featureFingerprint([Float32Array.from(sids.sidTokens)]);
+  const inputs = `${sidPrint}/${simulator}/${JSON.stringify(tc)}/${JSON.stringify(hpnConfig(cfg, sids.levels, sids.vocab))}/${cfg.hpnLoss}`;
   const restore = (from: string): RunMeta => {
     const a = loadCheckpoint<RunMeta>(from, "actor");
     actor.setWeights(a.weights);
@@ -118,15 +126,33 @@ export function trainLearner(run: LearnerRun, cfg: ExperimentConfig, sids: SidIn
     critic,
     trainContext(world, cfg),
     tc,
-    (l) => run.progress?.(`train ${name} seed ${seed}`, l.step + 1, tc.steps, l.phase === "bc" ? `bc ${l.bcLoss.toFixed(3)}` : `R ${l.episodeReward?.toFixed(2) ?? "-"}`),
+    (l) =>
+      run.progress?.(
+        `train ${name} seed ${seed}`,
+        l.step + 1,
+        tc.steps,
+        l.phase === "bc" ? `bc ${l.bcLoss.toFixed(3)}` : `R ${l.episodeReward?.toFixed(2) ?? "-"}`,
+      ),
     startStep,
     progressDir && run.checkpointEvery
-      ? { every: run.checkpointEvery, save: (_done, log) => save(progressDir, { policy: name, seed, log: [...prevLog, ...log], seconds: seconds(), msPerStep: { bc: NaN, rl: NaN }, inputs }) }
+      ? {
+          every: run.checkpointEvery,
+          save: (_done, log) =>
+            save(progressDir, {
+              policy: name,
+              seed,
+              log: [...prevLog, ...log],
+              seconds: seconds(),
+              msPerStep: { bc: NaN, rl: NaN },
+              inputs,
+            }),
+        }
       : undefined,
   );
   const log = [...prevLog, ...res.log];
   const trained = { actor, critic, log, seconds: seconds(), msPerStep: res.msPerStep, levelWeights: res.levelWeights };
-  if (dir) save(dir, { policy: name, seed, log, seconds: trained.seconds, msPerStep: res.msPerStep, levelWeights: res.levelWeights, inputs });
+  if (dir)
+    save(dir, { policy: name, seed, log, seconds: trained.seconds, msPerStep: res.msPerStep, levelWeights: res.levelWeights, inputs });
   return trained;
 }
 
@@ -139,11 +165,24 @@ export interface LearnerEvaluation {
  * A policy in the simulator (`episodes` seeded starts, greedy top-K over `catalog`, the full catalog by default) and
  * on the test split. The same starts and click streams for every policy of one seed.
  */
-export function evaluateLearner(policy: Policy, cfg: ExperimentConfig, world: World, o: { seed: number; episodes: number; catalog?: Uint8Array; progress?: Progress }): LearnerEvaluation {
+export function evaluateLearner(
+  policy: Policy,
+  cfg: ExperimentConfig,
+  world: World,
+  o: { seed: number; episodes: number; catalog?: Uint8Array; progress?: Progress },
+): LearnerEvaluation {
   const catalog = o.catalog ?? world.fullCatalog;
   const online = world.response
-    ? runEpisodes(policy, new ResponseClickModel(world.response), simulatorConfig(cfg), evaluationStarts(world.episodes, o.episodes, o.seed), catalog, world.episodes.heldOut, o.seed * 101 + 5, 100, (d, t) =>
-        o.progress?.(`simulate ${policy.name} seed ${o.seed}`, d, t),
+    ? runEpisodes(
+        policy,
+        new ResponseClickModel(world.response),
+        simulatorConfig(cfg),
+        evaluationStarts(world.episodes, o.episodes, o.seed),
+        catalog,
+        world.episodes.heldOut,
+        o.seed * 101 + 5,
+        100,
+        (d, t) => o.progress?.(`simulate ${policy.name} seed ${o.seed}`, d, t),
       )
     : null;
   return { online, offline: offlineMetrics(policy, world.episodes, catalog) };

@@ -10,10 +10,11 @@ export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): numbe
     let j = i;
     while (j + 1 < n && scores[order[j + 1]] === scores[order[i]]) j++;
     const avgRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) if (labels[order[k]]) {
-      pos++;
-      rankSum += avgRank;
-    }
+    for (let k = i; k <= j; k++)
+      if (labels[order[k]]) {
+        pos++;
+        rankSum += avgRank;
+      }
     i = j + 1;
   }
   const neg = n - pos;

@@ -2,7 +2,7 @@
 // top-K scores over the active catalog, never repeating an item already in the user's history; exploration during
 // training samples K items without replacement by the Gumbel-top-k trick on the same scores (scores = log-probs).
 import { actorItemScores, type Actor } from "./actors";
-import { Rng } from "../util/rng";
+import type { Rng } from "../util/rng";
 
 export interface Policy {
   readonly name: string;
@@ -11,7 +11,10 @@ export interface Policy {
 }
 
 export class ActorPolicy implements Policy {
-  constructor(readonly name: string, readonly actor: Actor) {}
+  constructor(
+    readonly name: string,
+    readonly actor: Actor,
+  ) {}
   scores(histories: number[][]): Float32Array {
     return actorItemScores(this.actor, histories);
   }
@@ -19,7 +22,10 @@ export class ActorPolicy implements Policy {
 
 export class RandomPolicy implements Policy {
   readonly name = "random";
-  constructor(private readonly numItems: number, private readonly rng: Rng) {}
+  constructor(
+    private readonly numItems: number,
+    private readonly rng: Rng,
+  ) {}
   scores(histories: number[][]): Float32Array {
     const s = new Float32Array(histories.length * this.numItems);
     for (let i = 0; i < s.length; i++) s[i] = this.rng.next();

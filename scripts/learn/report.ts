@@ -47,12 +47,13 @@ export function lineChart(series: Series[], title: string, xLabel: string, yLabe
   series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length];
     const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
-    if (p.length) out.push(`<polyline fill="none" stroke="${c}" stroke-width="1.5" points="${p.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ")}"/>`);
+    const points = p.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ");
+    if (p.length) out.push(`<polyline fill="none" stroke="${c}" stroke-width="1.5" points="${points}"/>`);
     out.push(`<rect x="${m.l + W + 12}" y="${m.t + i * 18}" width="12" height="3" fill="${c}"/>`);
     out.push(`<text x="${m.l + W + 30}" y="${m.t + i * 18 + 5}">${esc(s.name)}</text>`);
   });
   out.push("</svg>");
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }
 
 function fmt(v: number): string {
@@ -62,10 +63,11 @@ function fmt(v: number): string {
 /** Mean over seeds of a per-step quantity, smoothed by a moving average of `win` steps. */
 function curve(runs: { log: StepLog[] }[], pick: (l: StepLog) => number | undefined, win: number): [number, number][] {
   const by = new Map<number, number[]>();
-  for (const r of runs) for (const l of r.log) {
-    const v = pick(l);
-    if (v !== undefined && Number.isFinite(v)) (by.get(l.step) ?? by.set(l.step, []).get(l.step)!).push(v);
-  }
+  for (const r of runs)
+    for (const l of r.log) {
+      const v = pick(l);
+      if (v !== undefined && Number.isFinite(v)) (by.get(l.step) ?? by.set(l.step, []).get(l.step)!).push(v);
+    }
   const steps = [...by.keys()].sort((a, b) => a - b);
   const vals = steps.map((s) => by.get(s)!.reduce((a, b) => a + b, 0) / by.get(s)!.length);
   return steps.map((s, i) => {
@@ -86,7 +88,9 @@ export function evalMarkdown(r: EvalReport, budgetNote: string): string {
   lines.push("|---|---|---|---|---|---|---|");
   for (const [name, p] of Object.entries(r.policies)) {
     lines.push(
-      `| ${name} | ${f(p.totalReward.mean, 2)} [${f(p.totalReward.ci95[0], 2)}, ${f(p.totalReward.ci95[1], 2)}] | ${f(p.depth.mean, 2)} [${f(p.depth.ci95[0], 2)}, ${f(p.depth.ci95[1], 2)}] | ${f(p.clickRate)} | ${f(p.recall10)} | ${f(p.ndcg10)} | ${f(p.newItemShare)} / ${f(p.newItemClickShare)} |`,
+      `| ${name} | ${f(p.totalReward.mean, 2)} [${f(p.totalReward.ci95[0], 2)}, ${f(p.totalReward.ci95[1], 2)}] | ` +
+        `${f(p.depth.mean, 2)} [${f(p.depth.ci95[0], 2)}, ${f(p.depth.ci95[1], 2)}] | ${f(p.clickRate)} | ${f(p.recall10)} | ` +
+        `${f(p.ndcg10)} | ${f(p.newItemShare)} / ${f(p.newItemClickShare)} |`,
     );
   }
   const hs = r.policies.hsrl;
@@ -94,15 +98,34 @@ export function evalMarkdown(r: EvalReport, budgetNote: string): string {
   if (hs && Number.isFinite(best)) {
     lines.push("", `HSRL total reward / best of SL and flat-A2C: **${f(hs.totalReward.mean / best, 3)}** (goal >= 1.13).`);
   }
-  lines.push("", "Training step time (ms, mean): " + Object.entries(r.msPerStep).map(([k, v]) => `${k}: BC ${f(v.bc, 0)}, RL ${f(v.rl, 0)}`).join("; ") + ".");
+  lines.push(
+    "",
+    `Training step time (ms, mean): ${Object.entries(r.msPerStep)
+      .map(([k, v]) => `${k}: BC ${f(v.bc, 0)}, RL ${f(v.rl, 0)}`)
+      .join("; ")}.`,
+  );
   if (Object.keys(r.levelWeights).length) {
-    lines.push("", "Multi-level critic softmax weights over c_0..c_L (per seed): " + Object.entries(r.levelWeights).map(([k, v]) => `${k}: ${v.map((w) => `[${w.map((x) => x.toFixed(2)).join(", ")}]`).join(" ")}`).join("; ") + ".");
+    lines.push(
+      "",
+      `Multi-level critic softmax weights over c_0..c_L (per seed): ${Object.entries(r.levelWeights)
+        .map(([k, v]) => `${k}: ${v.map((w) => `[${w.map((x) => x.toFixed(2)).join(", ")}]`).join(" ")}`)
+        .join("; ")}.`,
+    );
   }
   lines.push("", "Per seed (total reward, depth, NDCG@10):", "");
   for (const [name, p] of Object.entries(r.policies)) {
-    lines.push(`- ${name}: ` + p.perSeed.map((s) => `seed ${s.seed}: ${f(s.online.totalReward.mean, 2)}, ${f(s.online.depth.mean, 2)}, ${f(s.offline.ndcg10)}`).join("; "));
+    lines.push(
+      `- ${name}: ${p.perSeed
+        .map((s) => `seed ${s.seed}: ${f(s.online.totalReward.mean, 2)}, ${f(s.online.depth.mean, 2)}, ${f(s.offline.ndcg10)}`)
+        .join("; ")}`,
+    );
   }
-  lines.push("", "Curves: `curves-reward.svg` (A2C policies: mean total reward of the last 100 finished training episodes, exploring), `curves-bc.svg` (behaviour-cloning NLL).", "");
+  lines.push(
+    "",
+    "Curves: `curves-reward.svg` (A2C policies: mean total reward of the last 100 finished training episodes, exploring), " +
+      "`curves-bc.svg` (behaviour-cloning NLL).",
+    "",
+  );
   lines.push("Config:", "", "```json", JSON.stringify(r.config, null, 1), "```", "");
   return lines.join("\n");
 }
@@ -117,7 +140,16 @@ export function writeReport(dir: string, r: EvalReport, budgetNote: string): voi
   const rl = Object.entries(curves)
     .filter(([, runs]) => runs.some((x) => x.log.some((l) => l.phase === "rl")))
     .map(([name, runs]) => ({ name, points: curve(runs, (l) => l.episodeReward, 1) }));
-  fs.writeFileSync(path.join(dir, "curves-reward.svg"), lineChart(rl, "Training episodes: total reward (last 100, mean over seeds)", "step", "total reward"));
-  const bc = Object.entries(curves).map(([name, runs]) => ({ name, points: curve(runs, (l) => (l.phase === "bc" ? l.bcLoss : undefined), 20) }));
-  fs.writeFileSync(path.join(dir, "curves-bc.svg"), lineChart(bc, "Behaviour cloning NLL of the next positive item (smoothed)", "step", "NLL"));
+  fs.writeFileSync(
+    path.join(dir, "curves-reward.svg"),
+    lineChart(rl, "Training episodes: total reward (last 100, mean over seeds)", "step", "total reward"),
+  );
+  const bc = Object.entries(curves).map(([name, runs]) => ({
+    name,
+    points: curve(runs, (l) => (l.phase === "bc" ? l.bcLoss : undefined), 20),
+  }));
+  fs.writeFileSync(
+    path.join(dir, "curves-bc.svg"),
+    lineChart(bc, "Behaviour cloning NLL of the next positive item (smoothed)", "step", "NLL"),
+  );
 }

@@ -19,7 +19,15 @@ export interface ResponseTrainConfig {
   seed: number;
 }
 
-export const DEFAULT_RESPONSE_TRAIN: ResponseTrainConfig = { dim: 32, hidden: 64, epochs: 3, batchSize: 256, lr: 2e-3, negatives: 2, seed: 1 };
+export const DEFAULT_RESPONSE_TRAIN: ResponseTrainConfig = {
+  dim: 32,
+  hidden: 64,
+  epochs: 3,
+  batchSize: 256,
+  lr: 2e-3,
+  negatives: 2,
+  seed: 1,
+};
 
 interface Example {
   user: number;
@@ -88,7 +96,13 @@ export function trainResponseModel(
   const t0 = performance.now();
   const rng = new Rng(cfg.seed);
   const H = ep.config.historyLength;
-  const rc: ResponseConfig = { numItems: ep.numItems, featureDim: features ? features[0].length : 0, dim: cfg.dim, hidden: cfg.hidden, historyLength: H };
+  const rc: ResponseConfig = {
+    numItems: ep.numItems,
+    featureDim: features ? features[0].length : 0,
+    dim: cfg.dim,
+    hidden: cfg.hidden,
+    historyLength: H,
+  };
   const model = new ResponseModel(rc, rng.seed(), features);
   const train = responseExamples(ep, "train", cfg.negatives, rng);
   if (train.length === 0) throw new Error("response model: no training interactions");
@@ -115,6 +129,11 @@ export function trainResponseModel(
   }
   opt.dispose();
   const val = responseExamples(ep, "val", cfg.negatives, new Rng(cfg.seed + 7));
-  const valAuc = val.length ? auc(predictLogits(model, ep, val), val.map((x) => x.label)) : NaN;
+  const valAuc = val.length
+    ? auc(
+        predictLogits(model, ep, val),
+        val.map((x) => x.label),
+      )
+    : NaN;
   return { model, valAuc, trainLoss, seconds: (performance.now() - t0) / 1000 };
 }

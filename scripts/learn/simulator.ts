@@ -7,7 +7,7 @@
 // "leave when <= 0" is the same rule as the authors' "< 1".
 import * as tf from "@tensorflow/tfjs";
 import { itemHistoryBatch } from "./episodes";
-import { Rng } from "../util/rng";
+import type { Rng } from "../util/rng";
 import type { ResponseModel } from "../model/response";
 
 export interface SimulatorConfig {
@@ -32,7 +32,11 @@ export class ResponseClickModel implements ClickModel {
     const B = histories.length;
     const { items, length } = itemHistoryBatch(histories, H, this.model.config.numItems);
     return tf.tidy(() => {
-      const z = this.model.slateLogits(tf.tensor2d(items, [B, H], "int32"), tf.tensor1d(length, "int32"), tf.tensor2d(slates, [B, K], "int32"));
+      const z = this.model.slateLogits(
+        tf.tensor2d(items, [B, H], "int32"),
+        tf.tensor1d(length, "int32"),
+        tf.tensor2d(slates, [B, K], "int32"),
+      );
       return tf.sigmoid(z).dataSync() as Float32Array;
     });
   }

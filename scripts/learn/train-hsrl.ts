@@ -52,20 +52,59 @@ export async function trainHsrl(o: TrainHsrlOptions): Promise<TrainOutcome> {
   const { sids, features, codebookPath, sidTablePath } = await datasetSids(dataset, o.sids, path.join(out, "sids"));
   const world = buildWorld(dataset, cfg, { dir: out, features, progress: o.progress, reuse: Boolean(o.resume) });
   log(`response model: validation AUC ${world.responseAuc.toFixed(4)}`);
-  const trained = trainLearner({ name: "hsrl", seed: cfg.seed, dir: out, resume: o.resume, checkpointEvery: o.checkpointEvery, progress: o.progress }, cfg, sids, world);
-  const { online, offline } = evaluateLearner(new ActorPolicy("hsrl", trained.actor), cfg, world, { seed: cfg.seed, episodes: o.episodes, progress: o.progress });
-  const evaluation = { totalReward: online!.totalReward, depth: online!.depth, clickRate: online!.clickRate, recall10: offline.recall10, ndcg10: offline.ndcg10, responseModelAUC: world.responseAuc, episodes: online!.episodes };
+  const trained = trainLearner(
+    { name: "hsrl", seed: cfg.seed, dir: out, resume: o.resume, checkpointEvery: o.checkpointEvery, progress: o.progress },
+    cfg,
+    sids,
+    world,
+  );
+  const { online, offline } = evaluateLearner(new ActorPolicy("hsrl", trained.actor), cfg, world, {
+    seed: cfg.seed,
+    episodes: o.episodes,
+    progress: o.progress,
+  });
+  const evaluation = {
+    totalReward: online!.totalReward,
+    depth: online!.depth,
+    clickRate: online!.clickRate,
+    recall10: offline.recall10,
+    ndcg10: offline.ndcg10,
+    responseModelAUC: world.responseAuc,
+    episodes: online!.episodes,
+  };
   saveHpnCheckpoint(out, (trained.actor as HpnActor).hpn, {
-    training: { dataset: dataset.name, seed: cfg.seed, steps: cfg.train.steps, train: cfg.train, simulator: cfg.sim, levelWeights: trained.levelWeights, msPerStep: trained.msPerStep, seconds: (performance.now() - t0) / 1000 },
+    training: {
+      dataset: dataset.name,
+      seed: cfg.seed,
+      steps: cfg.train.steps,
+      train: cfg.train,
+      simulator: cfg.sim,
+      levelWeights: trained.levelWeights,
+      msPerStep: trained.msPerStep,
+      seconds: (performance.now() - t0) / 1000,
+    },
     evaluation,
     sids: { levels: sids.levels, vocab: sids.vocab, codebookVersion: sids.codebookVersion, sidTable: sidTablePath },
   });
   writeJson(path.join(out, "train-log.json"), trained.log);
   const curve = trained.log.filter((l) => l.episodeReward !== undefined).map((l): [number, number] => [l.step, l.episodeReward!]);
-  fs.writeFileSync(path.join(out, "curves-reward.svg"), lineChart([{ name: "hsrl", points: curve }], "HSRL training episodes: total reward (last 100)", "step", "total reward"));
-  log(`HSRL: total reward ${online!.totalReward.mean.toFixed(2)} [${online!.totalReward.ci95.map((x) => x.toFixed(2)).join(", ")}], depth ${online!.depth.mean.toFixed(2)}, click rate ${online!.clickRate.toFixed(3)}, Recall@10 ${offline.recall10.toFixed(4)}, NDCG@10 ${offline.ndcg10.toFixed(4)}`);
-  log(`step time: BC ${trained.msPerStep.bc.toFixed(0)} ms, RL ${trained.msPerStep.rl.toFixed(0)} ms (batch ${cfg.train.batchSize}, H ${cfg.historyLength}, d ${cfg.hpn.dModel})`);
-  log(`wrote ${out}/hpn.json + hpn.weights.bin (export with: npm run hsrl -- export --checkpoint ${out} ...) in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  fs.writeFileSync(
+    path.join(out, "curves-reward.svg"),
+    lineChart([{ name: "hsrl", points: curve }], "HSRL training episodes: total reward (last 100)", "step", "total reward"),
+  );
+  log(
+    `HSRL: total reward ${online!.totalReward.mean.toFixed(2)} [${online!.totalReward.ci95.map((x) => x.toFixed(2)).join(", ")}], ` +
+      `depth ${online!.depth.mean.toFixed(2)}, click rate ${online!.clickRate.toFixed(3)}, Recall@10 ` +
+      `${offline.recall10.toFixed(4)}, NDCG@10 ${offline.ndcg10.toFixed(4)}`,
+  );
+  log(
+    `step time: BC ${trained.msPerStep.bc.toFixed(0)} ms, RL ${trained.msPerStep.rl.toFixed(0)} ms (batch ${cfg.train.batchSize}, ` +
+      `H ${cfg.historyLength}, d ${cfg.hpn.dModel})`,
+  );
+  log(
+    `wrote ${out}/hpn.json + hpn.weights.bin (export with: npm run hsrl -- export --checkpoint ${out} ...) in ` +
+      `${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
   disposeLearner(trained);
   world.response?.dispose();
   return { outDir: out, sids, codebookPath, sidTablePath, responseAuc: world.responseAuc, evaluation, msPerStep: trained.msPerStep };

@@ -44,7 +44,10 @@ export function buildWorld(dataset: Dataset, cfg: ExperimentConfig, o: WorldOpti
   // A saved response model is reused only if it was trained on the same item features and episodes config
   // (a changed feature definition would silently feed it vectors it never saw).
   const inputs = `${featureFingerprint(o.features)}/${JSON.stringify(episodes.config)}/${JSON.stringify(responseCfg)}`;
-  const saved = rdir && o.reuse !== false && hasCheckpoint(rdir, "response") ? loadCheckpoint<{ config: ResponseModel["config"]; valAuc: number; inputs?: string }>(rdir, "response") : null;
+  const saved =
+    rdir && o.reuse !== false && hasCheckpoint(rdir, "response")
+      ? loadCheckpoint<{ config: ResponseModel["config"]; valAuc: number; inputs?: string }>(rdir, "response")
+      : null;
   if (saved && saved.meta.inputs === inputs) {
     const response = new ResponseModel(saved.meta.config, 0, o.features);
     response.setWeights(saved.weights);
@@ -52,7 +55,13 @@ export function buildWorld(dataset: Dataset, cfg: ExperimentConfig, o: WorldOpti
   }
   if (saved) process.stderr.write(`response model in ${rdir} was trained on other inputs: training a new one\n`);
   const r = trainResponseModel(episodes, responseCfg, o.features, (d, t, l) => o.progress?.("response model", d, t, `bce ${l.toFixed(3)}`));
-  if (rdir) saveCheckpoint(rdir, "response", { config: r.model.config, valAuc: r.valAuc, trainLoss: r.trainLoss, seconds: r.seconds, inputs }, r.model.getWeights());
+  if (rdir)
+    saveCheckpoint(
+      rdir,
+      "response",
+      { config: r.model.config, valAuc: r.valAuc, trainLoss: r.trainLoss, seconds: r.seconds, inputs },
+      r.model.getWeights(),
+    );
   return { episodes, trainCatalog, fullCatalog, bcExamples, response: r.model, responseAuc: r.valAuc };
 }
 

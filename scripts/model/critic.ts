@@ -40,7 +40,8 @@ export class MultiLevelCritic {
     return tf.tidy(() => {
       const [B, C, d] = contexts.shape;
       const n = this.config.contexts;
-      if (C < n || d !== this.config.dim) throw new Error(`critic: contexts [${B}, ${C}, ${d}] but the critic reads ${n} x ${this.config.dim}`);
+      if (C < n || d !== this.config.dim)
+        throw new Error(`critic: contexts [${B}, ${C}, ${d}] but the critic reads ${n} x ${this.config.dim}`);
       const x = tf.reshape(tf.slice(contexts, [0, 0, 0], [B, n, d]), [B * n, d]);
       const h1 = tf.relu(tf.add(tf.matMul(x, this.vars.w1), this.vars.b1));
       const h2 = tf.relu(tf.add(tf.matMul(h1, this.vars.w2), this.vars.b2));

@@ -65,7 +65,8 @@ export function validateHpnConfig(c: HpnConfig): void {
   const ints: (keyof HpnConfig)[] = ["levels", "vocab", "historyLength", "dModel", "heads", "layers", "ff"];
   for (const k of ints) {
     const v = c[k];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new Error(`HpnConfig.${k} must be a positive integer, got ${String(v)}`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1)
+      throw new Error(`HpnConfig.${k} must be a positive integer, got ${String(v)}`);
   }
   if (c.dModel % c.heads !== 0) throw new Error(`HpnConfig.dModel (${c.dModel}) must be divisible by heads (${c.heads})`);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`HpnConfig.dropout must be in [0, 1), got ${c.dropout}`);
@@ -160,10 +161,16 @@ export class Hpn {
       // Item embedding: Σ_l one-hot(z_l) · tok_in_l (one-hot, not gather: gather has no gradient on wasm).
       let emb: tf.Tensor = tf.zeros([B * H, d]);
       for (let l = 0; l < L; l++) {
-        const z = sids.slice([0, 0, l], [B, H, 1]).reshape([B * H]).toInt();
+        const z = sids
+          .slice([0, 0, l], [B, H, 1])
+          .reshape([B * H])
+          .toInt();
         emb = emb.add(matMul(tf.oneHot(z, V), this.p(`tok_in.${l}`)));
       }
-      let x: tf.Tensor = emb.reshape([B, H, d]).mul(valid.reshape([B, H, 1])).add(this.p("pos").reshape([1, H, d]));
+      let x: tf.Tensor = emb
+        .reshape([B, H, d])
+        .mul(valid.reshape([B, H, 1]))
+        .add(this.p("pos").reshape([1, H, d]));
       x = this.drop(x, training);
 
       const dh = d / nh;
@@ -179,7 +186,9 @@ export class Hpn {
         const k = split(this.linear(h, `${p}.attn.k`));
         const v = split(this.linear(h, `${p}.attn.v`));
         const b = last ? bias.slice([0, 0, H - 1, 0], [B, 1, 1, H]) : bias;
-        let att = matMulBT(q, k).mul(1 / Math.sqrt(dh)).add(b); // [B, nh, rows, H]
+        let att = matMulBT(q, k)
+          .mul(1 / Math.sqrt(dh))
+          .add(b); // [B, nh, rows, H]
         att = this.drop(tf.softmax(att), training);
         const y = matMul(att, v).transpose([0, 2, 1, 3]).reshape([B, rows, d]);
         if (last) x = x.slice([0, H - 1, 0], [B, 1, d]);
@@ -226,9 +235,15 @@ export class Hpn {
       const logProbs: tf.Tensor[] = [];
       let c: tf.Tensor2D = c0;
       for (let l = 0; l < L; l++) {
-        const logits = this.linear(c, `head.${l}`).div(tau).add(mask.slice([0, l, 0], [R, 1, V]).reshape([R, V]));
+        const logits = this.linear(c, `head.${l}`)
+          .div(tau)
+          .add(mask.slice([0, l, 0], [R, 1, V]).reshape([R, V]));
         logProbs.push(tf.logSoftmax(logits));
-        if (l < L - 1) c = this.layerNorm(c.sub(gatherRows(this.p(`tok_out.${l}`), tokens.slice([0, l], [R, 1]).reshape([R]))), `head.${l}.ln`) as tf.Tensor2D;
+        if (l < L - 1)
+          c = this.layerNorm(
+            c.sub(gatherRows(this.p(`tok_out.${l}`), tokens.slice([0, l], [R, 1]).reshape([R]))),
+            `head.${l}.ln`,
+          ) as tf.Tensor2D;
       }
       return tf.stack(logProbs, 1) as tf.Tensor3D;
     });
@@ -242,7 +257,10 @@ export class Hpn {
   childStep(c: tf.Tensor3D, l: number, z: tf.Tensor1D): { logits: tf.Tensor2D; next: tf.Tensor3D } {
     return tf.tidy(() => {
       const w = tf.gather(tf.transpose(this.p(`head.${l}.w`)), z); // [P, d]
-      const logits = tf.sum(tf.mul(c, w), -1).add(tf.gather(this.p(`head.${l}.b`), z)).div(this.config.tau) as tf.Tensor2D;
+      const logits = tf
+        .sum(tf.mul(c, w), -1)
+        .add(tf.gather(this.p(`head.${l}.b`), z))
+        .div(this.config.tau) as tf.Tensor2D;
       const next = this.layerNorm(c.sub(tf.gather(this.p(`tok_out.${l}`), z)), `head.${l}.ln`) as tf.Tensor3D;
       return { logits, next };
     });
@@ -262,7 +280,8 @@ export class Hpn {
     for (const [name, v] of this.w) {
       const src = weights[name];
       if (!src) throw new Error(`Hpn.setWeights: missing weight "${name}"`);
-      if (src.shape.join(",") !== v.shape.join(",")) throw new Error(`Hpn.setWeights: "${name}" has shape [${src.shape}], expected [${v.shape}]`);
+      if (src.shape.join(",") !== v.shape.join(","))
+        throw new Error(`Hpn.setWeights: "${name}" has shape [${src.shape}], expected [${v.shape}]`);
       if (src.data.length !== v.size) throw new Error(`Hpn.setWeights: "${name}" has ${src.data.length} values, expected ${v.size}`);
       v.assign(tf.tensor(src.data, v.shape, "float32"));
     }
@@ -286,13 +305,19 @@ export class Hpn {
     const w = this.p(`${name}.w`);
     const [din, dout] = w.shape;
     const lead = x.shape.slice(0, -1);
-    return matMul(x.reshape([-1, din]), w).add(this.p(`${name}.b`)).reshape([...lead, dout]);
+    return matMul(x.reshape([-1, din]), w)
+      .add(this.p(`${name}.b`))
+      .reshape([...lead, dout]);
   }
 
   /** LayerNorm over the last axis (biased variance, eps 1e-5: the same as ONNX LayerNormalization). */
   private layerNorm(x: tf.Tensor, name: string): tf.Tensor {
     const { mean, variance } = tf.moments(x, -1, true);
-    return x.sub(mean).mul(tf.rsqrt(variance.add(LN_EPS))).mul(this.p(`${name}.g`)).add(this.p(`${name}.b`));
+    return x
+      .sub(mean)
+      .mul(tf.rsqrt(variance.add(LN_EPS)))
+      .mul(this.p(`${name}.g`))
+      .add(this.p(`${name}.b`));
   }
 
   private drop(x: tf.Tensor, training: boolean): tf.Tensor {

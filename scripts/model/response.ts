@@ -84,7 +84,10 @@ export class ResponseModel {
       const pooled = tf.mul(tf.matMul(att, v), any); // [B, K, d]
       const x = tf.reshape(tf.concat([eItem, pooled, tf.mul(eItem, pooled)], 2), [B * K, 3 * d]);
       const h = tf.relu(tf.add(tf.matMul(x, this.vars.w1), this.vars.b1));
-      const out = tf.add(tf.reshape(tf.add(tf.matMul(h, this.vars.w2), this.vars.b2), [B, K]), tf.reshape(gatherRows(this.vars.itemBias, items), [B, K]));
+      const out = tf.add(
+        tf.reshape(tf.add(tf.matMul(h, this.vars.w2), this.vars.b2), [B, K]),
+        tf.reshape(gatherRows(this.vars.itemBias, items), [B, K]),
+      );
       return out as tf.Tensor2D;
     });
   }

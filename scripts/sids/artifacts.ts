@@ -77,16 +77,22 @@ export function sidTableSql(dataset: Dataset, build: BuildResult, catalogVersion
   for (const e of build.table) {
     lines.push(
       `INSERT INTO items (id, sid, collision, status, attributes, features, codebook_version) VALUES (` +
-        `${sqlText(e.id)}, ${sqlText(sidKey(e.sid))}, ${e.collision}, 'active', ${sqlText(JSON.stringify(itemAttributes(dataset, e.item)))}, ` +
+        `${sqlText(e.id)}, ${sqlText(sidKey(e.sid))}, ${e.collision}, 'active', ` +
+        `${sqlText(JSON.stringify(itemAttributes(dataset, e.item)))}, ` +
         `${blobHex(build.features.vectors[e.item])}, ${v}) ON CONFLICT(id) DO UPDATE SET sid = excluded.sid, ` +
         `collision = excluded.collision, status = 'active', attributes = excluded.attributes, features = excluded.features, ` +
         `codebook_version = excluded.codebook_version, updated_at = (unixepoch('subsec') * 1000);`,
     );
   }
-  for (const [key, value] of [["codebook_version", build.codebook.version], ["catalog_version", catalogVersion]]) {
-    lines.push(`INSERT INTO meta (key, value) VALUES (${sqlText(key)}, ${sqlText(value)}) ON CONFLICT(key) DO UPDATE SET value = excluded.value;`);
+  for (const [key, value] of [
+    ["codebook_version", build.codebook.version],
+    ["catalog_version", catalogVersion],
+  ]) {
+    lines.push(
+      `INSERT INTO meta (key, value) VALUES (${sqlText(key)}, ${sqlText(value)}) ON CONFLICT(key) DO UPDATE SET value = excluded.value;`,
+    );
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 /** The report as a Markdown table, for people (sid-report.json is the machine-readable one). */
@@ -94,23 +100,27 @@ export function sidReportMarkdown(build: BuildResult, catalogVersion: string): s
   const r = build.report;
   const pct = (x: number | undefined) => (x === undefined ? "" : `${(100 * x).toFixed(1)}%`);
   const f4 = (x: number | undefined) => (x === undefined ? "" : x.toFixed(4));
-  const rows = r.utilization.map((_, l) =>
-    `| ${l + 1} | ${pct(r.utilization[l])} | ${pct(r.maxClusterShare[l])} | ${f4(r.reconstructionError[l])} | ` +
-    `${pct(r.plainRqUtilization?.[l])} | ${pct(r.plainRqMaxClusterShare?.[l])} | ${f4(r.plainRqReconstructionError?.[l])} |`,
+  const rows = r.utilization.map(
+    (_, l) =>
+      `| ${l + 1} | ${pct(r.utilization[l])} | ${pct(r.maxClusterShare[l])} | ${f4(r.reconstructionError[l])} | ` +
+      `${pct(r.plainRqUtilization?.[l])} | ${pct(r.plainRqMaxClusterShare?.[l])} | ${f4(r.plainRqReconstructionError?.[l])} |`,
   );
   return [
     `# SID build: ${r.dataset}`,
     "",
     `${r.items} items, L = ${r.levels}, V = ${r.codebookSize}, d = ${r.dim} (features: ${r.featureSource}, ` +
-      `${pct(r.featureExplainedVariance)} of variance kept), seed ${r.seed}; codebook ${r.codebookVersion}, catalog ${catalogVersion}; ${r.seconds.toFixed(1)} s.`,
+      `${pct(r.featureExplainedVariance)} of variance kept), seed ${r.seed}; codebook ${r.codebookVersion}, catalog ` +
+      `${catalogVersion}; ${r.seconds.toFixed(1)} s.`,
     "",
-    "| level | utilization | max cluster share | reconstruction error | plain RQ utilization | plain RQ max share | plain RQ reconstruction error |",
+    "| level | utilization | max cluster share | reconstruction error | " +
+      "plain RQ utilization | plain RQ max share | plain RQ reconstruction error |",
     "|---:|---:|---:|---:|---:|---:|---:|",
     ...rows,
     "",
     `Collisions before resolution: ${pct(r.collisionRateBeforeResolution)} of items need a collision index >= 1 ` +
       `(${r.itemsInCollidingGroups} items share their tokens with another; largest index ${r.maxCollisionIndex})` +
-      (r.plainRqCollisionRate === null ? "" : `; plain RQ: ${pct(r.plainRqCollisionRate)}`) + `. After resolution: ${r.collisions}.`,
+      (r.plainRqCollisionRate === null ? "" : `; plain RQ: ${pct(r.plainRqCollisionRate)}`) +
+      `. After resolution: ${r.collisions}.`,
     "",
     "Reconstruction error = sum of squared residuals after the level / total variance of the features. Utilization and",
     "cluster shares are those of the final nearest-centroid assignment (what encodeSid gives), not of the balanced training.",
@@ -126,7 +136,7 @@ export function writeSidArtifacts(dir: string, dataset: Dataset, build: BuildRes
     ["item-encoder.json", JSON.stringify(itemEncoderToJson(build.features.encoder))],
     ["sid-table.json", JSON.stringify(table)],
     ["sid-table.sql", sidTableSql(dataset, build, table.catalogVersion)],
-    ["sid-report.json", JSON.stringify({ ...build.report, catalogVersion: table.catalogVersion }, null, 2) + "\n"],
+    ["sid-report.json", `${JSON.stringify({ ...build.report, catalogVersion: table.catalogVersion }, null, 2)}\n`],
     ["sid-report.md", sidReportMarkdown(build, table.catalogVersion)],
   ];
   for (const [name, text] of files) writeFileSync(join(dir, name), text);

@@ -66,7 +66,8 @@ export interface BuildResult {
 
 /** Natural order of external ids: numeric ids numerically, otherwise by code units (locale-independent). */
 export function compareIds(a: string, b: string): number {
-  const na = /^\d+$/.test(a), nb = /^\d+$/.test(b);
+  const na = /^\d+$/.test(a),
+    nb = /^\d+$/.test(b);
   if (na && nb) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -75,7 +76,11 @@ export function compareIds(a: string, b: string): number {
  * Collision indices: items sharing tokens are numbered 0, 1, 2.. by id. Returns the index per item.
  * Token tuples are packed into one number (exact while V^L <= 2^53) and sorted, so a million items need no string keys.
  */
-export function resolveCollisions(ids: string[], tokens: Int32Array, levels: number): { collision: Int32Array; distinct: number; inGroups: number } {
+export function resolveCollisions(
+  ids: string[],
+  tokens: Int32Array,
+  levels: number,
+): { collision: Int32Array; distinct: number; inGroups: number } {
   const n = ids.length;
   let radix = 1;
   for (let i = 0; i < tokens.length; i++) radix = Math.max(radix, tokens[i] + 1);
@@ -125,7 +130,8 @@ export async function buildSids(dataset: Dataset, options: BuildOptions): Promis
   if (n === 0) throw new Error(`${dataset.name}: no items`);
   const size = options.size ?? defaultCodebookSize(n);
   if (!Number.isInteger(size) || size < 16 || size > 256) throw new Error(`codebook size must be an integer in 16..256, got ${size}`);
-  if (!Number.isInteger(options.levels) || options.levels < 1 || options.levels > 8) throw new Error(`levels must be an integer in 1..8, got ${options.levels}`);
+  if (!Number.isInteger(options.levels) || options.levels < 1 || options.levels > 8)
+    throw new Error(`levels must be an integer in 1..8, got ${options.levels}`);
 
   let t = performance.now();
   options.progress?.("features", 0, 1);

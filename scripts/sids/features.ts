@@ -13,7 +13,15 @@
 //    ratings yet) its vector: the returned encoder holds what core/item-encoder needs for that.
 // Items with neither interactions nor content get the zero vector (they still get a SID; collisions resolve them).
 // When the dataset supplies its own vectors they are used instead: PCA-projected to d if wider, L2-normalised.
-import { contentRow, contentTokens, itemEncoderVersion, type ItemEncoder, projectRow, unitFloat32, withPopularity } from "../../core/item-encoder";
+import {
+  contentRow,
+  contentTokens,
+  itemEncoderVersion,
+  type ItemEncoder,
+  projectRow,
+  unitFloat32,
+  withPopularity,
+} from "../../core/item-encoder";
 import { isPositive, type Dataset } from "../data/dataset";
 import { centred, columnMeans, csrOperator, type Csr, type Dense, dense, denseToCsr, truncatedPca } from "./linalg";
 
@@ -130,7 +138,9 @@ export function itemFeatures(dataset: Dataset, options: FeatureOptions): ItemFea
     meanV: Array.from(meanV),
   };
   return {
-    dim, vectors, source,
+    dim,
+    vectors,
+    source,
     explainedVariance: total > 0 ? variance.reduce((s, x) => s + x, 0) / total : 0,
     encoder: { ...encoderBody, version: itemEncoderVersion(encoderBody) },
   };
@@ -189,7 +199,9 @@ function suppliedFeatures(supplied: Float32Array[], dim: number, seed: number): 
   for (let p = 0; p < a.values.length; p++) total += (a.values[p] - mean[p % width]) ** 2;
   const body = { kind: "vector" as const, dim, width, components: Array.from(components.data), meanV: Array.from(meanV) };
   return {
-    dim, vectors: projectRows(a, components, meanV), source: "supplied",
+    dim,
+    vectors: projectRows(a, components, meanV),
+    source: "supplied",
     explainedVariance: variance.reduce((s, x) => s + x, 0) / (total || 1),
     encoder: { ...body, version: itemEncoderVersion(body) },
   };
@@ -209,7 +221,8 @@ function projectRows(a: Csr, v: Dense, meanV: Float64Array): Float32Array[] {
   const tmp = new Float64Array(d);
   const out: Float32Array[] = new Array(a.rows);
   for (let i = 0; i < a.rows; i++) {
-    const s = a.indptr[i], e = a.indptr[i + 1];
+    const s = a.indptr[i],
+      e = a.indptr[i + 1];
     projectRow(a.indices.subarray(s, e), a.values.subarray(s, e), v.data, d, meanV, tmp);
     out[i] = unitFloat32(tmp, flat.subarray(i * d, i * d + d));
   }

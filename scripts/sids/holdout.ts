@@ -11,7 +11,7 @@ import { encodeSid, type Codebook } from "../../core/codebook";
 import type { Dataset } from "../data/dataset";
 import type { Progress } from "../util/progress";
 import { addPopularity, itemFeatures } from "./features";
-import { DEFAULT_KMEANS, defaultCodebookSize, residualQuantize } from "./kmeans";
+import { DEFAULT_KMEANS, defaultCodebookSize, residualQuantize, type RqResult } from "./kmeans";
 import { KernelPool } from "./pool";
 import type { SidInputs } from "./table";
 
@@ -25,7 +25,11 @@ export interface HoldoutSidOptions {
   progress?: Progress;
 }
 
-export async function holdoutSids(dataset: Dataset, heldOut: Uint8Array, o: HoldoutSidOptions): Promise<SidInputs & { codebook: Codebook; features: Float32Array[] }> {
+export async function holdoutSids(
+  dataset: Dataset,
+  heldOut: Uint8Array,
+  o: HoldoutSidOptions,
+): Promise<SidInputs & { codebook: Codebook; features: Float32Array[] }> {
   const visible: Dataset = { ...dataset, interactions: dataset.interactions.filter((x) => !heldOut[x.item]) };
   const feats = itemFeatures(visible, { dim: o.dim, seed: o.seed });
   const trainIdx = feats.vectors.map((_, i) => i).filter((i) => !heldOut[i]);
@@ -35,9 +39,15 @@ export async function holdoutSids(dataset: Dataset, heldOut: Uint8Array, o: Hold
   if (w < 0 || w >= 1) throw new Error(`popularity weight must be in [0, 1), got ${w}`);
   const vectors = w > 0 ? addPopularity(feats, o.popularity!, w, trainIdx).vectors : feats.vectors;
   const pool = new KernelPool(1);
-  let rq;
+  let rq: RqResult;
   try {
-    rq = await residualQuantize(trainIdx.map((i) => vectors[i]), o.levels, { ...DEFAULT_KMEANS, size, seed: o.seed, balanced: true }, pool, o.progress);
+    rq = await residualQuantize(
+      trainIdx.map((i) => vectors[i]),
+      o.levels,
+      { ...DEFAULT_KMEANS, size, seed: o.seed, balanced: true },
+      pool,
+      o.progress,
+    );
   } finally {
     await pool.close();
   }

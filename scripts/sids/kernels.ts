@@ -15,13 +15,20 @@ export function distanceBlock(x: Float32Array, d: number, start: number, end: nu
     cc[k] = s;
   }
   for (let i = start; i < end; i++) {
-    const xo = i * d, o = i * v;
+    const xo = i * d,
+      o = i * v;
     let xx = 0;
     for (let j = 0; j < d; j++) xx += x[xo + j] * x[xo + j];
     let k = 0;
     for (; k + 4 <= v; k += 4) {
-      const c0 = k * d, c1 = c0 + d, c2 = c1 + d, c3 = c2 + d;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      const c0 = k * d,
+        c1 = c0 + d,
+        c2 = c1 + d,
+        c3 = c2 + d;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
       for (let j = 0; j < d; j++) {
         const xj = x[xo + j];
         s0 += xj * c[c0 + j];
@@ -46,6 +53,16 @@ export function distanceBlock(x: Float32Array, d: number, start: number, end: nu
  * One residual-quantisation level for rows start..end, exactly as encodeSid does it (core's encodeLevelInPlace): token
  * written to tokens[i * levels + level], residual updated in place as float32.
  */
-export function encodeBlock(r: Float32Array, d: number, start: number, end: number, c: Float32Array, v: number, tokens: Int32Array, levels: number, level: number): void {
+export function encodeBlock(
+  r: Float32Array,
+  d: number,
+  start: number,
+  end: number,
+  c: Float32Array,
+  v: number,
+  tokens: Int32Array,
+  levels: number,
+  level: number,
+): void {
   for (let i = start; i < end; i++) tokens[i * levels + level] = encodeLevelInPlace(c, v, d, r, i * d);
 }

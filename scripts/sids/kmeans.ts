@@ -8,7 +8,7 @@
 import { createCodebook, type Codebook } from "../../core/codebook";
 import type { Progress } from "../util/progress";
 import { Rng } from "../util/rng";
-import { KernelPool, sharedF32, sharedI32 } from "./pool";
+import { type KernelPool, sharedF32, sharedI32 } from "./pool";
 
 export interface KmeansOptions {
   size: number; // V
@@ -102,7 +102,8 @@ export function balancedAssign(dist: Float32Array, m: number, v: number, cap: nu
 /** Each row's nearest cluster (lowest index on ties) into labels, and optionally its distance into bestD. */
 function nearestAssign(dist: Float32Array, m: number, v: number, labels: Int32Array, bestD?: Float64Array): void {
   for (let i = 0; i < m; i++) {
-    let b = 0, bd = Infinity;
+    let b = 0,
+      bd = Infinity;
     for (let k = 0, o = i * v; k < v; k++) if (dist[o + k] < bd) (bd = dist[o + k]), (b = k);
     labels[i] = b;
     if (bestD) bestD[i] = bd;
@@ -111,7 +112,12 @@ function nearestAssign(dist: Float32Array, m: number, v: number, labels: Int32Ar
 
 /** Trains one level's V centroids on the rows of x (n x d). */
 export async function trainLevel(
-  x: Float32Array, n: number, d: number, options: KmeansOptions, pool: KernelPool, onIter?: (iter: number) => void,
+  x: Float32Array,
+  n: number,
+  d: number,
+  options: KmeansOptions,
+  pool: KernelPool,
+  onIter?: (iter: number) => void,
 ): Promise<{ centroids: Float32Array; stats: LevelStats }> {
   const { size: v, seed } = options;
   const rng = new Rng(seed);
@@ -143,7 +149,10 @@ export async function trainLevel(
   const count = new Int32Array(v);
   for (let i = 0; i < m; i++) count[labels[i]]++;
   const repaired = await repairEmpty(s, m, d, v, c, dist, pool);
-  return { centroids: c, stats: { iterations: iter, trainMaxClusterShare: Math.max(...count) / m, repaired, trainRows: m, trainSeconds: 0, encodeSeconds: 0 } };
+  return {
+    centroids: c,
+    stats: { iterations: iter, trainMaxClusterShare: Math.max(...count) / m, repaired, trainRows: m, trainSeconds: 0, encodeSeconds: 0 },
+  };
 }
 
 /**
@@ -151,7 +160,15 @@ export async function trainLevel(
  * held the overflow of its neighbours). Such a centroid is moved onto the row farthest from its nearest centroid,
  * which then is its own; repeated until every centroid is nearest to some training row. Returns how many were moved.
  */
-async function repairEmpty(s: Float32Array, m: number, d: number, v: number, c: Float32Array, dist: Float32Array, pool: KernelPool): Promise<number> {
+async function repairEmpty(
+  s: Float32Array,
+  m: number,
+  d: number,
+  v: number,
+  c: Float32Array,
+  dist: Float32Array,
+  pool: KernelPool,
+): Promise<number> {
   let moved = 0;
   const labels = new Int32Array(m);
   for (let round = 0; round < 20; round++) {
@@ -192,7 +209,8 @@ function updateCentroids(s: Float32Array, m: number, d: number, v: number, label
       for (let j = 0; j < d; j++) c[k * d + j] = sum[k * d + j] / count[k];
       continue;
     }
-    let far = -1, farD = -1;
+    let far = -1,
+      farD = -1;
     for (let i = 0; i < m; i++) {
       const di = dist[i * v + labels[i]];
       if (!taken[i] && di > farD) (farD = di), (far = i);
@@ -214,7 +232,11 @@ export interface RqResult {
 
 /** Residual quantisation: level l's codebook is trained on the residuals left by the nearest assignment at l-1. */
 export async function residualQuantize(
-  features: Float32Array[], levels: number, options: KmeansOptions, pool: KernelPool, progress?: Progress,
+  features: Float32Array[],
+  levels: number,
+  options: KmeansOptions,
+  pool: KernelPool,
+  progress?: Progress,
 ): Promise<RqResult> {
   const n = features.length;
   if (n === 0) throw new Error("kmeans: no items");
@@ -238,9 +260,12 @@ export async function residualQuantize(
     const { centroids: c, stats } = await trainLevel(r, n, d, { ...options, seed: rng.seed() }, pool, (it) =>
       progress?.(`${label} level ${l + 1}/${levels}`, it, options.iterations),
     );
-    if (stats.iterations < options.iterations) progress?.(`${label} level ${l + 1}/${levels}`, stats.iterations, stats.iterations); // early stop
+    // early stop: close the stage's bar
+    if (stats.iterations < options.iterations) progress?.(`${label} level ${l + 1}/${levels}`, stats.iterations, stats.iterations);
     const t1 = performance.now();
-    await pool.encodeLevel(r, d, n, c, v, tokens, levels, l, (done, total) => progress?.(`${label} encode ${l + 1}/${levels}`, done, total));
+    await pool.encodeLevel(r, d, n, c, v, tokens, levels, l, (done, total) =>
+      progress?.(`${label} encode ${l + 1}/${levels}`, done, total),
+    );
     stats.trainSeconds = (t1 - t0) / 1000;
     stats.encodeSeconds = (performance.now() - t1) / 1000;
     centroids.push(c);

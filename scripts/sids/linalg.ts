@@ -40,7 +40,8 @@ export function csrOperator(a: Csr): Operator {
       for (let i = 0; i < a.rows; i++) {
         const o = i * k;
         for (let p = a.indptr[i]; p < a.indptr[i + 1]; p++) {
-          const v = a.values[p], b = a.indices[p] * k;
+          const v = a.values[p],
+            b = a.indices[p] * k;
           for (let j = 0; j < k; j++) out.data[o + j] += v * x.data[b + j];
         }
       }
@@ -52,7 +53,8 @@ export function csrOperator(a: Csr): Operator {
       for (let i = 0; i < a.rows; i++) {
         const o = i * k;
         for (let p = a.indptr[i]; p < a.indptr[i + 1]; p++) {
-          const v = a.values[p], b = a.indices[p] * k;
+          const v = a.values[p],
+            b = a.indices[p] * k;
           for (let j = 0; j < k; j++) out.data[b + j] += v * y.data[o + j];
         }
       }
@@ -138,19 +140,23 @@ export function symmetricEigen(a: Float64Array, k: number): { values: Float64Arr
         if (Math.abs(apq) < 1e-300) continue;
         const theta = (m[q * k + q] - m[p * k + p]) / (2 * apq);
         const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        const c = 1 / Math.sqrt(t * t + 1),
+          s = t * c;
         for (let r = 0; r < k; r++) {
-          const mrp = m[r * k + p], mrq = m[r * k + q];
+          const mrp = m[r * k + p],
+            mrq = m[r * k + q];
           m[r * k + p] = c * mrp - s * mrq;
           m[r * k + q] = s * mrp + c * mrq;
         }
         for (let r = 0; r < k; r++) {
-          const mpr = m[p * k + r], mqr = m[q * k + r];
+          const mpr = m[p * k + r],
+            mqr = m[q * k + r];
           m[p * k + r] = c * mpr - s * mqr;
           m[q * k + r] = s * mpr + c * mqr;
         }
         for (let r = 0; r < k; r++) {
-          const vrp = v[r * k + p], vrq = v[r * k + q];
+          const vrp = v[r * k + p],
+            vrq = v[r * k + q];
           v[r * k + p] = c * vrp - s * vrq;
           v[r * k + q] = s * vrp + c * vrq;
         }
@@ -172,7 +178,13 @@ export function symmetricEigen(a: Float64Array, k: number): { values: Float64Arr
  * = direction j, unit length) and the variance along each. Signs are fixed (largest-magnitude entry of each direction
  * positive) so the result depends only on the seed.
  */
-export function truncatedPca(a: Operator, d: number, seed: number, powerIters = 4, oversample = 10): { components: Dense; variance: Float64Array } {
+export function truncatedPca(
+  a: Operator,
+  d: number,
+  seed: number,
+  powerIters = 4,
+  oversample = 10,
+): { components: Dense; variance: Float64Array } {
   const k = Math.min(d + oversample, a.rows, a.cols);
   const rng = new Rng(seed);
   const omega = dense(a.cols, k);

@@ -5,8 +5,30 @@ import { Worker } from "node:worker_threads";
 import { distanceBlock, encodeBlock } from "./kernels";
 
 export type PoolTask =
-  | { id: number; kind: "distance"; x: SharedArrayBuffer; d: number; start: number; end: number; c: SharedArrayBuffer; v: number; out: SharedArrayBuffer }
-  | { id: number; kind: "encode"; x: SharedArrayBuffer; d: number; start: number; end: number; c: SharedArrayBuffer; v: number; out: SharedArrayBuffer; levels: number; level: number };
+  | {
+      id: number;
+      kind: "distance";
+      x: SharedArrayBuffer;
+      d: number;
+      start: number;
+      end: number;
+      c: SharedArrayBuffer;
+      v: number;
+      out: SharedArrayBuffer;
+    }
+  | {
+      id: number;
+      kind: "encode";
+      x: SharedArrayBuffer;
+      d: number;
+      start: number;
+      end: number;
+      c: SharedArrayBuffer;
+      v: number;
+      out: SharedArrayBuffer;
+      levels: number;
+      level: number;
+    };
 
 /** A Float32Array over shared memory, so workers see the same rows. */
 export function sharedF32(n: number): Float32Array {
@@ -58,7 +80,8 @@ export class KernelPool {
     const jobs: Promise<void>[] = [];
     for (const w of this.workers) w.ref(); // an unref'd worker would let the process exit mid-task
     for (let p = 0; p < parts; p++) {
-      const start = p * per, end = Math.min(rows, start + per);
+      const start = p * per,
+        end = Math.min(rows, start + per);
       if (start >= end) continue;
       const id = this.nextId++;
       jobs.push(new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject })));
@@ -77,7 +100,14 @@ export class KernelPool {
 
   /** One encode level over all rows of the residual r (in place), tokens[i * levels + level]. */
   async encodeLevel(
-    r: Float32Array, d: number, rows: number, c: Float32Array, v: number, tokens: Int32Array, levels: number, level: number,
+    r: Float32Array,
+    d: number,
+    rows: number,
+    c: Float32Array,
+    v: number,
+    tokens: Int32Array,
+    levels: number,
+    level: number,
     onProgress?: (done: number, total: number) => void,
   ): Promise<void> {
     // Blocks of rows, so a long encode (a million items) reports progress; rows are independent, so blocks don't
@@ -88,7 +118,12 @@ export class KernelPool {
     for (let s = 0; s < rows; s += block * Math.max(1, this.workers.length)) {
       const e = Math.min(rows, s + block * Math.max(1, this.workers.length));
       if (this.workers.length === 0 || e - s < 2048) encodeBlock(r, d, s, e, c, v, tokens, levels, level);
-      else await this.run((id, a, b) => ({ id, kind: "encode", x: shared(r), d, start: a, end: b, c: shared(sc), v, out: shared(tokens), levels, level }), e - s, s);
+      else
+        await this.run(
+          (id, a, b) => ({ id, kind: "encode", x: shared(r), d, start: a, end: b, c: shared(sc), v, out: shared(tokens), levels, level }),
+          e - s,
+          s,
+        );
       onProgress?.(e, rows);
     }
   }

@@ -39,9 +39,16 @@ export function readSidTokens(file: string, itemIds: string[], levels: number, c
   if (!Array.isArray(rows)) throw new Error(`${file}: expected an array of {id, tokens|sid} (or {items: [...]})`);
   const byId = new Map<string, number[]>();
   rows.forEach((r: { id?: unknown; tokens?: unknown; sid?: unknown }, i) => {
-    const tokens = Array.isArray(r.tokens) ? (r.tokens as number[]) : Array.isArray(r.sid) ? (r.sid as number[]) : typeof r.sid === "string" ? parseSidKey(r.sid) : null;
+    const tokens = Array.isArray(r.tokens)
+      ? (r.tokens as number[])
+      : Array.isArray(r.sid)
+        ? (r.sid as number[])
+        : typeof r.sid === "string"
+          ? parseSidKey(r.sid)
+          : null;
     if (r.id === undefined || !tokens) throw new Error(`${file}: entry ${i} needs "id" and "tokens" or "sid"`);
-    if (tokens.length !== levels) throw new Error(`${file}: entry ${i} (id ${String(r.id)}) has ${tokens.length} tokens, the HPN has ${levels} levels`);
+    if (tokens.length !== levels)
+      throw new Error(`${file}: entry ${i} (id ${String(r.id)}) has ${tokens.length} tokens, the HPN has ${levels} levels`);
     byId.set(String(r.id), tokens);
   });
   const out = new Int32Array(itemIds.length * levels);
@@ -75,17 +82,31 @@ export async function datasetSids(dataset: Dataset, o: SidSource, dir: string): 
     const codebookPath = path.join(path.dirname(o.sidTable), "codebook.json");
     const cb = fs.existsSync(codebookPath) ? loadCodebookFile(codebookPath) : null;
     const levels = cb?.levels ?? o.levels;
-    const sidTokens = readSidTokens(o.sidTable, dataset.items.map((it) => it.id), levels);
+    const sidTokens = readSidTokens(
+      o.sidTable,
+      dataset.items.map((it) => it.id),
+      levels,
+    );
     const vocab = cb?.size ?? Math.max(...sidTokens) + 1;
     const features = itemFeatures(dataset, { dim: 32, seed: o.seed }).vectors;
-    return { sids: { sidTokens, levels, vocab, codebookVersion: cb?.version }, features, codebookPath: cb ? codebookPath : undefined, sidTablePath: o.sidTable };
+    return {
+      sids: { sidTokens, levels, vocab, codebookVersion: cb?.version },
+      features,
+      codebookPath: cb ? codebookPath : undefined,
+      sidTablePath: o.sidTable,
+    };
   }
   const w = o.popularityWeight;
   const popularity = w > 0 ? { weight: w, positives: positivesPerItem(dataset, o.positiveThreshold) } : undefined;
   const built = await buildSids(dataset, { levels: o.levels, size: o.vocab, dim: 32, seed: o.seed, plainRq: false, popularity });
   writeSidArtifacts(dir, dataset, built);
   return {
-    sids: { sidTokens: tableTokens(built.table, dataset.items.length, o.levels), levels: o.levels, vocab: built.codebook.size, codebookVersion: built.codebook.version },
+    sids: {
+      sidTokens: tableTokens(built.table, dataset.items.length, o.levels),
+      levels: o.levels,
+      vocab: built.codebook.size,
+      codebookVersion: built.codebook.version,
+    },
     features: built.unitVectors,
     codebookPath: path.join(dir, "codebook.json"),
     sidTablePath: path.join(dir, "sid-table.json"),

@@ -11,7 +11,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 
 /** JSON with one space of indent; non-finite numbers become null (JSON has no NaN). */
 export function writeJson(file: string, x: unknown): void {
-  writeFileAtomic(file, JSON.stringify(x, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 1) + "\n");
+  writeFileAtomic(file, `${JSON.stringify(x, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 1)}\n`);
 }
 
 export function readJsonFile(file: string): unknown {

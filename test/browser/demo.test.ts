@@ -30,7 +30,16 @@ describe.skipIf(!existsSync(CHROMIUM))("demo page in chromium", () => {
     }
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
   }, 120_000);
 
@@ -47,7 +56,9 @@ describe.skipIf(!existsSync(CHROMIUM))("demo page in chromium", () => {
     await expect.poll(() => page.textContent("#model-version")).toBe(manifest.version);
 
     // Search by the start of a title from the embedded catalog and add the first two hits to the history.
-    const { clusters } = (await (await fetch(`${BASE}/v1/catalog/clusters?examples=1`)).json()) as { clusters: { examples: { title: string | null }[] }[] };
+    const { clusters } = (await (await fetch(`${BASE}/v1/catalog/clusters?examples=1`)).json()) as {
+      clusters: { examples: { title: string | null }[] }[];
+    };
     const title = clusters.flatMap((c) => c.examples).find((e) => (e.title ?? "").length >= 4)!.title!;
     await page.getByLabel("Search the catalog by title").fill(title.slice(0, 4));
     await page.locator("#search-results button").first().waitFor();

@@ -1,7 +1,14 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
-  codebookFromJson, codebookToJson, codebookVersion, createCodebook, decodeSid, encodeSid, parseSidKey, sidKey,
+  codebookFromJson,
+  codebookToJson,
+  codebookVersion,
+  createCodebook,
+  decodeSid,
+  encodeSid,
+  parseSidKey,
+  sidKey,
 } from "../../core/codebook";
 import { sha256Hex } from "../../core/sha256";
 import { Rng } from "../../scripts/util/rng";
@@ -40,7 +47,8 @@ describe("codebook", () => {
       let r = Float64Array.from(x);
       for (let l = 0; l < cb.levels; l++) {
         const c = cb.centroids[l];
-        let best = 0, bestD = Infinity;
+        let best = 0,
+          bestD = Infinity;
         for (let k = 0; k < cb.size; k++) {
           let d = 0;
           for (let j = 0; j < cb.dim; j++) d += (r[j] - c[k * cb.dim + j]) ** 2;

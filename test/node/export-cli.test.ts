@@ -13,13 +13,50 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("hsrl export (CLI)", () => {
   it("exports a random HPN with a synthetic dataset's test split: files, manifest, parity with NDCG", () => {
     const sids = join(dir, "sids");
-    const s = hsrl("sids", "--data", "items=300,users=60,interactions=3000", "--format", "synthetic", "--out", sids, "--size", "16", "--seed", "2");
+    const s = hsrl(
+      "sids",
+      "--data",
+      "items=300,users=60,interactions=3000",
+      "--format",
+      "synthetic",
+      "--out",
+      sids,
+      "--size",
+      "16",
+      "--seed",
+      "2",
+    );
     expect(s.status, s.stderr).toBe(0);
     const out = join(dir, "model");
     const r = hsrl(
-      "export", "--random", "--levels", "3", "--vocab", "16", "--history-length", "10", "--d-model", "16", "--heads", "2",
-      "--ff", "32", "--seed", "4", "--out", out, "--codebook", join(sids, "codebook.json"),
-      "--data", "items=300,users=60,interactions=3000", "--format", "synthetic", "--sid-table", join(sids, "sid-table.json"), "--histories", "100",
+      "export",
+      "--random",
+      "--levels",
+      "3",
+      "--vocab",
+      "16",
+      "--history-length",
+      "10",
+      "--d-model",
+      "16",
+      "--heads",
+      "2",
+      "--ff",
+      "32",
+      "--seed",
+      "4",
+      "--out",
+      out,
+      "--codebook",
+      join(sids, "codebook.json"),
+      "--data",
+      "items=300,users=60,interactions=3000",
+      "--format",
+      "synthetic",
+      "--sid-table",
+      join(sids, "sid-table.json"),
+      "--histories",
+      "100",
     );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/fp32 vs tfjs: max \|Δ log-prob\| .* ok/);

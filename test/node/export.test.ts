@@ -14,7 +14,18 @@ import { ortSession, runHpnOnnx } from "../../scripts/export/ort";
 import { initBackend, tf } from "../../scripts/model/backend";
 import { Hpn, type HpnConfig } from "../../scripts/model/hpn";
 
-const config: HpnConfig = { levels: 3, vocab: 32, historyLength: 12, dModel: 32, heads: 4, layers: 2, ff: 64, dropout: 0.1, tau: 0.8, residual: true };
+const config: HpnConfig = {
+  levels: 3,
+  vocab: 32,
+  historyLength: 12,
+  dModel: 32,
+  heads: 4,
+  layers: 2,
+  ff: 64,
+  dropout: 0.1,
+  tau: 0.8,
+  residual: true,
+};
 let dir: string;
 
 beforeAll(async () => {
@@ -47,7 +58,13 @@ describe("export", () => {
   it("writes fp32 + int8 ONNX matching the tfjs forward pass, a smaller int8 file and a valid manifest", async () => {
     const hpn = new Hpn(config, 42);
     const heldOut = randomHeldOut({ levels: 3, vocab: 32, historyLength: 12, histories: 200, catalogSize: 500, seed: 3 });
-    const { manifest, parity, sizes } = await exportHpn({ hpn, outDir: dir, heldOut, codebook: null, training: { dataset: "test", seed: 42 } });
+    const { manifest, parity, sizes } = await exportHpn({
+      hpn,
+      outDir: dir,
+      heldOut,
+      codebook: null,
+      training: { dataset: "test", seed: 42 },
+    });
     expect(parity.fp32.maxAbsDiff).toBeLessThanOrEqual(1e-4);
     expect(parity.fp32.allFinite && parity.int8.allFinite).toBe(true);
     expect(parity.coldHistories).toBeGreaterThan(0);
@@ -59,7 +76,10 @@ describe("export", () => {
     const onDisk = parseManifest(JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")));
     expect(onDisk).toEqual(manifest);
     expect(manifest.serving).toBe("hpn.int8.onnx");
-    expect(manifest.inputs.map((t) => [t.name, t.dtype, t.shape])).toEqual([["sids", "int64", ["batch", 12, 3]], ["length", "int64", ["batch"]]]);
+    expect(manifest.inputs.map((t) => [t.name, t.dtype, t.shape])).toEqual([
+      ["sids", "int64", ["batch", 12, 3]],
+      ["length", "int64", ["batch"]],
+    ]);
     expect(manifest.outputs[0].shape).toEqual(["batch", 3, 32]);
     expect(() => parseManifest({ ...manifest, serving: "other.onnx" })).toThrow(/serving/);
     expect(() => parseManifest({ ...manifest, version: "xyz" })).toThrow(/version/);
@@ -74,7 +94,9 @@ describe("export", () => {
       const sids = new Int32Array(B * H * L).map((_, i) => (i * 7) % V);
       const length = Int32Array.from({ length: B }, (_, b) => (b === 0 ? 0 : b * 4));
       const ort = await runHpnOnnx(session, sids, length, H, L);
-      const ref = tf.tidy(() => hpn.forward(tf.tensor3d(sids, [B, H, L], "int32"), tf.tensor1d(length, "int32"), false).logProbs.dataSync());
+      const ref = tf.tidy(() =>
+        hpn.forward(tf.tensor3d(sids, [B, H, L], "int32"), tf.tensor1d(length, "int32"), false).logProbs.dataSync(),
+      );
       expect(ort.length).toBe(B * L * V);
       expect(ort.every(Number.isFinite)).toBe(true);
       for (let i = 0; i < ort.length; i++) expect(Math.abs(ort[i] - ref[i])).toBeLessThanOrEqual(1e-4);
@@ -100,7 +122,7 @@ describe("held-out histories from a dataset", () => {
   it("uses the test split's next positives as targets and reports the NDCG@10 change", async () => {
     const dataset = generateSynthetic(parseSyntheticSpec("items=300,users=60,interactions=3000", 2));
     const L = config.levels;
-    const sidTokens = Int32Array.from({ length: dataset.items.length * L }, (_, i) => (i * 2654435761) % config.vocab >>> 0);
+    const sidTokens = Int32Array.from({ length: dataset.items.length * L }, (_, i) => ((i * 2654435761) % config.vocab) >>> 0);
     const heldOut = datasetHeldOut(dataset, sidTokens, { levels: L, historyLength: config.historyLength, histories: 150 });
     expect(heldOut.length.length).toBeLessThanOrEqual(150);
     expect(heldOut.targets!.every((t) => t >= 0 && t < dataset.items.length)).toBe(true);

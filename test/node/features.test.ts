@@ -7,16 +7,23 @@ import { generateSynthetic } from "../../scripts/data/synthetic";
 import { itemFeatures, meanCosine } from "../../scripts/sids/features";
 
 /** Mean cosine of 4,000 random same-group pairs minus that of 4,000 random pairs (items restricted to `pool`). */
-function margin(vectors: Float32Array[], group: (i: number) => string | undefined, pool: number[], seed = 9): { same: number; random: number } {
+function margin(
+  vectors: Float32Array[],
+  group: (i: number) => string | undefined,
+  pool: number[],
+  seed = 9,
+): { same: number; random: number } {
   const rng = new Rng(seed);
   const same: [number, number][] = [];
   const rand: [number, number][] = [];
   while (same.length < 4_000) {
-    const a = rng.pick(pool), b = rng.pick(pool);
+    const a = rng.pick(pool),
+      b = rng.pick(pool);
     if (a !== b && group(a) !== undefined && group(a) === group(b)) same.push([a, b]);
   }
   while (rand.length < 4_000) {
-    const a = rng.pick(pool), b = rng.pick(pool);
+    const a = rng.pick(pool),
+      b = rng.pick(pool);
     if (a !== b) rand.push([a, b]);
   }
   return { same: meanCosine(vectors, same), random: meanCosine(vectors, rand) };
@@ -89,7 +96,13 @@ describe.skipIf(!existsSync(ML))("item features on ml-latest-small (skipped when
     for (const x of ds.interactions) rated.set(x.item, (rated.get(x.item) ?? 0) + 1);
     const active = ds.items.map((_, i) => i).filter((i) => (rated.get(i) ?? 0) >= 10);
     const f = itemFeatures(ds, { dim: 32, seed: 1 });
-    expect(genreMargin(ds, f.vectors, ds.items.map((_, i) => i))).toBeGreaterThan(0.3);
+    expect(
+      genreMargin(
+        ds,
+        f.vectors,
+        ds.items.map((_, i) => i),
+      ),
+    ).toBeGreaterThan(0.3);
     const cf = itemFeatures(ds, { dim: 32, seed: 1, contentWeight: 0 });
     expect(genreMargin(ds, cf.vectors, active)).toBeGreaterThan(0.06);
   });

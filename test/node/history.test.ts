@@ -17,16 +17,40 @@ describe("history packing", () => {
   it("gives the trainer and the Worker identical tensors: short, exact, longer than H, cold", () => {
     const histories = [[3], [1, 2, 3, 4, 5, 6], Array.from({ length: 11 }, (_, i) => (i * 7) % N), []];
     const trainer = sidHistoryBatch(histories, sidTokens, H, L);
-    const worker = packSidHistories(histories.map((h) => h.map(tokensOf)), H, L);
+    const worker = packSidHistories(
+      histories.map((h) => h.map(tokensOf)),
+      H,
+      L,
+    );
     expect(Array.from(trainer.sids)).toEqual(Array.from(worker.sids));
     expect(Array.from(trainer.length)).toEqual([1, 6, 6, 0]);
     expect(Array.from(worker.length)).toEqual([1, 6, 6, 0]);
   });
 
   it("right-aligns the newest H items and zero-pads on the left", () => {
-    const { sids } = packSidHistories([[[1, 2, 3], [4, 5, 6]]], 3, 3);
+    const { sids } = packSidHistories(
+      [
+        [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+      ],
+      3,
+      3,
+    );
     expect(Array.from(sids)).toEqual([0, 0, 0, 1, 2, 3, 4, 5, 6]);
-    const long = packSidHistories([[[1, 1, 1], [2, 2, 2], [3, 3, 3], [4, 4, 4]]], 2, 3);
+    const long = packSidHistories(
+      [
+        [
+          [1, 1, 1],
+          [2, 2, 2],
+          [3, 3, 3],
+          [4, 4, 4],
+        ],
+      ],
+      2,
+      3,
+    );
     expect(Array.from(long.sids)).toEqual([3, 3, 3, 4, 4, 4]);
   });
 

@@ -69,7 +69,10 @@ describe("HPN actor distributions", () => {
       expect([...scores.subarray(b * N, (b + 1) * N)].reduce((a, x) => a + Math.exp(x), 0)).toBeCloseTo(1, 4);
     }
     // gradients reach the heads and token tables through the chosen path
-    const grads = tf.variableGrads(() => tf.neg(tf.mean(actor.slateLogProb(actor.forward(histories, true), Int32Array.from([0, 7, 1, 2, 8, 3]), 2))) as tf.Scalar, actor.variables());
+    const grads = tf.variableGrads(
+      () => tf.neg(tf.mean(actor.slateLogProb(actor.forward(histories, true), Int32Array.from([0, 7, 1, 2, 8, 3]), 2))) as tf.Scalar,
+      actor.variables(),
+    );
     const norm = Object.values(grads.grads).reduce((a, g) => a + (tf.sum(tf.abs(g)).dataSync()[0] as number), 0);
     expect(norm).toBeGreaterThan(0);
     actor.dispose();

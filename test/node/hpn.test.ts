@@ -7,19 +7,29 @@ import { loadHpnCheckpoint, saveHpnCheckpoint } from "../../scripts/model/checkp
 import { Hpn, type HpnConfig } from "../../scripts/model/hpn";
 import { matMul, matMulBT } from "../../scripts/model/ops";
 
-const config: HpnConfig = { levels: 3, vocab: 16, historyLength: 8, dModel: 16, heads: 2, layers: 2, ff: 32, dropout: 0.1, tau: 1, residual: true };
+const config: HpnConfig = {
+  levels: 3,
+  vocab: 16,
+  historyLength: 8,
+  dModel: 16,
+  heads: 2,
+  layers: 2,
+  ff: 32,
+  dropout: 0.1,
+  tau: 1,
+  residual: true,
+};
 
 // Deterministic random SID histories (right-aligned; padding rows filled with junk to prove they are ignored).
 function batch(B: number, seed: number, junk = 0) {
   let s = seed >>> 0;
-  const rnd = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
   const { historyLength: H, levels: L, vocab: V } = config;
   const sids = new Int32Array(B * H * L);
   const length = new Int32Array(B);
   for (let b = 0; b < B; b++) {
     length[b] = b === 0 ? 0 : Math.floor(rnd() * (H + 1));
-    for (let h = 0; h < H; h++)
-      for (let l = 0; l < L; l++) sids[(b * H + h) * L + l] = h >= H - length[b] ? Math.floor(rnd() * V) : junk;
+    for (let h = 0; h < H; h++) for (let l = 0; l < L; l++) sids[(b * H + h) * L + l] = h >= H - length[b] ? Math.floor(rnd() * V) : junk;
   }
   return { sids, length };
 }
@@ -36,10 +46,11 @@ describe("Hpn", () => {
     expect(logProbs.shape).toEqual([5, 3, 16]);
     expect(contexts.shape).toEqual([5, 4, 16]);
     const lp = logProbs.arraySync();
-    for (const row of lp) for (const level of row) {
-      expect(level.every(Number.isFinite)).toBe(true);
-      expect(level.reduce((a, x) => a + Math.exp(x), 0)).toBeCloseTo(1, 5);
-    }
+    for (const row of lp)
+      for (const level of row) {
+        expect(level.every(Number.isFinite)).toBe(true);
+        expect(level.reduce((a, x) => a + Math.exp(x), 0)).toBeCloseTo(1, 5);
+      }
     expect((contexts.dataSync() as Float32Array).every(Number.isFinite)).toBe(true);
     hpn.dispose();
   });
@@ -71,7 +82,11 @@ describe("Hpn", () => {
   it("trains: gradients reach every weight the actor uses and a few Adam steps lower the NLL of target tokens", () => {
     const hpn = new Hpn(config, 5);
     const { sids, length } = batch(16, 13);
-    const target = tf.tensor2d(Array.from({ length: 16 * 3 }, (_, i) => (i * 5) % 16), [16, 3], "int32");
+    const target = tf.tensor2d(
+      Array.from({ length: 16 * 3 }, (_, i) => (i * 5) % 16),
+      [16, 3],
+      "int32",
+    );
     const xs = tf.tensor3d(sids, [16, 8, 3], "int32");
     const len = tf.tensor1d(length, "int32");
     const loss = () =>
@@ -81,7 +96,10 @@ describe("Hpn", () => {
       });
     const { grads } = tf.variableGrads(loss, hpn.variables());
     // The last level's tok_out / LayerNorm only feed c_L (the critic's input), so the actor loss cannot reach them.
-    const missing = hpn.variables().filter((v) => !(v.name in grads)).map((v) => v.name.split("/")[1]);
+    const missing = hpn
+      .variables()
+      .filter((v) => !(v.name in grads))
+      .map((v) => v.name.split("/")[1]);
     expect(missing.sort()).toEqual(["head.2.ln.b", "head.2.ln.g", "tok_out.2"]);
     const opt = tf.train.adam(0.01);
     const first = loss().dataSync()[0];
@@ -101,7 +119,9 @@ describe("Hpn", () => {
       const { sids, length } = batch(3, 1);
       const run = (m: Hpn) => m.forward(tf.tensor3d(sids, [3, 8, 3], "int32"), tf.tensor1d(length, "int32"), false).logProbs.dataSync();
       expect(Array.from(run(back))).toEqual(Array.from(run(hpn)));
-      expect(() => back.setWeights({ ...hpn.getWeights(), extra: { shape: [1], data: new Float32Array(1) } })).toThrow(/unknown weight "extra"/);
+      expect(() => back.setWeights({ ...hpn.getWeights(), extra: { shape: [1], data: new Float32Array(1) } })).toThrow(
+        /unknown weight "extra"/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -18,7 +18,8 @@ describe("balanced residual k-means", () => {
 
   it("capacity assignment never exceeds the cap and fills every cluster", () => {
     const rng = new Rng(1);
-    const m = 100, v = 10;
+    const m = 100,
+      v = 10;
     const dist = Float32Array.from({ length: m * v }, (_, p) => (p % v === 0 ? 0 : 1 + rng.next())); // all prefer 0
     const labels = new Int32Array(m);
     balancedAssign(dist, m, v, 10, labels);

@@ -50,9 +50,13 @@ describe("layers", () => {
 
   it("core/ imports neither side, and the Worker never imports scripts/", () => {
     const bad: string[] = [];
-    for (const [dir, banned] of [["core", ["scripts", "worker"]], ["worker", ["scripts"]]] as const) {
+    for (const [dir, banned] of [
+      ["core", ["scripts", "worker"]],
+      ["worker", ["scripts"]],
+    ] as const) {
       for (const file of tsFiles(path.join(root, dir))) {
-        for (const to of imports(file)) if (banned.some((b) => to.startsWith(`${b}${path.sep}`))) bad.push(`${path.relative(root, file)} -> ${to}`);
+        for (const to of imports(file))
+          if (banned.some((b) => to.startsWith(`${b}${path.sep}`))) bad.push(`${path.relative(root, file)} -> ${to}`);
       }
     }
     expect(bad).toEqual([]);

@@ -9,16 +9,49 @@ const run = (...args: string[]) => spawnSync(tsx, ["scripts/cli.ts", ...args], {
 
 describe("train / evaluate / pipeline CLI errors", () => {
   it("unknown policy name", () => {
-    const r = run("evaluate", "--data", "items=50,users=20,interactions=400", "--format", "synthetic", "--out", "/tmp/hsrl-cli-x", "--policies", "hsrl,nope");
+    const r = run(
+      "evaluate",
+      "--data",
+      "items=50,users=20,interactions=400",
+      "--format",
+      "synthetic",
+      "--out",
+      "/tmp/hsrl-cli-x",
+      "--policies",
+      "hsrl,nope",
+    );
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe('error: --policies: unknown policy "nope" (known: random, popular, sl, flat-a2c, hsrl, hsrl-no-residual, hsrl-no-mlc, hpn-sl, hsrl-ar, hpn-sl-ar)');
+    expect(r.stderr.trim()).toBe(
+      'error: --policies: unknown policy "nope" (known: random, popular, sl, flat-a2c, hsrl, hsrl-no-residual, hsrl-no-mlc, hpn-sl, hsrl-ar, hpn-sl-ar)',
+    );
   });
 
   it("bad --hpn-loss and --sid-popularity", () => {
-    const loss = run("evaluate", "--data", "items=50,users=20,interactions=400", "--format", "synthetic", "--out", "/tmp/hsrl-cli-x", "--hpn-loss", "items");
+    const loss = run(
+      "evaluate",
+      "--data",
+      "items=50,users=20,interactions=400",
+      "--format",
+      "synthetic",
+      "--out",
+      "/tmp/hsrl-cli-x",
+      "--hpn-loss",
+      "items",
+    );
     expect(loss.status).toBe(1);
-    expect(loss.stderr.trim()).toBe("error: option '--hpn-loss <kind>' argument 'items' is invalid. Allowed choices are catalog, tokens.");
-    const pop = run("evaluate", "--data", "items=50,users=20,interactions=400", "--format", "synthetic", "--out", "/tmp/hsrl-cli-x", "--sid-popularity", "1");
+    // commander's .choices(): the error line, then the command's usage
+    expect(loss.stderr.split("\n")[0]).toBe("error: option '--hpn-loss <kind>' argument 'items' is invalid. Allowed choices are catalog, tokens.");
+    const pop = run(
+      "evaluate",
+      "--data",
+      "items=50,users=20,interactions=400",
+      "--format",
+      "synthetic",
+      "--out",
+      "/tmp/hsrl-cli-x",
+      "--sid-popularity",
+      "1",
+    );
     expect(pop.status).toBe(1);
     expect(pop.stderr.trim()).toBe('error: --sid-popularity must be a number in [0, 1), got "1"');
   });

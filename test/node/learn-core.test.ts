@@ -32,7 +32,11 @@ describe("episodes", () => {
     const t = ep.timelines[0];
     const first = ds.interactions.filter((x) => x.user === 0);
     first.forEach((x, k) => expect(t.labels[k]).toBe(x.rating >= 4 ? 1 : 0));
-    const bin = buildEpisodes({ ...ds, ratingScale: null, interactions: ds.interactions.map((x) => ({ ...x, rating: x.rating >= 4 ? 1 : 0 })) });
+    const bin = buildEpisodes({
+      ...ds,
+      ratingScale: null,
+      interactions: ds.interactions.map((x) => ({ ...x, rating: x.rating >= 4 ? 1 : 0 })),
+    });
     expect(Array.from(bin.timelines[0].labels)).toEqual(Array.from(t.labels));
   });
 
@@ -139,7 +143,11 @@ describe("critic and TD target", () => {
     const one = new MultiLevelCritic({ dim: 4, contexts: 1, hidden: [8, 4] }, 1);
     one.setWeights({ ...w, levelLogits: { shape: [1], data: Float32Array.from([0]) } });
     const per = [0, 1, 2].map((l) => Array.from(one.value(tf.slice(ctx, [0, l, 0], [2, 1, 4]) as tf.Tensor3D).dataSync()));
-    for (let b = 0; b < 2; b++) expect(v[b]).toBeCloseTo(per.reduce((a, p, l) => a + lw[l] * p[b], 0), 5);
+    for (let b = 0; b < 2; b++)
+      expect(v[b]).toBeCloseTo(
+        per.reduce((a, p, l) => a + lw[l] * p[b], 0),
+        5,
+      );
   });
 
   it("soft update moves targets by tau toward the online weights", () => {
@@ -177,9 +185,40 @@ describe("metrics, slates, ops", () => {
   });
 
   it("gatherRows has the one-hot gradient (wasm has none for gather)", () => {
-    const table = tf.variable(tf.tensor2d([[1, 2], [3, 4], [5, 6]]));
-    const idx = tf.tensor2d([[2, 0], [2, 2]], [2, 2], "int32");
-    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(gatherRows(table, idx), tf.tensor3d([[[1, 1], [2, 2]], [[1, 0], [0, 1]]]))) as tf.Scalar, [table]);
+    const table = tf.variable(
+      tf.tensor2d([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]),
+    );
+    const idx = tf.tensor2d(
+      [
+        [2, 0],
+        [2, 2],
+      ],
+      [2, 2],
+      "int32",
+    );
+    const { grads } = tf.variableGrads(
+      () =>
+        tf.sum(
+          tf.mul(
+            gatherRows(table, idx),
+            tf.tensor3d([
+              [
+                [1, 1],
+                [2, 2],
+              ],
+              [
+                [1, 0],
+                [0, 1],
+              ],
+            ]),
+          ),
+        ) as tf.Scalar,
+      [table],
+    );
     expect(Array.from(grads[table.name].dataSync())).toEqual([2, 2, 0, 0, 2, 2]);
   });
 });

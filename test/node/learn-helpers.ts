@@ -29,7 +29,7 @@ export function topicSids(ds: Dataset): { sidTokens: Int32Array; levels: number;
  */
 export function plantedDataset(users = 80, items = 60, perUser = 30, seed = 3): Dataset {
   let s = seed >>> 0;
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
   const interactions: Dataset["interactions"] = [];
   let ts = 1;
   for (let u = 0; u < users; u++) {
@@ -47,7 +47,13 @@ export function plantedDataset(users = 80, items = 60, perUser = 30, seed = 3): 
   return {
     name: "planted",
     users: Array.from({ length: users }, (_, u) => `u${u}`),
-    items: Array.from({ length: items }, (_, i) => ({ id: `i${i}`, title: `item ${i}`, genres: [i < items / 2 ? "A" : "B"], tags: [], attributes: {} })),
+    items: Array.from({ length: items }, (_, i) => ({
+      id: `i${i}`,
+      title: `item ${i}`,
+      genres: [i < items / 2 ? "A" : "B"],
+      tags: [],
+      attributes: {},
+    })),
     interactions,
     ratingScale: { min: 1, max: 5 },
   };

@@ -15,7 +15,9 @@ describe.skipIf(!present)("episodes on ml-latest-small", () => {
     const ep = buildEpisodes(ds);
     expect(ep.numUsers).toBe(610);
     expect(ep.positiveRate).toBeCloseTo(0.4818, 3);
-    let train = 0, val = 0, test = 0;
+    let train = 0,
+      val = 0,
+      test = 0;
     for (const t of ep.timelines) {
       expect(t.valEnd).toBeLessThan(t.items.length); // MovieLens users have >= 20 ratings: all three splits exist
       expect(t.trainEnd).toBeLessThan(t.valEnd);

@@ -33,7 +33,7 @@ describe("evaluation report", () => {
     writeReport(dir, r, "Budget: test");
     const json = JSON.parse(fs.readFileSync(path.join(dir, "eval.json"), "utf8"));
     expect(Object.keys(json.policies)).toEqual(["random", "popular", "sl", "hsrl"]);
-    for (const p of Object.values(json.policies) as Record<string, any>[]) {
+    for (const p of Object.values(json.policies) as Record<string, { mean: number; ci95: number[] }>[]) {
       expect(p.totalReward.ci95).toHaveLength(2);
       expect(p.totalReward.ci95[0]).toBeLessThanOrEqual(p.totalReward.mean);
       expect(p.depth.mean).toBeGreaterThan(0);
@@ -57,12 +57,36 @@ describe("evaluation report", () => {
 
   it("the response model scores a slate per user exactly as item by item", () => {
     const m = new ResponseModel({ numItems: 10, featureDim: 0, dim: 8, hidden: 8, historyLength: 4 }, 1);
-    const hist = tf.tensor2d([[10, 10, 1, 2], [3, 4, 5, 6]], [2, 4], "int32");
+    const hist = tf.tensor2d(
+      [
+        [10, 10, 1, 2],
+        [3, 4, 5, 6],
+      ],
+      [2, 4],
+      "int32",
+    );
     const len = tf.tensor1d([2, 4], "int32");
-    const slate = Array.from(m.slateLogits(hist, len, tf.tensor2d([[7, 8, 9], [0, 1, 2]], [2, 3], "int32")).dataSync());
+    const slate = Array.from(
+      m
+        .slateLogits(
+          hist,
+          len,
+          tf.tensor2d(
+            [
+              [7, 8, 9],
+              [0, 1, 2],
+            ],
+            [2, 3],
+            "int32",
+          ),
+        )
+        .dataSync(),
+    );
     const single = [7, 8, 9, 0, 1, 2].map((it, j) => {
       const b = j < 3 ? 0 : 1;
-      return m.logits(tf.slice(hist, [b, 0], [1, 4]) as tf.Tensor2D, tf.slice(len, [b], [1]) as tf.Tensor1D, tf.tensor1d([it], "int32")).dataSync()[0];
+      return m
+        .logits(tf.slice(hist, [b, 0], [1, 4]) as tf.Tensor2D, tf.slice(len, [b], [1]) as tf.Tensor1D, tf.tensor1d([it], "int32"))
+        .dataSync()[0];
     });
     slate.forEach((v, j) => expect(v).toBeCloseTo(single[j], 5));
     m.dispose();

@@ -41,17 +41,30 @@ describe("learning on a planted signal", () => {
       sim,
       catalog,
       bcExamples: nextPositiveExamples(ep, "train", true),
-      starts: { sample: (rng: Rng) => { const u = rng.int(ep.numUsers); const t = ep.timelines[u]; return { user: u, history: positiveHistory(t, t.trainEnd, H) }; } },
+      starts: {
+        sample: (rng: Rng) => {
+          const u = rng.int(ep.numUsers);
+          const t = ep.timelines[u];
+          return { user: u, history: positiveHistory(t, t.trainEnd, H) };
+        },
+      },
     };
     const train = (seed: number) => {
       const actor = HpnActor.create({ ...hpnCfg, levels, vocab }, seed, sidTokens);
       const critic = new MultiLevelCritic({ dim: 16, contexts: levels + 1, hidden: [32, 16] }, seed + 1);
-      const res = trainPolicy(actor, critic, ctx, { ...DEFAULT_TRAIN, steps: 40, batchSize: 32, actorLr: 5e-3, warmStartFraction: 0.5, seed });
+      const res = trainPolicy(actor, critic, ctx, {
+        ...DEFAULT_TRAIN,
+        steps: 40,
+        batchSize: 32,
+        actorLr: 5e-3,
+        warmStartFraction: 0.5,
+        seed,
+      });
       return { actor, res };
     };
     const { actor, res } = train(1);
     expect(res.log.filter((l) => l.phase === "rl").length).toBe(20);
-    expect(res.log.every((l) => l.phase === "bc" ? Number.isFinite(l.bcLoss) : Number.isFinite(l.criticLoss!))).toBe(true);
+    expect(res.log.every((l) => (l.phase === "bc" ? Number.isFinite(l.bcLoss) : Number.isFinite(l.criticLoss!)))).toBe(true);
     const starts = evaluationStarts(ep, 60, 9);
     const hsrl = runEpisodes(new ActorPolicy("hsrl", actor), clickModel, sim, starts, catalog, new Uint8Array(60), 3);
     const random = runEpisodes(new RandomPolicy(60, new Rng(2)), clickModel, sim, starts, catalog, new Uint8Array(60), 3);

@@ -23,7 +23,7 @@ describe("MovieLens CSV", () => {
   it("parses quoted commas, genres, tags; orders interactions by ts then user", () => {
     const d = dir({
       "movies.csv": MOVIES,
-      "ratings.csv": RATINGS + "\n",
+      "ratings.csv": `${RATINGS}\n`,
       "tags.csv": ["userId,movieId,tag,timestamp", "3,1,Pixar,1", "7,1,pixar,2", "7,1,fun,3", '3,11,"politics, US",4'].join("\n"),
     });
     const ds = loadDataset(d, "movielens");
@@ -37,46 +37,51 @@ describe("MovieLens CSV", () => {
     expect(ds.items[0].attributes.year).toBe(1995);
     expect(ds.users).toEqual(["7", "3"]); // order of first appearance in ratings.csv
     expect(ds.interactions.map((x) => [x.ts, ds.users[x.user], ds.items[x.item].id, x.rating])).toEqual([
-      [100, "7", "1", 2.5], [100, "3", "1", 4], [200, "3", "29", 5], [300, "7", "11", 4.5],
+      [100, "7", "1", 2.5],
+      [100, "3", "1", 4],
+      [200, "3", "29", 5],
+      [300, "7", "11", 4.5],
     ]);
     expect(ds.ratingScale).toEqual({ min: 0.5, max: 5 });
   });
 
   it("a malformed row fails with file and line", () => {
-    const d = dir({ "movies.csv": MOVIES, "ratings.csv": RATINGS + "\n3,1,four,500\n" });
+    const d = dir({ "movies.csv": MOVIES, "ratings.csv": `${RATINGS}\n3,1,four,500\n` });
     expect(() => loadDataset(d, "movielens")).toThrow(/ratings\.csv:6: rating must be a number, got "four"/);
-    const d2 = dir({ "movies.csv": MOVIES + "\n41,Broken", "ratings.csv": RATINGS });
+    const d2 = dir({ "movies.csv": `${MOVIES}\n41,Broken`, "ratings.csv": RATINGS });
     expect(() => loadDataset(d2, "movielens")).toThrow(/movies\.csv:6: expected 3 fields/);
-    const d3 = dir({ "movies.csv": MOVIES + '\n42,"Unclosed (1999),Drama', "ratings.csv": RATINGS });
+    const d3 = dir({ "movies.csv": `${MOVIES}\n42,"Unclosed (1999),Drama`, "ratings.csv": RATINGS });
     expect(() => loadDataset(d3, "movielens")).toThrow(/movies\.csv:6: malformed CSV: quoted field is never closed/);
-    const d5 = dir({ "movies.csv": MOVIES + '\n43,"Bad "quote" (1999)",Drama', "ratings.csv": RATINGS });
+    const d5 = dir({ "movies.csv": `${MOVIES}\n43,"Bad "quote" (1999)",Drama`, "ratings.csv": RATINGS });
     expect(() => loadDataset(d5, "movielens")).toThrow(/movies\.csv:6: malformed CSV/);
-    const d4 = dir({ "movies.csv": MOVIES, "ratings.csv": RATINGS + "\n3,1,9,500\n" });
+    const d4 = dir({ "movies.csv": MOVIES, "ratings.csv": `${RATINGS}\n3,1,9,500\n` });
     expect(() => loadDataset(d4, "movielens")).toThrow(/ratings\.csv:6: rating 9 outside 0\.5\.\.5/);
     expect(() => loadDataset(join(d, "nope"), "movielens")).toThrow(/movies\.csv: file not found/);
   });
 
   it("a quoted field may span lines; later line numbers stay right", () => {
     const d = dir({
-      "movies.csv": MOVIES + '\n50,"Two\nLines, (2000)",Drama\n51,Next (2001),Drama\n52,Bad',
+      "movies.csv": `${MOVIES}\n50,"Two\nLines, (2000)",Drama\n51,Next (2001),Drama\n52,Bad`,
       "ratings.csv": RATINGS,
     });
     expect(() => loadDataset(d, "movielens")).toThrow(/movies\.csv:9: expected 3 fields/);
-    const ok = dir({ "movies.csv": MOVIES + '\n50,"Two\nLines, ""quoted"" (2000)",Drama\n51,Next (2001),Drama', "ratings.csv": RATINGS });
+    const ok = dir({ "movies.csv": `${MOVIES}\n50,"Two\nLines, ""quoted"" (2000)",Drama\n51,Next (2001),Drama`, "ratings.csv": RATINGS });
     const ds = loadDataset(ok, "movielens");
     expect(ds.items[4].title).toBe('Two\nLines, "quoted" (2000)');
     expect(ds.items[5].title).toBe("Next (2001)");
   });
 
   it("unknown movies are skipped and summarised; --skip-bad-rows turns errors into skips", () => {
-    const d = dir({ "movies.csv": MOVIES, "ratings.csv": RATINGS + "\n3,999,4,500\n3,1,bad,600\n" });
+    const d = dir({ "movies.csv": MOVIES, "ratings.csv": `${RATINGS}\n3,999,4,500\n3,1,bad,600\n` });
     const { dataset, skipped } = loadDatasetWithSkips(d, "movielens", { skipMalformed: true });
     expect(dataset.interactions).toHaveLength(4);
     expect(skipped.count).toBe(2);
     expect(skipped.reasons[0]).toMatch(/ratings\.csv:6: movieId 999 not in movies\.csv/);
     expect(skipped.reasons[1]).toMatch(/ratings\.csv:7: rating must be a number/);
     let seen = "";
-    loadDataset(dir({ "movies.csv": MOVIES, "ratings.csv": RATINGS + "\n3,999,4,500\n" }), "movielens", { onSkipped: (r) => (seen = r.skipped.reasons[0]) });
+    loadDataset(dir({ "movies.csv": MOVIES, "ratings.csv": `${RATINGS}\n3,999,4,500\n` }), "movielens", {
+      onSkipped: (r) => (seen = r.skipped.reasons[0]),
+    });
     expect(seen).toMatch(/movieId 999/);
   });
 });
@@ -85,7 +90,7 @@ describe("ML-100K and ML-1M", () => {
   it("ML-100K: tab-separated u.data, |-separated latin1 u.item with 19 genre flags", () => {
     const flags = (on: number[]) => Array.from({ length: 19 }, (_, g) => (on.includes(g) ? "1" : "0")).join("|");
     const item = Buffer.from(
-      [`1|Toy Story (1995)|01-Jan-1995||http://x|${flags([3, 4, 5])}`, `2|Café Society (1995)|01-Jan-1995||http://y|${flags([8])}`].join("\n") + "\n",
+      `${[`1|Toy Story (1995)|01-Jan-1995||http://x|${flags([3, 4, 5])}`, `2|Café Society (1995)|01-Jan-1995||http://y|${flags([8])}`].join("\n")}\n`,
       "latin1",
     );
     const d = dir({ "u.item": item, "u.data": "196\t2\t3\t881250949\n186\t1\t5\t881250948\n" });
@@ -100,7 +105,10 @@ describe("ML-100K and ML-1M", () => {
 
   it("ML-1M: :: separated, latin1", () => {
     const d = dir({
-      "movies.dat": Buffer.from("1::Toy Story (1995)::Animation|Children's|Comedy\n2::Jumanji (1995)::Adventure\n3::Ça va (1990)::Drama\n", "latin1"),
+      "movies.dat": Buffer.from(
+        "1::Toy Story (1995)::Animation|Children's|Comedy\n2::Jumanji (1995)::Adventure\n3::Ça va (1990)::Drama\n",
+        "latin1",
+      ),
       "ratings.dat": "1::2::5::978300760\n1::1::3::978300759\n2::3::4::978300761\n",
     });
     const ds = loadDataset(d, "ml-1m");
@@ -133,7 +141,13 @@ describe("generic CSV", () => {
     });
     const ds = loadDataset(join(d, "log.csv"), "csv", { itemsFile: join(d, "meta.csv") });
     expect(ds.ratingScale).toBeNull();
-    expect(ds.items[0]).toEqual({ id: "x", title: "Boots, leather", genres: ["shoes", "outdoor"], tags: [], attributes: { brand: "acme" } });
+    expect(ds.items[0]).toEqual({
+      id: "x",
+      title: "Boots, leather",
+      genres: ["shoes", "outdoor"],
+      tags: [],
+      attributes: { brand: "acme" },
+    });
     expect(ds.itemFeatures).toBeUndefined();
     const plain = loadDataset(join(d, "log.csv"), "csv");
     expect(plain.items.map((i) => i.id)).toEqual(["x", "y"]);

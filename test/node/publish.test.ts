@@ -12,7 +12,11 @@ const env = { ...process.env, HSRL_PERSIST_TO: state };
 
 function hsrl(args: string[]): { stdout: string; status: number; stderr: string } {
   try {
-    return { stdout: execFileSync("npx", ["tsx", "scripts/cli.ts", ...args], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }), status: 0, stderr: "" };
+    return {
+      stdout: execFileSync("npx", ["tsx", "scripts/cli.ts", ...args], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
+      status: 0,
+      stderr: "",
+    };
   } catch (err) {
     const e = err as { status: number; stdout: string; stderr: string };
     return { stdout: e.stdout, status: e.status, stderr: e.stderr };
@@ -32,17 +36,28 @@ describe("publish and events export (local wrangler state)", () => {
   it("registers the model as a candidate and loads its SID table when the catalog is on another codebook", () => {
     const res = hsrl(["publish", "--model", "model/default", "--local"]);
     expect(res.status).toBe(0);
-    expect(JSON.parse(res.stdout.trim().split("\n").at(-1)!)).toMatchObject({ version: manifest.version, status: "candidate", target: "local" });
-    expect(d1Query("local", `SELECT status, r2_key FROM model_versions WHERE version = '${manifest.version}'`)).toEqual([{ status: "candidate", r2_key: `models/${manifest.version}/` }]);
+    expect(JSON.parse(res.stdout.trim().split("\n").at(-1)!)).toMatchObject({
+      version: manifest.version,
+      status: "candidate",
+      target: "local",
+    });
+    expect(d1Query("local", `SELECT status, r2_key FROM model_versions WHERE version = '${manifest.version}'`)).toEqual([
+      { status: "candidate", r2_key: `models/${manifest.version}/` },
+    ]);
     expect(d1Query("local", "SELECT value FROM meta WHERE key = 'codebook_version'")).toEqual([{ value: manifest.codebook.version }]);
     expect(d1Query<{ n: number }>("local", "SELECT COUNT(*) AS n FROM items WHERE status = 'active'")[0].n).toBeGreaterThan(100);
     // Publishing again is a no-op for the registry.
     expect(hsrl(["publish", "--model", "model/default", "--local"]).status).toBe(0);
     expect(d1Query<{ n: number }>("local", "SELECT COUNT(*) AS n FROM model_versions")[0].n).toBe(1);
     // A rejected version published again is a candidate again (the cron re-validates it); the reason is cleared.
-    d1Query("local", `UPDATE model_versions SET status = 'rejected', reason = 'catalog was on another codebook' WHERE version = '${manifest.version}'`);
+    d1Query(
+      "local",
+      `UPDATE model_versions SET status = 'rejected', reason = 'catalog was on another codebook' WHERE version = '${manifest.version}'`,
+    );
     expect(hsrl(["publish", "--model", "model/default", "--local"]).status).toBe(0);
-    expect(d1Query("local", `SELECT status, reason FROM model_versions WHERE version = '${manifest.version}'`)).toEqual([{ status: "candidate", reason: null }]);
+    expect(d1Query("local", `SELECT status, reason FROM model_versions WHERE version = '${manifest.version}'`)).toEqual([
+      { status: "candidate", reason: null },
+    ]);
   }, 120_000);
 
   it("refuses a directory without a manifest, in one line", () => {
@@ -61,6 +76,11 @@ describe("publish and events export (local wrangler state)", () => {
     const out = join(state, "events.csv");
     const res = hsrl(["events", "export", "--out", out, "--local"]);
     expect(res.status).toBe(0);
-    expect(readFileSync(out, "utf8").trim().split("\n")).toEqual(["user,item,label,timestamp", "u1,s1,0,1700000000", "u1,s2,1,1700000000", "u2,s3,0,1700000010"]);
+    expect(readFileSync(out, "utf8").trim().split("\n")).toEqual([
+      "user,item,label,timestamp",
+      "u1,s1,0,1700000000",
+      "u1,s2,1,1700000000",
+      "u2,s3,0,1700000010",
+    ]);
   }, 60_000);
 });

@@ -64,7 +64,14 @@ describe("buildSids", () => {
     const b = await buildSids(data, options);
     const dir = mkdtempSync(join(tmpdir(), "hsrl-sids-"));
     const { catalogVersion } = writeSidArtifacts(dir, data, b);
-    expect(readdirSync(dir).sort()).toEqual(["codebook.json", "item-encoder.json", "sid-report.json", "sid-report.md", "sid-table.json", "sid-table.sql"]);
+    expect(readdirSync(dir).sort()).toEqual([
+      "codebook.json",
+      "item-encoder.json",
+      "sid-report.json",
+      "sid-report.md",
+      "sid-table.json",
+      "sid-table.sql",
+    ]);
     expect(readFileSync(join(dir, "sid-report.md"), "utf8")).toMatch(/\| 1 \| 100\.0% \|/);
 
     const cb = codebookFromJson(JSON.parse(readFileSync(join(dir, "codebook.json"), "utf8")));
@@ -76,19 +83,40 @@ describe("buildSids", () => {
     // Features in the JSON are exact float32 values: re-encoding from the file gives the same SIDs.
     for (const it of table.items) expect(encodeSid(cb, it.features)).toEqual(it.sid);
     const report = JSON.parse(readFileSync(join(dir, "sid-report.json"), "utf8"));
-    for (const k of ["items", "levels", "codebookSize", "collisionRateBeforeResolution", "collisions", "utilization",
-      "maxClusterShare", "reconstructionError", "plainRqReconstructionError", "seconds"]) expect(report).toHaveProperty(k);
+    for (const k of [
+      "items",
+      "levels",
+      "codebookSize",
+      "collisionRateBeforeResolution",
+      "collisions",
+      "utilization",
+      "maxClusterShare",
+      "reconstructionError",
+      "plainRqReconstructionError",
+      "seconds",
+    ])
+      expect(report).toHaveProperty(k);
 
     // Apply the drizzle migration, then the seed twice (the second run is an upsert over existing rows).
     const db = new DatabaseSync(":memory:");
-    for (const f of readdirSync("migrations").filter((f) => f.endsWith(".sql")).sort()) {
+    for (const f of readdirSync("migrations")
+      .filter((f) => f.endsWith(".sql"))
+      .sort()) {
       db.exec(readFileSync(join("migrations", f), "utf8").replace(/--> statement-breakpoint/g, ""));
     }
     const seed = readFileSync(join(dir, "sid-table.sql"), "utf8");
     db.exec(seed);
     db.exec(seed);
-    const rows = db.prepare("SELECT id, sid, collision, status, features, codebook_version, attributes FROM items ORDER BY rowid").all() as {
-      id: string; sid: string; collision: number; status: string; features: Uint8Array; codebook_version: string; attributes: string;
+    const rows = db
+      .prepare("SELECT id, sid, collision, status, features, codebook_version, attributes FROM items ORDER BY rowid")
+      .all() as {
+      id: string;
+      sid: string;
+      collision: number;
+      status: string;
+      features: Uint8Array;
+      codebook_version: string;
+      attributes: string;
     }[];
     expect(rows).toHaveLength(800);
     const e = b.table[5];
@@ -100,7 +128,9 @@ describe("buildSids", () => {
     expect(JSON.parse(row.attributes).genres).toEqual(data.items[e.item].genres);
     const blob = new Float32Array(new Uint8Array(row.features).buffer);
     expect(Array.from(blob)).toEqual(Array.from(b.features.vectors[e.item]));
-    const meta = Object.fromEntries((db.prepare("SELECT key, value FROM meta").all() as { key: string; value: string }[]).map((m) => [m.key, m.value]));
+    const meta = Object.fromEntries(
+      (db.prepare("SELECT key, value FROM meta").all() as { key: string; value: string }[]).map((m) => [m.key, m.value]),
+    );
     expect(meta).toEqual({ codebook_version: cb.version, catalog_version: catalogVersion });
 
     // A catalog rebuilt with another codebook swaps SIDs among existing rows: the seed must not trip the unique index.
@@ -108,7 +138,9 @@ describe("buildSids", () => {
     const dir2 = mkdtempSync(join(tmpdir(), "hsrl-sids-"));
     writeSidArtifacts(dir2, data, other);
     db.exec(readFileSync(join(dir2, "sid-table.sql"), "utf8"));
-    const active = db.prepare("SELECT count(*) AS n FROM items WHERE status = 'active' AND codebook_version = ?").get(other.codebook.version) as { n: number };
+    const active = db
+      .prepare("SELECT count(*) AS n FROM items WHERE status = 'active' AND codebook_version = ?")
+      .get(other.codebook.version) as { n: number };
     expect(active.n).toBe(800);
   });
 

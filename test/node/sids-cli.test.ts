@@ -13,7 +13,19 @@ const hsrl = (...args: string[]) => spawnSync(tsx, ["scripts/cli.ts", ...args], 
 describe("hsrl sids (CLI)", () => {
   it("writes the artifacts for a synthetic catalog", () => {
     const out = mkdtempSync(join(tmpdir(), "hsrl-cli-"));
-    const r = hsrl("sids", "--data", "items=300,users=60,interactions=2000", "--format", "synthetic", "--out", out, "--size", "16", "--seed", "3");
+    const r = hsrl(
+      "sids",
+      "--data",
+      "items=300,users=60,interactions=2000",
+      "--format",
+      "synthetic",
+      "--out",
+      out,
+      "--size",
+      "16",
+      "--seed",
+      "3",
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/SIDs for 300 items: L=3, V=16, d=33/); // 32 feature dimensions + popularity (default 0.5)
     const report = JSON.parse(readFileSync(join(out, "sid-report.json"), "utf8"));
@@ -21,8 +33,22 @@ describe("hsrl sids (CLI)", () => {
     expect(report.seed).toBe(3);
     const cb = codebookFromJson(JSON.parse(readFileSync(join(out, "codebook.json"), "utf8")));
     expect(report.codebookVersion).toBe(cb.version);
-    expect(readFileSync(join(out, "sid-table.sql"), "utf8")).toMatch(/INSERT INTO meta \(key, value\) VALUES \('codebook_version', '[0-9a-f]{16}'\)/);
-    const plain = hsrl("sids", "--data", "items=300,users=60,interactions=2000", "--format", "synthetic", "--out", out, "--size", "16", "--popularity", "0");
+    expect(readFileSync(join(out, "sid-table.sql"), "utf8")).toMatch(
+      /INSERT INTO meta \(key, value\) VALUES \('codebook_version', '[0-9a-f]{16}'\)/,
+    );
+    const plain = hsrl(
+      "sids",
+      "--data",
+      "items=300,users=60,interactions=2000",
+      "--format",
+      "synthetic",
+      "--out",
+      out,
+      "--size",
+      "16",
+      "--popularity",
+      "0",
+    );
     expect(plain.stdout).toMatch(/d=32/);
   });
 
@@ -32,7 +58,9 @@ describe("hsrl sids (CLI)", () => {
     writeFileSync(join(d, "ratings.csv"), "userId,movieId,rating,timestamp\n1,1,4,5\n1,1\n");
     const r = hsrl("sids", "--data", d, "--format", "movielens", "--out", join(d, "out"));
     expect(r.status).toBe(1);
-    expect(r.stderr.trim().split("\n")).toEqual([`error: ${join(d, "ratings.csv")}:3: expected 4 fields (userId,movieId,rating,timestamp), got 2`]);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      `error: ${join(d, "ratings.csv")}:3: expected 4 fields (userId,movieId,rating,timestamp), got 2`,
+    ]);
     const s = hsrl("sids", "--data", "x", "--format", "synthetic", "--out", d, "--size", "300");
     expect(s.status).toBe(1);
     expect(s.stderr).toMatch(/--size must be an integer in 16\.\.256, got "300"/);

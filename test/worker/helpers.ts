@@ -23,7 +23,12 @@ export function catalog(n: number): SeedItem[] {
   const V = FIXTURE.vocab;
   return Array.from({ length: n }, (_, i) => {
     const j = i === 1 ? 0 : i;
-    return { id: `item-${i}`, tokens: [j % 8, Math.floor(j / 8) % V, (j * 7 + 3) % V], collision: i === 1 ? 1 : 0, attributes: { title: `Item ${i}` } };
+    return {
+      id: `item-${i}`,
+      tokens: [j % 8, Math.floor(j / 8) % V, (j * 7 + 3) % V],
+      collision: i === 1 ? 1 : 0,
+      attributes: { title: `Item ${i}` },
+    };
   });
 }
 
@@ -69,7 +74,13 @@ export async function publishFixture(opts: PublishOptions = {}): Promise<string>
   await env.DB.prepare(
     "INSERT INTO model_versions (version, r2_key, sha256, codebook_version, status, created_at) VALUES (?, ?, ?, ?, 'candidate', ?) ON CONFLICT(version) DO NOTHING",
   )
-    .bind(version, prefix, manifest.files.fp32.sha256, (fixture.manifest as { codebook: { version: string } }).codebook.version, opts.createdAt ?? Date.now())
+    .bind(
+      version,
+      prefix,
+      manifest.files.fp32.sha256,
+      (fixture.manifest as { codebook: { version: string } }).codebook.version,
+      opts.createdAt ?? Date.now(),
+    )
     .run();
   return version;
 }
@@ -80,7 +91,9 @@ export async function activateFixture(opts: PublishOptions = {}): Promise<string
   await env.DB.batch([
     env.DB.prepare("UPDATE model_versions SET status = 'retired' WHERE status = 'active' AND version != ?").bind(version),
     env.DB.prepare("UPDATE model_versions SET status = 'active', promoted_at = ? WHERE version = ?").bind(Date.now(), version),
-    env.DB.prepare("INSERT INTO meta (key, value) VALUES ('active_model', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").bind(version),
+    env.DB.prepare("INSERT INTO meta (key, value) VALUES ('active_model', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").bind(
+      version,
+    ),
   ]);
   return version;
 }

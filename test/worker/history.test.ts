@@ -10,7 +10,20 @@ import { FIXTURE, referenceLogProbs } from "./helpers";
 
 describe("packSidHistories", () => {
   it("keeps the newest H items, right-aligned, zero rows on the left, with their count as length", () => {
-    const { sids, length } = packSidHistories([[[1, 2], [3, 4], [5, 6], [7, 8]], [[9, 10]], []], 3, 2);
+    const { sids, length } = packSidHistories(
+      [
+        [
+          [1, 2],
+          [3, 4],
+          [5, 6],
+          [7, 8],
+        ],
+        [[9, 10]],
+        [],
+      ],
+      3,
+      2,
+    );
     expect(Array.from(length)).toEqual([3, 1, 0]);
     expect(Array.from(sids)).toEqual([3, 4, 5, 6, 7, 8, /**/ 0, 0, 0, 0, 9, 10, /**/ 0, 0, 0, 0, 0, 0]);
   });

@@ -3,7 +3,14 @@ import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { codebookFromJson, codebookToJson, createCodebook, decodeSid, encodeSid } from "../../core/codebook";
 import worker from "../../worker/index";
-import { encodeItemContent, itemEncoderFromJson, itemEncoderToJson, itemEncoderVersion, type ItemEncoder, type ItemEncoderJson } from "../../core/item-encoder";
+import {
+  encodeItemContent,
+  itemEncoderFromJson,
+  itemEncoderToJson,
+  itemEncoderVersion,
+  type ItemEncoder,
+  type ItemEncoderJson,
+} from "../../core/item-encoder";
 import embeddedCodebookJson from "../../model/default/codebook.json";
 import embeddedEncoderJson from "../../model/default/item-encoder.json";
 import codebookJson from "../fixtures/codebook.json";
@@ -15,7 +22,11 @@ const admin = { authorization: `Bearer ${TOKEN}` };
 const codebook = codebookFromJson(codebookJson);
 
 async function put(items: unknown[], headers: Record<string, string> = admin): Promise<Response> {
-  return exports.default.fetch("http://edge/v1/items", { method: "PUT", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ items }) });
+  return exports.default.fetch("http://edge/v1/items", {
+    method: "PUT",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ items }),
+  });
 }
 
 type Written = { items: { id: string; sid: number[]; collision: number }[]; codebook: string };
@@ -31,7 +42,9 @@ async function activeVersion(): Promise<string> {
 }
 
 async function modelRow(version: string) {
-  return env.DB.prepare("SELECT status, reason FROM model_versions WHERE version = ?").bind(version).first<{ status: string; reason: string | null }>();
+  return env.DB.prepare("SELECT status, reason FROM model_versions WHERE version = ?")
+    .bind(version)
+    .first<{ status: string; reason: string | null }>();
 }
 
 const features = (seed: number) => Array.from({ length: codebook.dim }, (_, j) => Math.sin(seed * 12.9898 + j * 78.233));
@@ -61,14 +74,22 @@ describe("admin auth", () => {
   });
 
   it("rejects a request without a token on every route the OpenAPI document marks with security", async () => {
-    const doc = (await (await exports.default.fetch("http://edge/openapi.json")).json()) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+    const doc = (await (await exports.default.fetch("http://edge/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    };
     const secured = Object.entries(doc.paths).flatMap(([path, ops]) =>
       Object.entries(ops)
         .filter(([, op]) => (op.security?.length ?? 0) > 0)
         .map(([method]) => ({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, "item-3") })),
     );
     expect(secured.map((r) => `${r.method} ${r.path}`)).toEqual(
-      expect.arrayContaining(["PUT /v1/items", "DELETE /v1/items/item-3", "GET /v1/admin/models", "POST /v1/admin/rollback", "POST /v1/admin/models/item-3/promote"]),
+      expect.arrayContaining([
+        "PUT /v1/items",
+        "DELETE /v1/items/item-3",
+        "GET /v1/admin/models",
+        "POST /v1/admin/rollback",
+        "POST /v1/admin/models/item-3/promote",
+      ]),
     );
     for (const { method, path } of secured) {
       // no body either: the check runs before validation, so a malformed request learns nothing
@@ -132,7 +153,11 @@ describe("PUT /v1/items", () => {
     // the embedded codebook and encoder, widened by the popularity coordinate as `hsrl sids --popularity` builds them
     const base = codebookFromJson(embeddedCodebookJson);
     const dim = base.dim + 1;
-    const centroids = base.centroids.map((c) => Float32Array.from({ length: base.size * dim }, (_, j) => (j % dim < base.dim ? c[Math.floor(j / dim) * base.dim + (j % dim)] : (Math.floor(j / dim) % 4) - 1.5)));
+    const centroids = base.centroids.map((c) =>
+      Float32Array.from({ length: base.size * dim }, (_, j) =>
+        j % dim < base.dim ? c[Math.floor(j / dim) * base.dim + (j % dim)] : (Math.floor(j / dim) % 4) - 1.5,
+      ),
+    );
     const widened = createCodebook(base.levels, base.size, dim, centroids);
     const { version: _v, format: _f, ...body } = embeddedEncoderJson as ItemEncoderJson;
     const withPop = { ...body, popularity: { weight: 0.5, mean: 1.2, sd: 0.8 } } as Omit<ItemEncoder, "version">;
@@ -151,13 +176,17 @@ describe("PUT /v1/items", () => {
     expect(((await res.json()) as Written).items[0].sid).toEqual(encodeSid(widened, vector));
     const short = await put([{ id: "short", features: Array.from({ length: base.dim }, () => 0.1) }]);
     expect(short.status).toBe(400);
-    expect(await short.json()).toMatchObject({ issues: [{ path: "items.0.features", message: expect.stringMatching(new RegExp(`the codebook encodes ${dim}`)) }] });
+    expect(await short.json()).toMatchObject({
+      issues: [{ path: "items.0.features", message: expect.stringMatching(new RegExp(`the codebook encodes ${dim}`)) }],
+    });
   });
 
   it("requires features when the catalog's codebook has no item encoder", async () => {
     const res = await put([{ id: "bare", attributes: { genres: ["Drama"] } }]);
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ issues: [{ path: "items.0.features", message: expect.stringMatching(/no content item encoder/) }] });
+    expect(await res.json()).toMatchObject({
+      issues: [{ path: "items.0.features", message: expect.stringMatching(/no content item encoder/) }],
+    });
   });
 
   it("gives items with identical tokens distinct collision indices, even from concurrent writers", async () => {
@@ -170,7 +199,10 @@ describe("PUT /v1/items", () => {
   });
 
   it("rejects features of the wrong length, naming the item", async () => {
-    const res = await put([{ id: "ok", features: features(1) }, { id: "short", features: [1, 2] }]);
+    const res = await put([
+      { id: "ok", features: features(1) },
+      { id: "short", features: [1, 2] },
+    ]);
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: "invalid_request", issues: [{ path: "items.1.features" }] });
     expect(await env.DB.prepare("SELECT id FROM items WHERE id = 'ok'").first()).toBeNull();
@@ -178,7 +210,10 @@ describe("PUT /v1/items", () => {
 
   it("writes all of a batch or nothing", async () => {
     await env.DB.exec("CREATE TRIGGER boom BEFORE INSERT ON items WHEN NEW.id = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END;");
-    const res = await put([{ id: "first", features: features(1) }, { id: "boom", features: features(2) }]);
+    const res = await put([
+      { id: "first", features: features(1) },
+      { id: "boom", features: features(2) },
+    ]);
     expect(res.status).toBe(503);
     expect(await env.DB.prepare("SELECT id FROM items WHERE id = 'first'").first()).toBeNull();
     await env.DB.exec("DROP TRIGGER boom");
@@ -211,7 +246,10 @@ describe("DELETE /v1/items/:id", () => {
       expect(res.status).toBe(200);
     }
     expect(await (await exports.default.fetch(`http://edge/v1/items/${top}`)).json()).toMatchObject({ status: "retired" });
-    const recs = (await (await post("/v1/recommend", { history: [top], k: 20 })).json()) as { items: { id: string }[]; unknownHistory: string[] };
+    const recs = (await (await post("/v1/recommend", { history: [top], k: 20 })).json()) as {
+      items: { id: string }[];
+      unknownHistory: string[];
+    };
     expect(recs.items.map((i) => i.id)).not.toContain(top);
     expect(recs.unknownHistory).toEqual([]);
     const missing = await exports.default.fetch("http://edge/v1/items/ghost", { method: "DELETE", headers: admin });
@@ -231,7 +269,10 @@ describe("POST /v1/events", () => {
     const res = await post("/v1/events", { events });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ accepted: 210 });
-    const rows = await env.DB.prepare("SELECT type, COUNT(*) AS n FROM events GROUP BY type ORDER BY type").all<{ type: string; n: number }>();
+    const rows = await env.DB.prepare("SELECT type, COUNT(*) AS n FROM events GROUP BY type ORDER BY type").all<{
+      type: string;
+      n: number;
+    }>();
     expect(rows.results).toEqual([
       { type: "click", n: 70 },
       { type: "impression", n: 140 },
@@ -307,7 +348,11 @@ describe("manual promote and rollback", () => {
     // The embedded default reads only the embedded codebook's SIDs: not while the catalog is on the fixture codebook.
     const refused = await exports.default.fetch("http://edge/v1/admin/rollback", { method: "POST", headers: admin });
     expect(refused.status).toBe(409);
-    expect(await refused.json()).toMatchObject({ action: "rejected", version: "embedded", reason: expect.stringMatching(new RegExp(`the catalog is on ${codebook.version}`)) });
+    expect(await refused.json()).toMatchObject({
+      action: "rejected",
+      version: "embedded",
+      reason: expect.stringMatching(new RegExp(`the catalog is on ${codebook.version}`)),
+    });
     expect(await activeVersion()).toBe(first);
     await env.DB.exec("DELETE FROM meta WHERE key = 'codebook_version'"); // a catalog without a codebook yet
     await exports.default.fetch("http://edge/v1/admin/rollback", { method: "POST", headers: admin });

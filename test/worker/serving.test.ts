@@ -1,9 +1,27 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { activateFixture, bumpCatalogVersion, catalog, FIXTURE, post, referenceLogProbs, referenceScore, seedItems, type SeedItem } from "./helpers";
+import {
+  activateFixture,
+  bumpCatalogVersion,
+  catalog,
+  FIXTURE,
+  post,
+  referenceLogProbs,
+  referenceScore,
+  seedItems,
+  type SeedItem,
+} from "./helpers";
 
 type Ranked = { id: string; score: number | null; sid: number[]; collision: number; attributes?: Record<string, unknown> };
-type RerankBody = { items: Ranked[]; unknown: string[]; retired: string[]; unknownHistory: string[]; model: string | null; fallback?: boolean; reason?: string };
+type RerankBody = {
+  items: Ranked[];
+  unknown: string[];
+  retired: string[];
+  unknownHistory: string[];
+  model: string | null;
+  fallback?: boolean;
+  reason?: string;
+};
 
 const items = catalog(60);
 const byId = new Map(items.map((i) => [i.id, i]));
@@ -71,7 +89,11 @@ describe("POST /v1/rerank", () => {
   it("uses a user's stored click history when given userId", async () => {
     const clicks = ["item-12", "item-40"];
     const stmt = env.DB.prepare("INSERT INTO events (user_id, item_id, type, ts) VALUES ('u1', ?, ?, ?)");
-    await env.DB.batch([stmt.bind(clicks[0], "click", 1000), stmt.bind("item-13", "impression", 1500), stmt.bind(clicks[1], "click", 2000)]);
+    await env.DB.batch([
+      stmt.bind(clicks[0], "click", 1000),
+      stmt.bind("item-13", "impression", 1500),
+      stmt.bind(clicks[1], "click", 2000),
+    ]);
     const candidates = items.slice(0, 20).map((i) => i.id);
     const viaUser = (await (await post("/v1/rerank", { userId: "u1", candidates })).json()) as RerankBody;
     const viaHistory = (await (await post("/v1/rerank", { history: clicks, candidates })).json()) as RerankBody;
@@ -193,7 +215,13 @@ describe("reads", () => {
   it("GET /v1/items/:id gives the item with its SID, 404 otherwise", async () => {
     const res = await exports.default.fetch("http://edge/v1/items/item-1");
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ id: "item-1", sid: byId.get("item-1")!.tokens, collision: 1, status: "active", attributes: { title: "Item 1" } });
+    expect(await res.json()).toEqual({
+      id: "item-1",
+      sid: byId.get("item-1")!.tokens,
+      collision: 1,
+      status: "active",
+      attributes: { title: "Item 1" },
+    });
     const missing = await exports.default.fetch("http://edge/v1/items/ghost");
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: "not_found" });
@@ -206,7 +234,10 @@ describe("reads", () => {
   });
 
   it("GET /openapi.json documents the routes from the same schemas", async () => {
-    const doc = (await (await exports.default.fetch("http://edge/openapi.json")).json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    const doc = (await (await exports.default.fetch("http://edge/openapi.json")).json()) as {
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, unknown> };
+    };
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/rerank", "/v1/recommend", "/v1/items/{id}", "/v1/model"]));
     expect(doc.components.schemas).toHaveProperty("RerankRequest");
   });
@@ -217,7 +248,19 @@ describe("catalog browsing", () => {
     const res = await exports.default.fetch("http://edge/v1/items?q=item%201&limit=50");
     expect(res.status).toBe(200);
     const { items: found } = (await res.json()) as { items: { id: string; sid: number[] }[] };
-    expect(found.map((i) => i.id).sort()).toEqual(["item-1", "item-10", "item-11", "item-12", "item-13", "item-14", "item-15", "item-16", "item-17", "item-18", "item-19"]);
+    expect(found.map((i) => i.id).sort()).toEqual([
+      "item-1",
+      "item-10",
+      "item-11",
+      "item-12",
+      "item-13",
+      "item-14",
+      "item-15",
+      "item-16",
+      "item-17",
+      "item-18",
+      "item-19",
+    ]);
     const none = (await (await exports.default.fetch("http://edge/v1/items?q=%25")).json()) as { items: unknown[] };
     expect(none.items).toEqual([]);
     expect((await exports.default.fetch("http://edge/v1/items?q=")).status).toBe(400);

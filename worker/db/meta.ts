@@ -16,7 +16,10 @@ export interface Versions {
 
 /** The query for the version rows, to run inside a batch; readVersions turns its rows into Versions. */
 export function versionsQuery(db: Db) {
-  return db.select().from(meta).where(inArray(meta.key, ["catalog_version", "active_model", "codebook_version"] satisfies MetaKey[]));
+  return db
+    .select()
+    .from(meta)
+    .where(inArray(meta.key, ["catalog_version", "active_model", "codebook_version"] satisfies MetaKey[]));
 }
 
 export function readVersions(rows: { key: string; value: string }[]): Versions {
@@ -32,7 +35,10 @@ export async function readVersionsNow(env: { DB: D1Database }): Promise<Versions
 
 /** The statement that sets one meta key (to run alone or inside a batch). */
 export function setMeta(db: Db, key: MetaKey, value: string) {
-  return db.insert(meta).values({ key, value }).onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } });
+  return db
+    .insert(meta)
+    .values({ key, value })
+    .onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } });
 }
 
 /** The statement that removes one meta key (no active_model: the embedded default serves). */

@@ -18,7 +18,9 @@ export const items = sqliteTable(
     id: text("id").primaryKey(), // external item id
     sid: text("sid").notNull(), // codebook tokens, coarse to fine, joined by "-" (e.g. "12-40-3")
     collision: integer("collision").notNull().default(0), // disambiguates items whose tokens coincide
-    status: text("status", { enum: ["active", "retired"] }).notNull().default("active"),
+    status: text("status", { enum: ["active", "retired"] })
+      .notNull()
+      .default("active"),
     attributes: text("attributes", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
     features: blob("features", { mode: "buffer" }), // float32 little-endian feature vector the SID was encoded from
     codebookVersion: text("codebook_version").notNull(),
@@ -35,7 +37,9 @@ export const modelVersions = sqliteTable(
     r2Key: text("r2_key").notNull(),
     sha256: text("sha256").notNull(),
     codebookVersion: text("codebook_version").notNull(),
-    status: text("status", { enum: ["candidate", "active", "rejected", "retired"] }).notNull().default("candidate"),
+    status: text("status", { enum: ["candidate", "active", "rejected", "retired"] })
+      .notNull()
+      .default("candidate"),
     reason: text("reason"),
     manifest: text("manifest", { mode: "json" }).$type<Record<string, unknown>>(),
     promotedAt: integer("promoted_at", { mode: "number" }),

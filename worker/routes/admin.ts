@@ -5,7 +5,12 @@ import { router } from "../router";
 import { adminSecurity, authErrors, ErrorBody, errorResponses, json } from "../schemas";
 
 const Outcome = z
-  .object({ action: z.enum(["promoted", "rejected", "none"]), version: z.string().optional(), reason: z.string().optional(), from: z.string().nullable().optional() })
+  .object({
+    action: z.enum(["promoted", "rejected", "none"]),
+    version: z.string().optional(),
+    reason: z.string().optional(),
+    from: z.string().nullable().optional(),
+  })
   .openapi("PromotionOutcome");
 
 const promoteRoute = createRoute({
@@ -15,7 +20,13 @@ const promoteRoute = createRoute({
   middleware: [requireAdmin] as const,
   security: adminSecurity,
   request: { params: z.object({ version: z.string().min(1).max(64) }) },
-  responses: { 200: json(Outcome, "promoted"), 404: json(ErrorBody, "not registered"), 409: json(z.union([Outcome, ErrorBody]), "rejected by validation, or not in a promotable state"), ...authErrors, ...errorResponses },
+  responses: {
+    200: json(Outcome, "promoted"),
+    404: json(ErrorBody, "not registered"),
+    409: json(z.union([Outcome, ErrorBody]), "rejected by validation, or not in a promotable state"),
+    ...authErrors,
+    ...errorResponses,
+  },
 });
 
 const rollbackRoute = createRoute({
@@ -33,7 +44,11 @@ const listRoute = createRoute({
   summary: "The model registry",
   middleware: [requireAdmin] as const,
   security: adminSecurity,
-  responses: { 200: json(z.object({ models: z.array(z.record(z.string(), z.unknown())) }), "registered models, newest first"), ...authErrors, ...errorResponses },
+  responses: {
+    200: json(z.object({ models: z.array(z.record(z.string(), z.unknown())) }), "registered models, newest first"),
+    ...authErrors,
+    ...errorResponses,
+  },
 });
 
 export const adminRoutes = router();

@@ -33,8 +33,10 @@ const route = createRoute({
 
 export const eventsRoutes = router().openapi(route, async (c) => {
   const now = Date.now();
-  const rows: EventRow[] = c.req.valid("json").events.flatMap((e) =>
-    e.itemIds.map((itemId) => ({ requestId: e.requestId ?? null, userId: e.userId, itemId, type: e.type, ts: e.ts ?? now })),
-  );
+  const rows: EventRow[] = c.req
+    .valid("json")
+    .events.flatMap((e) =>
+      e.itemIds.map((itemId) => ({ requestId: e.requestId ?? null, userId: e.userId, itemId, type: e.type, ts: e.ts ?? now })),
+    );
   return c.json({ accepted: await recordEvents(c.env, rows) }, 200);
 });

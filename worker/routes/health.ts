@@ -17,7 +17,10 @@ export const health = new Hono<AppEnv>().get("/healthz", async (c) => {
     const model = await servingModel(c.env, activeVersion);
     const status = database === "ok" ? "ok" : "degraded";
     const { training } = model.manifest;
-    return c.json({ status, onnx: "ready", database, model: { version: model.version, source: model.source, dataset: training.dataset } }, database === "ok" ? 200 : 503);
+    return c.json(
+      { status, onnx: "ready", database, model: { version: model.version, source: model.source, dataset: training.dataset } },
+      database === "ok" ? 200 : 503,
+    );
   } catch (err) {
     return c.json({ status: "degraded", onnx: "error", database, error: causeMessage(err) }, 503);
   }

@@ -38,22 +38,26 @@ const ItemsWrite = z
       .array(
         z.object({
           id: ItemId,
-          features: z
-            .array(z.number().finite())
-            .min(1)
-            .optional()
-            .openapi({ description: "feature vector of the codebook's dimension (the manifest's featureDim); omit it to derive features from the content in `attributes` with the catalog's item encoder" }),
+          features: z.array(z.number().finite()).min(1).optional().openapi({
+            description:
+              "feature vector of the codebook's dimension (the manifest's featureDim); omit it to derive features from the content in `attributes` with the catalog's item encoder",
+          }),
           attributes: z
             .object({ genres: z.array(z.string()).optional(), tags: z.array(z.string()).optional() })
             .catchall(z.unknown())
             .optional()
-            .openapi({ description: "free-form; genres, tags and short attributes (year, key=value) are the content the item encoder reads" }),
+            .openapi({
+              description: "free-form; genres, tags and short attributes (year, key=value) are the content the item encoder reads",
+            }),
         }),
       )
       .min(1)
       .max(ITEM_WRITE_LIMIT),
   })
-  .refine((b) => new Set(b.items.map((i) => i.id)).size === b.items.length, { message: "item ids must be unique within a batch", path: ["items"] })
+  .refine((b) => new Set(b.items.map((i) => i.id)).size === b.items.length, {
+    message: "item ids must be unique within a batch",
+    path: ["items"],
+  })
   .openapi("ItemsWrite");
 
 const putRoute = createRoute({
@@ -64,7 +68,13 @@ const putRoute = createRoute({
   security: adminSecurity,
   request: { body: { content: { "application/json": { schema: ItemsWrite } }, required: true } },
   responses: {
-    200: json(z.object({ items: z.array(z.object({ id: z.string(), sid: z.array(z.number().int()), collision: z.number().int() })), codebook: z.string() }), "all items written (one transaction)"),
+    200: json(
+      z.object({
+        items: z.array(z.object({ id: z.string(), sid: z.array(z.number().int()), collision: z.number().int() })),
+        codebook: z.string(),
+      }),
+      "all items written (one transaction)",
+    ),
     ...authErrors,
     ...errorResponses,
   },
@@ -77,7 +87,12 @@ const deleteRoute = createRoute({
   middleware: [requireAdmin] as const,
   security: adminSecurity,
   request: { params: IdParam },
-  responses: { 200: json(z.object({ id: z.string(), status: z.literal("retired") }), "retired"), 404: json(ErrorBody, "no such item"), ...authErrors, ...errorResponses },
+  responses: {
+    200: json(z.object({ id: z.string(), status: z.literal("retired") }), "retired"),
+    404: json(ErrorBody, "no such item"),
+    ...authErrors,
+    ...errorResponses,
+  },
 });
 
 export const itemsRoutes = router();
@@ -91,7 +106,10 @@ itemsRoutes
   .openapi(searchRoute, async (c) => {
     const { q, limit } = c.req.valid("query");
     const found = await searchItems(c.env, q, limit);
-    return c.json({ items: found.map((i) => ({ id: i.id, sid: i.tokens, collision: i.collision, status: i.status, attributes: i.attributes })) }, 200);
+    return c.json(
+      { items: found.map((i) => ({ id: i.id, sid: i.tokens, collision: i.collision, status: i.status, attributes: i.attributes })) },
+      200,
+    );
   })
   .openapi(putRoute, async (c) => {
     const { items } = c.req.valid("json");
@@ -104,12 +122,14 @@ itemsRoutes
         throw new ApiError(400, "invalid_request", message, { issues: [{ path: `items.${n}.${path}`, message }] });
       };
       if (item.features !== undefined) {
-        if (item.features.length !== codebook.dim) fail("features", `has ${item.features.length} values, the codebook encodes ${codebook.dim}`);
+        if (item.features.length !== codebook.dim)
+          fail("features", `has ${item.features.length} values, the codebook encodes ${codebook.dim}`);
         return { ...item, features: item.features };
       }
-      if (!encoder || encoder.kind !== "content") return fail("features", "required: this catalog has no content item encoder");
+      if (encoder?.kind !== "content") return fail("features", "required: this catalog has no content item encoder");
       const meta = { genres: item.attributes?.genres ?? [], tags: item.attributes?.tags ?? [], attributes: item.attributes ?? {} };
-      if (!knowsContent(encoder, meta)) fail("attributes", "none of its genres, tags or attributes are known to the item encoder; give features instead");
+      if (!knowsContent(encoder, meta))
+        fail("attributes", "none of its genres, tags or attributes are known to the item encoder; give features instead");
       return { ...item, features: Array.from(encodeItemContent(encoder, meta)) };
     });
     return c.json({ items: await upsertItems(c.env, codebook, writes), codebook: codebook.version }, 200);

@@ -23,9 +23,18 @@ export const recommend = router().openapi(route, async (c) => {
   const { levels, vocab } = model.manifest;
   const top = decodeTopK(logProbs, levels, vocab, index, body.k, excluded);
   const t0 = performance.now();
-  const attributes = await itemAttributes(c.env, top.map((t) => t.id));
+  const attributes = await itemAttributes(
+    c.env,
+    top.map((t) => t.id),
+  );
   ctx.timings.d1 += performance.now() - t0;
-  const items = top.map((t) => ({ id: t.id, score: t.score, sid: t.tokens, collision: t.collision, attributes: attributes.get(t.id) ?? {} }));
+  const items = top.map((t) => ({
+    id: t.id,
+    score: t.score,
+    sid: t.tokens,
+    collision: t.collision,
+    attributes: attributes.get(t.id) ?? {},
+  }));
   c.header("server-timing", serverTiming(ctx.timings, start));
   return c.json({ items, unknownHistory: ctx.unknownHistory, model: model.version }, 200);
 });

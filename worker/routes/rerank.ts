@@ -28,7 +28,7 @@ export const rerank = router().openapi(route, async (c) => {
   const k = body.k ?? rankable.length;
   const base = { unknown, retired, unknownHistory: ctx.unknownHistory };
 
-  let scored;
+  let scored: Awaited<ReturnType<typeof score>>;
   try {
     scored = await score(c.env, ctx);
   } catch (err) {
