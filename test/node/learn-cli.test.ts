@@ -40,7 +40,9 @@ describe("train / evaluate / pipeline CLI errors", () => {
     );
     expect(loss.status).toBe(1);
     // commander's .choices(): the error line, then the command's usage
-    expect(loss.stderr.split("\n")[0]).toBe("error: option '--hpn-loss <kind>' argument 'items' is invalid. Allowed choices are catalog, tokens.");
+    expect(loss.stderr.split("\n")[0]).toBe(
+      "error: option '--hpn-loss <kind>' argument 'items' is invalid. Allowed choices are catalog, tokens.",
+    );
     const pop = run(
       "evaluate",
       "--data",
