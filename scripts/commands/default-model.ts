@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { buildDefaultModel } from "../export/default-model";
 import { initBackend } from "../model/backend";
-import { int } from "./flags";
+import { nonNegativeInt } from "./flags";
 import { progressBar } from "./progress-bar";
 
 interface DefaultModelFlags {
@@ -22,9 +22,9 @@ export function register(program: Command): void {
     .option("--out <dir>", "where the committed default lives", "model/default")
     .option("--work <dir>", "intermediate files (SID artifacts, checkpoint)", "runs/default-model")
     .option("--data <spec>", "synthetic spec (see hsrl sids)", "synthetic")
-    .option("--steps <n>", "supervised training steps", int("steps"), 600)
-    .option("--histories <n>", "held-out histories for the parity check", int("histories"), 1000)
-    .option("--seed <n>", "seed for data, SIDs, init and training", int("seed"), 1)
+    .option("--steps <n>", "supervised training steps", nonNegativeInt("steps"), 600)
+    .option("--histories <n>", "held-out histories for the parity check", nonNegativeInt("histories"), 1000)
+    .option("--seed <n>", "seed for data, SIDs, init and training", nonNegativeInt("seed"), 1)
     .option("--created-at <iso>", "fixed created_at (default: now)")
     .action(async (o: DefaultModelFlags) => {
       const t0 = performance.now();

@@ -11,7 +11,7 @@ import { runExperiment } from "../learn/experiment";
 import { writeReport } from "../learn/report";
 import { initBackend } from "../model/backend";
 import { holdoutSids } from "../sids/holdout";
-import { fraction, int } from "./flags";
+import { fraction, nonNegativeInt } from "./flags";
 import { addLearningOptions, experimentConfigFrom, type LearningFlags } from "./learning-options";
 import { progressBar } from "./progress-bar";
 
@@ -44,7 +44,7 @@ export function register(program: Command): void {
     program.command("evaluate").description("train and evaluate every policy over several seeds; writes eval.json, eval.md, SVG curves"),
   )
     .option("--seeds <list>", "comma-separated seeds", "1,2,3")
-    .option("--episodes <n>", "simulated episodes per seed and policy", int("episodes"), 500)
+    .option("--episodes <n>", "simulated episodes per seed and policy", nonNegativeInt("episodes"), 500)
     .option("--holdout <x>", "share of items held out of all training (dynamic catalog)", fraction("holdout"), 0.15)
     .option("--policies <list>", `comma-separated subset of ${POLICY_NAMES.join(",")}`, POLICY_NAMES.join(","))
     .option("--budget-note <text>", "one line describing the budget, printed at the top of eval.md")

@@ -11,7 +11,7 @@ import { exportHpn } from "../export/export";
 import { datasetHeldOut, randomHeldOut } from "../export/heldout";
 import type { HeldOutHistories } from "../export/parity";
 import { loadCodebookFile, readSidTokens } from "../sids/table";
-import { integer, num } from "./flags";
+import { signedInt, num } from "./flags";
 
 export function register(program: Command): void {
   program
@@ -20,22 +20,22 @@ export function register(program: Command): void {
     .option("--checkpoint <dir>", "HPN checkpoint dir (hpn.json + hpn.weights.bin)")
     .requiredOption("--out <dir>", "output directory")
     .option("--codebook <file>", "codebook.json the SIDs were built with (recorded in the manifest)")
-    .option("--histories <n>", "held-out histories for the parity check", integer("histories"), 1000)
+    .option("--histories <n>", "held-out histories for the parity check", signedInt("histories"), 1000)
     .option("--data <path>", "dataset for held-out histories (test split) and NDCG@10; needs --format and --sid-table")
     .addOption(new Option("--format <format>", "dataset format").choices(DATASET_FORMATS))
     .option("--sid-table <file>", "SID table JSON: [{id, tokens|sid}] for the dataset's items")
     .addOption(new Option("--serve <variant>", "which file the manifest serves").choices(["int8", "fp32"]).default("int8"))
     .option("--random", "export a randomly initialised HPN (no checkpoint)")
-    .option("--levels <n>", "L (with --random)", integer("levels"), 3)
-    .option("--vocab <n>", "V (with --random)", integer("vocab"), 64)
-    .option("--history-length <n>", "H (with --random)", integer("history-length"), DEFAULT_HPN_CONFIG.historyLength)
-    .option("--d-model <n>", "d_model (with --random)", integer("d-model"), DEFAULT_HPN_CONFIG.dModel)
-    .option("--heads <n>", "attention heads (with --random)", integer("heads"), DEFAULT_HPN_CONFIG.heads)
-    .option("--layers <n>", "transformer layers (with --random)", integer("layers"), DEFAULT_HPN_CONFIG.layers)
-    .option("--ff <n>", "feed-forward width (with --random)", integer("ff"), DEFAULT_HPN_CONFIG.ff)
+    .option("--levels <n>", "L (with --random)", signedInt("levels"), 3)
+    .option("--vocab <n>", "V (with --random)", signedInt("vocab"), 64)
+    .option("--history-length <n>", "H (with --random)", signedInt("history-length"), DEFAULT_HPN_CONFIG.historyLength)
+    .option("--d-model <n>", "d_model (with --random)", signedInt("d-model"), DEFAULT_HPN_CONFIG.dModel)
+    .option("--heads <n>", "attention heads (with --random)", signedInt("heads"), DEFAULT_HPN_CONFIG.heads)
+    .option("--layers <n>", "transformer layers (with --random)", signedInt("layers"), DEFAULT_HPN_CONFIG.layers)
+    .option("--ff <n>", "feed-forward width (with --random)", signedInt("ff"), DEFAULT_HPN_CONFIG.ff)
     .option("--tau <x>", "head temperature (with --random)", num("tau"), DEFAULT_HPN_CONFIG.tau)
     .option("--no-residual", "ablation: every head reads c_0 (with --random)")
-    .option("--seed <n>", "seed for --random weights and random histories", integer("seed"), 1)
+    .option("--seed <n>", "seed for --random weights and random histories", signedInt("seed"), 1)
     .option("--created-at <iso>", "fixed created_at (reproducible manifests)")
     .action(async (o) => {
       await initBackend();

@@ -7,8 +7,9 @@ function parse(name: string, v: string, ok: (x: number) => boolean, what: string
   return x;
 }
 
-export const int = (name: string) => (v: string) => parse(name, v, (x) => Number.isInteger(x) && x >= 0, "a non-negative integer");
-export const integer = (name: string) => (v: string) => parse(name, v, Number.isInteger, "an integer");
+export const nonNegativeInt = (name: string) => (v: string) =>
+  parse(name, v, (x) => Number.isInteger(x) && x >= 0, "a non-negative integer");
+export const signedInt = (name: string) => (v: string) => parse(name, v, Number.isInteger, "an integer");
 export const intIn = (name: string, min: number, max: number) => (v: string) =>
   parse(name, v, (x) => Number.isInteger(x) && x >= min && x <= max, `an integer in ${min}..${max}`);
 export const num = (name: string) => (v: string) => parse(name, v, Number.isFinite, "a number");

@@ -5,7 +5,7 @@ import { DATASET_FORMATS, type DatasetFormat } from "../data/dataset";
 import type { HpnLoss } from "../learn/actors";
 import { defaultExperimentConfig, type ExperimentConfig } from "../learn/config";
 import type { SidSource } from "../sids/table";
-import { fraction, int, num } from "./flags";
+import { fraction, nonNegativeInt, num } from "./flags";
 
 export interface LearningFlags {
   data: string;
@@ -36,19 +36,19 @@ export function addLearningOptions(c: Command): Command {
     .requiredOption("--data <path>", "dataset path (a directory for MovieLens formats, a spec for synthetic)")
     .addOption(new Option("--format <format>", "dataset format").choices(DATASET_FORMATS).makeOptionMandatory())
     .requiredOption("--out <dir>", "output directory")
-    .option("--seed <n>", "seed (everything is reproducible from it)", int("seed"), 1)
-    .option("--steps <n>", "gradient steps per learned policy", int("steps"), 600)
-    .option("--batch <n>", "batch size (users per RL step, examples per BC step)", int("batch"), 64)
+    .option("--seed <n>", "seed (everything is reproducible from it)", nonNegativeInt("seed"), 1)
+    .option("--steps <n>", "gradient steps per learned policy", nonNegativeInt("steps"), 600)
+    .option("--batch <n>", "batch size (users per RL step, examples per BC step)", nonNegativeInt("batch"), 64)
     .option("--warm-start <x>", "share of the steps spent on behaviour cloning before A2C", num("warm-start"), 0.3)
     .option("--bc-weight <x>", "weight of the BC auxiliary loss during A2C", num("bc-weight"), 0.5)
     .option("--actor-lr <x>", "actor learning rate", num("actor-lr"), 1e-3)
     .option("--critic-lr <x>", "critic learning rate", num("critic-lr"), 1e-3)
     .option("--entropy <x>", "entropy bonus coefficient", num("entropy"), 0.1)
     .option("--gamma <x>", "discount", num("gamma"), 0.9)
-    .option("--slate <n>", "slate size K", int("slate"), 10)
-    .option("--history <n>", "history length H", int("history"), 50)
-    .option("--levels <n>", "SID levels L (when SIDs are built here)", int("levels"), 3)
-    .option("--vocab <n>", "codebook size V (when SIDs are built here; default from catalog size)", int("vocab"))
+    .option("--slate <n>", "slate size K", nonNegativeInt("slate"), 10)
+    .option("--history <n>", "history length H", nonNegativeInt("history"), 50)
+    .option("--levels <n>", "SID levels L (when SIDs are built here)", nonNegativeInt("levels"), 3)
+    .option("--vocab <n>", "codebook size V (when SIDs are built here; default from catalog size)", nonNegativeInt("vocab"))
     .option("--positive <x>", "rated data: positive iff rating >= this", num("positive"), 4)
     .option(
       "--sid-popularity <w>",
@@ -56,13 +56,13 @@ export function addLearningOptions(c: Command): Command {
       fraction("sid-popularity"),
       0.5,
     )
-    .option("--response-epochs <n>", "response model epochs", int("response-epochs"), 3)
+    .option("--response-epochs <n>", "response model epochs", nonNegativeInt("response-epochs"), 3)
     .addOption(
       new Option("--hpn-loss <kind>", 'HPN losses over "catalog" (log π of the catalog policy) or "tokens" (per-level NLL)')
         .choices(["catalog", "tokens"])
         .default("catalog"),
     )
-    .option("--threads <n>", "tfjs-wasm threads", int("threads"), 1);
+    .option("--threads <n>", "tfjs-wasm threads", nonNegativeInt("threads"), 1);
 }
 
 export function experimentConfigFrom(o: LearningFlags): ExperimentConfig {

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { loadDataset } from "../data/load";
 import { runPipeline } from "../export/pipeline";
 import { initBackend } from "../model/backend";
-import { int } from "./flags";
+import { nonNegativeInt } from "./flags";
 import { experimentConfigFrom, sidSourceFrom } from "./learning-options";
 import { progressBar } from "./progress-bar";
 import { addTrainOptions, type TrainFlags } from "./train";
@@ -12,7 +12,7 @@ export function register(program: Command): void {
   addTrainOptions(
     program.command("pipeline").description("sids -> train (response model + HSRL) -> export (fp32 + int8 ONNX, manifest, parity)"),
   )
-    .option("--histories <n>", "held-out histories for the export parity check", int("histories"), 1000)
+    .option("--histories <n>", "held-out histories for the export parity check", nonNegativeInt("histories"), 1000)
     .action(async (o: TrainFlags & { histories: number }) => {
       const t0 = performance.now();
       await initBackend({ threads: o.threads || 1 });

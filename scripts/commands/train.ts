@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { loadDataset } from "../data/load";
 import { trainHsrl } from "../learn/train-hsrl";
 import { initBackend } from "../model/backend";
-import { int } from "./flags";
+import { nonNegativeInt } from "./flags";
 import { addLearningOptions, experimentConfigFrom, sidSourceFrom, type LearningFlags } from "./learning-options";
 import { progressBar } from "./progress-bar";
 
@@ -17,8 +17,8 @@ export interface TrainFlags extends LearningFlags {
 /** Train options that pipeline shares. */
 export function addTrainOptions(c: Command): Command {
   return addLearningOptions(c)
-    .option("--episodes <n>", "simulated episodes for the closing evaluation", int("episodes"), 500)
-    .option("--checkpoint-every <n>", "save training progress every n steps", int("checkpoint-every"), 100)
+    .option("--episodes <n>", "simulated episodes for the closing evaluation", nonNegativeInt("episodes"), 500)
+    .option("--checkpoint-every <n>", "save training progress every n steps", nonNegativeInt("checkpoint-every"), 100)
     .option("--resume", "continue an interrupted training (and reuse its response model)");
 }
 
