@@ -71,6 +71,7 @@ export function register(program: Command): void {
           seed: o.seed,
           popularityWeight: cfg.sidPopularity,
           popularity: ep.trainPositiveCount,
+          inTrain: ep.inTrain,
         });
         const report = runExperiment(dataset, sids, cfg, path.join(o.out, "work"), sids.features, progress);
         stop();

@@ -8,6 +8,7 @@ import type { EpisodeConfig } from "./episodes";
 import { DEFAULT_RESPONSE_TRAIN, type ResponseTrainConfig } from "./response-trainer";
 import { DEFAULT_SIMULATOR, type SimulatorConfig } from "./simulator";
 
+// random is the floor, oracle (greedy top-K by the simulator's own click probability) the ceiling.
 // hsrl-ar / hpn-sl-ar: the autoregressive HPN (each level refined by the chosen token; actors.ts), with A2C + MLC or
 // supervised only. It is trained and evaluated here; the ONNX contract (prefix-independent levels) cannot serve it yet.
 export const POLICY_NAMES = [
@@ -21,6 +22,7 @@ export const POLICY_NAMES = [
   "hpn-sl",
   "hsrl-ar",
   "hpn-sl-ar",
+  "oracle", // last: a learner's training stream derives from its index here (learner.ts streamSeedOf)
 ] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 

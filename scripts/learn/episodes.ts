@@ -41,6 +41,7 @@ export interface Episodes {
   timelines: Timeline[]; // index = user
   heldOut: Uint8Array; // 1 = item hidden from policy training; added back only at evaluation
   trainPositiveCount: Float64Array; // per item, positives in the train split (popularity; 0 for held-out items)
+  inTrain: Uint8Array; // per dataset interaction: 1 if it falls in its user's train split (what features may read)
   positiveRate: number; // share of positive interactions over all logs
 }
 
@@ -66,6 +67,7 @@ export function buildEpisodes(dataset: Dataset, config: Partial<EpisodeConfig> =
     perUser[x.user].push(i); // interactions are sorted by ts, so each list is time-ordered
   });
   let positives = 0;
+  const inTrain = new Uint8Array(dataset.interactions.length);
   const timelines: Timeline[] = perUser.map((idx, user) => {
     const n = idx.length;
     const items = new Int32Array(n);
@@ -84,6 +86,7 @@ export function buildEpisodes(dataset: Dataset, config: Partial<EpisodeConfig> =
       valEnd = n - nTest;
       trainEnd = Math.max(1, valEnd - nVal);
     }
+    for (let k = 0; k < trainEnd; k++) inTrain[idx[k]] = 1;
     return { user, items, labels, trainEnd, valEnd };
   });
 
@@ -105,6 +108,7 @@ export function buildEpisodes(dataset: Dataset, config: Partial<EpisodeConfig> =
     timelines,
     heldOut,
     trainPositiveCount,
+    inTrain,
     positiveRate: positives / dataset.interactions.length,
   };
 }

@@ -9,25 +9,16 @@ import type { Progress } from "../util/progress";
 import { Rng } from "../util/rng";
 import type { StepLog } from "./a2c";
 import { simulatorConfig, type ExperimentConfig } from "./config";
-import type { OfflineResult, OnlineResult } from "./evaluate";
 import { disposeLearner, evaluateLearner, trainLearner, type TrainedLearner } from "./learner";
-import type { MeanCi } from "./metrics";
-import { ActorPolicy, PopularPolicy, RandomPolicy, type Policy } from "./policies";
+import { compare, seedResult, type PairedDifference, type PolicySummary, type SeedResult } from "./seed-stats";
+import { ActorPolicy, OraclePolicy, PopularPolicy, RandomPolicy, type Policy } from "./policies";
+import { ResponseClickModel } from "./simulator";
 import { buildWorld } from "./world";
 
-export interface PolicyReport {
-  totalReward: MeanCi;
-  depth: MeanCi;
-  clickRate: number;
-  recall10: number;
-  ndcg10: number;
-  newItemShare: number;
-  newItemClickShare: number;
-  perSeed: { seed: number; online: OnlineResult; offline: OfflineResult; trainSeconds: number }[];
-}
-
 export interface EvalReport {
-  policies: Record<string, PolicyReport>;
+  policies: Record<string, PolicySummary>; // seed-level figures (learn/seed-stats.ts)
+  paired: Record<string, PairedDifference>; // "hsrl-vs-<policy>": per-seed differences in total reward
+  oracle?: PolicySummary; // the ceiling, when it ran
   responseModelAUC: number;
   seconds: number;
   config: Record<string, unknown>;
@@ -51,6 +42,7 @@ export function runExperiment(
   const world = buildWorld(dataset, cfg, { dir, features, progress });
   const report: EvalReport = {
     policies: {},
+    paired: {},
     responseModelAUC: world.responseAuc,
     seconds: 0,
     config: {},
@@ -58,20 +50,21 @@ export function runExperiment(
     msPerStep: {},
     levelWeights: {},
   };
-  const perSeed = new Map<string, PolicyReport["perSeed"]>();
+  const perSeed = new Map<string, SeedResult[]>();
   for (const seed of cfg.seeds) {
     for (const name of cfg.policies) {
       let policy: Policy;
       let trained: TrainedLearner | null = null;
       if (name === "random") policy = new RandomPolicy(world.episodes.numItems, new Rng(seed * 7 + 1));
       else if (name === "popular") policy = new PopularPolicy(world.episodes.trainPositiveCount);
+      else if (name === "oracle") policy = new OraclePolicy(new ResponseClickModel(world.response!));
       else {
         trained = trainLearner({ name, seed, dir: dir ? path.join(dir, "runs", `seed-${seed}`, name) : null, progress }, cfg, sids, world);
         policy = new ActorPolicy(name, trained.actor);
       }
       const { online, offline } = evaluateLearner(policy, cfg, world, { seed, episodes: cfg.episodesPerSeed, progress });
       if (!perSeed.has(name)) perSeed.set(name, []);
-      perSeed.get(name)!.push({ seed, online: online!, offline, trainSeconds: trained?.seconds ?? 0 });
+      perSeed.get(name)!.push(seedResult(seed, online!, offline, trained?.seconds ?? 0));
       if (trained) {
         (report.curves[name] ??= []).push({ seed, log: trained.log });
         report.msPerStep[name] = trained.msPerStep;
@@ -80,7 +73,8 @@ export function runExperiment(
       }
     }
   }
-  for (const [name, runs] of perSeed) report.policies[name] = aggregate(runs);
+  const { policies, paired } = compare(perSeed);
+  Object.assign(report, { policies, paired, oracle: policies.oracle });
   report.seconds = (performance.now() - t0) / 1000;
   report.config = {
     dataset: dataset.name,
@@ -103,32 +97,4 @@ export function runExperiment(
   };
   world.response?.dispose();
   return report;
-}
-
-function aggregate(runs: PolicyReport["perSeed"]): PolicyReport {
-  // The CI is over all episodes of all seeds pooled (so it includes the spread between seeds' trained policies);
-  // per-seed numbers are kept beside it.
-  const mean = (f: (r: PolicyReport["perSeed"][number]) => number) => runs.reduce((a, r) => a + f(r), 0) / runs.length;
-  const pooled = (k: "totalReward" | "depth"): MeanCi => {
-    const n = runs.reduce((a, r) => a + r.online.episodes, 0);
-    const m = runs.reduce((a, r) => a + r.online[k].mean * r.online.episodes, 0) / n;
-    // per-seed variance back from its CI half-width: sd² = (h / 1.96)² · n_i
-    const v =
-      runs.reduce((a, r) => {
-        const sd2 = ((r.online[k].ci95[1] - r.online[k].mean) / 1.96) ** 2 * r.online.episodes;
-        return a + r.online.episodes * (sd2 + (r.online[k].mean - m) ** 2);
-      }, 0) / n;
-    const h = 1.96 * Math.sqrt(v / n);
-    return { mean: m, ci95: [m - h, m + h] };
-  };
-  return {
-    totalReward: pooled("totalReward"),
-    depth: pooled("depth"),
-    clickRate: mean((r) => r.online.clickRate),
-    recall10: mean((r) => r.offline.recall10),
-    ndcg10: mean((r) => r.offline.ndcg10),
-    newItemShare: mean((r) => r.online.newItemShare),
-    newItemClickShare: mean((r) => r.online.newItemClickShare),
-    perSeed: runs,
-  };
 }

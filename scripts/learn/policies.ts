@@ -2,6 +2,7 @@
 // top-K scores over the active catalog, never repeating an item already in the user's history; exploration during
 // training samples K items without replacement by the Gumbel-top-k trick on the same scores (scores = log-probs).
 import { actorItemScores, type Actor } from "./actors";
+import type { ResponseClickModel } from "./simulator";
 import type { Rng } from "../util/rng";
 
 export interface Policy {
@@ -30,6 +31,18 @@ export class RandomPolicy implements Policy {
     const s = new Float32Array(histories.length * this.numItems);
     for (let i = 0; i < s.length; i++) s[i] = this.rng.next();
     return s;
+  }
+}
+
+/**
+ * The ceiling: greedy top-K by the simulator's own click probability for the user's history (its logit, the same
+ * order). No learned policy can do better in expectation on a single step; it bounds what the simulator allows.
+ */
+export class OraclePolicy implements Policy {
+  readonly name = "oracle";
+  constructor(private readonly clickModel: ResponseClickModel) {}
+  scores(histories: number[][]): Float32Array {
+    return this.clickModel.itemLogits(histories);
   }
 }
 

@@ -84,14 +84,31 @@ export function evalMarkdown(r: EvalReport, budgetNote: string): string {
   lines.push(`# HSRL evaluation: ${String(c.dataset)}`, "");
   lines.push(budgetNote, "");
   lines.push(`Response model (simulator) validation AUC: **${f(r.responseModelAUC)}**. Wall time: ${(r.seconds / 60).toFixed(1)} min.`, "");
-  lines.push("| policy | total reward (95% CI) | depth (95% CI) | click rate | Recall@10 | NDCG@10 | new-item share (shown / clicks) |");
-  lines.push("|---|---|---|---|---|---|---|");
+  const seeds = (r.config.seeds as number[] | undefined)?.length ?? 0;
+  lines.push(
+    `Every figure is a mean over ${seeds} seeds (one trained policy per seed); intervals are 95% t-intervals over the seed means. ` +
+      "Normalised reward is (R - R_random) / (R_oracle - R_random): random is the floor, the oracle (greedy top-K by the " +
+      "simulator's own click probability) the ceiling.",
+    "",
+  );
+  lines.push(
+    "| policy | total reward (95% CI over seeds) | normalised | depth (95% CI) | click rate | Recall@10 | NDCG@10 | new-item share (shown / clicks) |",
+  );
+  lines.push("|---|---|---|---|---|---|---|---|");
+  const ci = (m: { mean: number; ci95: [number, number] }, d = 2) => `${f(m.mean, d)} [${f(m.ci95[0], d)}, ${f(m.ci95[1], d)}]`;
   for (const [name, p] of Object.entries(r.policies)) {
     lines.push(
-      `| ${name} | ${f(p.totalReward.mean, 2)} [${f(p.totalReward.ci95[0], 2)}, ${f(p.totalReward.ci95[1], 2)}] | ` +
-        `${f(p.depth.mean, 2)} [${f(p.depth.ci95[0], 2)}, ${f(p.depth.ci95[1], 2)}] | ${f(p.clickRate)} | ${f(p.recall10)} | ` +
-        `${f(p.ndcg10)} | ${f(p.newItemShare)} / ${f(p.newItemClickShare)} |`,
+      `| ${name} | ${ci(p.totalReward)} | ${p.normalisedReward === undefined ? "n/a" : f(p.normalisedReward)} | ${ci(p.depth)} | ` +
+        `${f(p.clickRate)} | ${f(p.recall10)} | ${f(p.ndcg10)} | ${f(p.newItemShare)} / ${f(p.newItemClickShare)} |`,
     );
+  }
+  if (Object.keys(r.paired).length) {
+    lines.push("", "Paired differences in total reward (HSRL minus each policy, over the seeds both ran):", "");
+    lines.push("| comparison | mean difference | 95% CI | CI excludes 0 |", "|---|---|---|---|");
+    for (const [name, d] of Object.entries(r.paired)) {
+      const excludes = d.ci95[0] > 0 ? "yes, HSRL ahead" : d.ci95[1] < 0 ? "yes, HSRL behind" : Number.isFinite(d.ci95[0]) ? "no" : "n/a";
+      lines.push(`| ${name} | ${f(d.mean, 3)} | [${f(d.ci95[0], 3)}, ${f(d.ci95[1], 3)}] | ${excludes} |`);
+    }
   }
   const hs = r.policies.hsrl;
   const best = Math.max(r.policies.sl?.totalReward.mean ?? -Infinity, r.policies["flat-a2c"]?.totalReward.mean ?? -Infinity);
@@ -114,11 +131,7 @@ export function evalMarkdown(r: EvalReport, budgetNote: string): string {
   }
   lines.push("", "Per seed (total reward, depth, NDCG@10):", "");
   for (const [name, p] of Object.entries(r.policies)) {
-    lines.push(
-      `- ${name}: ${p.perSeed
-        .map((s) => `seed ${s.seed}: ${f(s.online.totalReward.mean, 2)}, ${f(s.online.depth.mean, 2)}, ${f(s.offline.ndcg10)}`)
-        .join("; ")}`,
-    );
+    lines.push(`- ${name}: ${p.perSeed.map((s) => `seed ${s.seed}: ${f(s.totalReward, 2)}, ${f(s.depth, 2)}, ${f(s.ndcg10)}`).join("; ")}`);
   }
   lines.push(
     "",

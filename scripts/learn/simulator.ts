@@ -1,10 +1,10 @@
 // The user simulator (HAC-style, arXiv 2302.03431): a batch of B users, each shown a slate of K items per step.
 //   click_k ~ Bernoulli(p_k), p_k = sigmoid(response-model logit(history, item_k))
 //   reward  = (Σ_k [click_k ? 1 : nonClickReward]) / K          (mean feedback, -0.1 per non-click)
-//   temper -= (1 - clickRate)·K + 1  (= non-clicks + 1);  the user leaves when temper <= 0  (temper starts at 20)
+//   temper -= (1 - reward)·K + 1  (= 1.1 · non-clicks + 1 with -0.1 per non-click); the user leaves when temper < 1
 //   history <- history + clicked items (newest last, trimmed to H)
-// With K = 10: all clicks cost 1 temper per step, so depth <= 20 and total reward <= 20. Temper is an integer, so
-// "leave when <= 0" is the same rule as the authors' "< 1".
+// The leave rule is the authors' (their environment's temper update uses the step's reward, its -0.1 per non-click
+// included). With K = 10 all clicks cost 1 temper per step, so depth <= 20 and total reward <= 20.
 import * as tf from "@tensorflow/tfjs";
 import { itemHistoryBatch } from "./episodes";
 import type { Rng } from "../util/rng";
@@ -39,6 +39,29 @@ export class ResponseClickModel implements ClickModel {
       );
       return tf.sigmoid(z).dataSync() as Float32Array;
     });
+  }
+
+  /**
+   * The simulator's click logit of every item for each history [B*N] (the oracle ranks by it). Scored in blocks of
+   * items, so memory stays at B x block x hidden whatever the catalog size.
+   */
+  itemLogits(histories: number[][], block = 1024): Float32Array {
+    const H = this.model.config.historyLength;
+    const N = this.model.config.numItems;
+    const B = histories.length;
+    const { items, length } = itemHistoryBatch(histories, H, N);
+    const out = new Float32Array(B * N);
+    const hist = tf.tensor2d(items, [B, H], "int32");
+    const len = tf.tensor1d(length, "int32");
+    for (let s = 0; s < N; s += block) {
+      const n = Math.min(block, N - s);
+      const slate = new Int32Array(B * n);
+      for (let b = 0; b < B; b++) for (let j = 0; j < n; j++) slate[b * n + j] = s + j;
+      const z = tf.tidy(() => this.model.slateLogits(hist, len, tf.tensor2d(slate, [B, n], "int32")).dataSync() as Float32Array);
+      for (let b = 0; b < B; b++) out.set(z.subarray(b * n, (b + 1) * n), b * N + s);
+    }
+    tf.dispose([hist, len]);
+    return out;
   }
 }
 
@@ -105,14 +128,14 @@ export class UserBatch {
         }
       }
       reward[b] = (n + nonClickReward * (K - n)) / K;
-      this.temper[b] -= K - n + 1; // = (1 - clickRate)·K + 1, kept in integers
+      this.temper[b] -= (1 - reward[b]) * K + 1;
       this.depth[b]++;
       this.totalReward[b] += reward[b];
       this.clickCount[b] += n;
       const h = this.histories[b].slice();
       for (let k = 0; k < K; k++) if (clicks[b * K + k]) h.push(slates[b * K + k]);
       this.histories[b] = h.length > H ? h.slice(h.length - H) : h;
-      if (this.temper[b] <= 0) this.done[b] = 1;
+      if (this.temper[b] < 1) this.done[b] = 1;
       done[b] = this.done[b];
     }
     return { reward, clicks, done };

@@ -1,4 +1,6 @@
-// SIDs for the dynamic-catalog experiment (`evaluate`). Held-out items must be NEW to everything learned:
+// SIDs for the dynamic-catalog experiment (`evaluate`). Item features read the train split only (`inTrain`): the
+// validation and test interactions the policies are judged on must not shape the SIDs or the simulator's item vectors.
+// Held-out items must be NEW to everything learned:
 //  - their interactions are removed before the item features are computed, so a held-out item's vector comes from its
 //    content only (genres and tags), as a freshly added item's would;
 //  - the codebook is fitted on the other items only, and the held-out items then get their SIDs from that fixed
@@ -22,6 +24,7 @@ export interface HoldoutSidOptions {
   seed: number;
   popularityWeight?: number; // share of squared norm given to the popularity coordinate (0 = none)
   popularity?: Float64Array; // per item, positives in the train split (needed when popularityWeight > 0)
+  inTrain?: Uint8Array; // per interaction, 1 = in the train split (features read only those); default: all
   progress?: Progress;
 }
 
@@ -30,7 +33,10 @@ export async function holdoutSids(
   heldOut: Uint8Array,
   o: HoldoutSidOptions,
 ): Promise<SidInputs & { codebook: Codebook; features: Float32Array[] }> {
-  const visible: Dataset = { ...dataset, interactions: dataset.interactions.filter((x) => !heldOut[x.item]) };
+  const visible: Dataset = {
+    ...dataset,
+    interactions: dataset.interactions.filter((x, i) => !heldOut[x.item] && (!o.inTrain || o.inTrain[i])),
+  };
   const feats = itemFeatures(visible, { dim: o.dim, seed: o.seed });
   const trainIdx = feats.vectors.map((_, i) => i).filter((i) => !heldOut[i]);
   const size = o.size ?? defaultCodebookSize(trainIdx.length);

@@ -22,7 +22,7 @@ describe("train / evaluate / pipeline CLI errors", () => {
     );
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe(
-      'error: --policies: unknown policy "nope" (known: random, popular, sl, flat-a2c, hsrl, hsrl-no-residual, hsrl-no-mlc, hpn-sl, hsrl-ar, hpn-sl-ar)',
+      'error: --policies: unknown policy "nope" (known: random, popular, sl, flat-a2c, hsrl, hsrl-no-residual, hsrl-no-mlc, hpn-sl, hsrl-ar, hpn-sl-ar, oracle)',
     );
   });
 

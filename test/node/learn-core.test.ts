@@ -85,12 +85,12 @@ describe("simulator", () => {
     expect(u.histories[0]).toEqual([195, 196, 197, 198, 199]); // clicked items appended, trimmed to H = 5
   });
 
-  it("no clicks: reward -0.1, temper drops by K + 1 = 11, so the user leaves after 2 steps", () => {
+  it("no clicks: reward -0.1, temper drops by (1 + 0.1)·K + 1 = 12, so the user leaves after 2 steps", () => {
     const u = new UserBatch(1, sim, fixedClicks(0), new Rng(1));
     u.reset(0, 0, [7]);
     const r1 = u.step(Int32Array.from({ length: 10 }, (_, k) => k));
     expect(r1.reward[0]).toBeCloseTo(-0.1, 6);
-    expect(u.temper[0]).toBe(9);
+    expect(u.temper[0]).toBeCloseTo(8, 5);
     expect(r1.done[0]).toBe(0);
     const r2 = u.step(Int32Array.from({ length: 10 }, (_, k) => k));
     expect(r2.done[0]).toBe(1);
@@ -98,14 +98,14 @@ describe("simulator", () => {
     expect(u.histories[0]).toEqual([7]);
   });
 
-  it("mixed clicks: reward = (clicks - 0.1 non-clicks) / K and temper -= non-clicks + 1", () => {
+  it("mixed clicks: reward = (clicks - 0.1 non-clicks) / K and temper -= (1 - reward)·K + 1", () => {
     const half: ClickModel = { clickProbs: (_h, s) => Float32Array.from(s, (_, i) => (i % 2 === 0 ? 1 : 0)) };
     const u = new UserBatch(2, sim, half, new Rng(1));
     u.reset(0, 0, []);
     u.reset(1, 1, []);
     const r = u.step(Int32Array.from({ length: 20 }, (_, k) => k));
     expect(r.reward[0]).toBeCloseTo((5 - 0.5) / 10, 6);
-    expect(u.temper[0]).toBe(20 - 6);
+    expect(u.temper[0]).toBeCloseTo(20 - (1.1 * 5 + 1), 5);
     expect(u.histories[0]).toEqual([0, 2, 4, 6, 8]);
   });
 

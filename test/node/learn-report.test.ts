@@ -25,20 +25,34 @@ describe("evaluation report", () => {
     cfg.response = { ...cfg.response, dim: 16, hidden: 16, epochs: 1 };
     cfg.train = { ...cfg.train, steps: 10, batchSize: 16, warmStartFraction: 0.3 };
     cfg.episodes = { holdoutFraction: 0.2 };
-    cfg.seeds = [1];
+    cfg.seeds = [1, 2];
     cfg.episodesPerSeed = 20;
-    cfg.policies = ["random", "popular", "sl", "hsrl"];
+    cfg.policies = ["random", "oracle", "popular", "sl", "hsrl"];
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hsrl-eval-"));
     const r = runExperiment(ds, { ...plantedSids(60), codebookVersion: "test" }, cfg, path.join(dir, "work"));
     writeReport(dir, r, "Budget: test");
     const json = JSON.parse(fs.readFileSync(path.join(dir, "eval.json"), "utf8"));
-    expect(Object.keys(json.policies)).toEqual(["random", "popular", "sl", "hsrl"]);
+    expect(Object.keys(json.policies)).toEqual(["random", "oracle", "popular", "sl", "hsrl"]);
     for (const p of Object.values(json.policies) as Record<string, { mean: number; ci95: number[] }>[]) {
       expect(p.totalReward.ci95).toHaveLength(2);
       expect(p.totalReward.ci95[0]).toBeLessThanOrEqual(p.totalReward.mean);
       expect(p.depth.mean).toBeGreaterThan(0);
       for (const k of ["clickRate", "recall10", "ndcg10", "newItemShare"]) expect(typeof p[k]).toBe("number");
     }
+    // seeds are the unit: per-seed rows, a t-interval over their means, paired differences on the same seeds
+    expect(json.policies.hsrl.perSeed.map((s: { seed: number }) => s.seed)).toEqual([1, 2]);
+    const hs = json.policies.hsrl.perSeed.map((s: { totalReward: number }) => s.totalReward);
+    expect(json.policies.hsrl.totalReward.mean).toBeCloseTo((hs[0] + hs[1]) / 2, 10);
+    const sl = json.policies.sl.perSeed.map((s: { totalReward: number }) => s.totalReward);
+    const d = [hs[0] - sl[0], hs[1] - sl[1]];
+    const h = 12.706 * (Math.abs(d[0] - d[1]) / Math.sqrt(2) / Math.sqrt(2));
+    expect(json.paired["hsrl-vs-sl"].mean).toBeCloseTo((d[0] + d[1]) / 2, 10);
+    expect(json.paired["hsrl-vs-sl"].ci95[1] - json.paired["hsrl-vs-sl"].mean).toBeCloseTo(h, 8);
+    // the floor and the ceiling: random normalises to 0, the oracle to 1, and the oracle out-clicks random
+    expect(json.policies.random.normalisedReward).toBeCloseTo(0, 10);
+    expect(json.policies.oracle.normalisedReward).toBeCloseTo(1, 10);
+    expect(json.oracle.totalReward.mean).toBeGreaterThan(json.policies.random.totalReward.mean);
+    expect(json.policies.oracle.clickRate).toBeGreaterThan(json.policies.popular.clickRate);
     expect(json.responseModelAUC).toBeGreaterThan(0);
     expect(json.responseModelAUC).toBeLessThanOrEqual(1);
     expect(json.seconds).toBeGreaterThan(0);
