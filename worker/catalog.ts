@@ -3,6 +3,7 @@
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { encodeSid, parseSidKey, sidKey, type Codebook } from "../core/codebook";
+import { buildSidIndex, type SidIndex } from "../core/sid-index";
 import { database, type Db } from "./db/client";
 import { readVersions, setMeta, versionsQuery, type Versions } from "./db/meta";
 import { events, items, nowMs } from "./db/schema";
@@ -123,49 +124,25 @@ export async function getItem(env: { DB: D1Database }, id: string): Promise<Cata
   return rows[0] ? toItem(rows[0]) : null;
 }
 
-/** The active catalog as a prefix tree over SID tokens, for decoding the model's distributions into items. */
-export interface SidIndex {
-  levels: number;
-  children: Map<string, number[]>; // prefix key ("" for the root, "12", "12-40") -> next tokens present
-  itemsBySid: Map<string, { id: string; collision: number }[]>; // full token key -> items, by collision index
-  size: number;
-}
-
 const sidIndexes = new IsolateCache<SidIndex>();
 
-/** The prefix tree of the active catalog's SIDs, built once per catalog version. */
+/** The prefix index of the active catalog's SIDs (core/sid-index.ts), built once per catalog version. */
 export function sidIndex(env: { DB: D1Database }, catalogVersion: string): Promise<SidIndex> {
   return sidIndexes.get(catalogVersion, () => loadSidIndex(env));
 }
 
 async function loadSidIndex(env: { DB: D1Database }): Promise<SidIndex> {
-  const db = database(env.DB);
-  const rows = await d1(() =>
-    db.select({ id: items.id, sid: items.sid, collision: items.collision }).from(items).where(eq(items.status, "active")),
+  // raw rows (no per-row objects from drizzle's mapping) keep the read of a large catalog lean
+  const raw = await d1(() =>
+    env.DB.prepare("SELECT id, sid, collision FROM items WHERE status = 'active'").raw<[string, string, number]>(),
   );
-  const children = new Map<string, Set<number>>();
-  const itemsBySid = new Map<string, { id: string; collision: number }[]>();
-  let levels = 0;
-  for (const r of rows) {
-    const tokens = parseSidKey(r.sid);
-    levels = Math.max(levels, tokens.length);
-    for (let l = 0; l < tokens.length; l++) {
-      const prefix = sidKey(tokens.slice(0, l));
-      let set = children.get(prefix);
-      if (!set) children.set(prefix, (set = new Set()));
-      set.add(tokens[l]);
-    }
-    let list = itemsBySid.get(r.sid);
-    if (!list) itemsBySid.set(r.sid, (list = []));
-    list.push({ id: r.id, collision: r.collision });
-  }
-  for (const list of itemsBySid.values()) list.sort((a, b) => a.collision - b.collision);
-  return {
+  const rows = raw.map(([id, sid, collision]) => ({ id, tokens: parseSidKey(sid), collision }));
+  const levels = rows.reduce((m, r) => Math.max(m, r.tokens.length), 0);
+  // every active row has the catalog codebook's L; a row of another length (a catalog mid-swap) is left out
+  return buildSidIndex(
+    rows.filter((r) => r.tokens.length === levels),
     levels,
-    children: new Map([...children].map(([k, v]) => [k, [...v].sort((a, b) => a - b)])),
-    itemsBySid,
-    size: rows.length,
-  };
+  );
 }
 
 /** Attributes of a handful of items (recommend's answer), chunked under D1's parameter limit. */

@@ -4,8 +4,7 @@
 // score is additive: Σ_l logp[l][z_l]. That makes an exact best-first (A*) search over the prefix tree of SIDs that
 // exist in the catalog possible: a prefix's priority is its score so far plus the best any remaining level could add,
 // an upper bound, so complete SIDs leave the queue in exact score order. We stop once k admissible items are out.
-import { sidKey } from "../core/codebook";
-import type { SidIndex } from "./catalog";
+import { childRange, itemId, leafTokens, type SidIndex, tokenAt } from "../core/sid-index";
 
 export interface Decoded {
   id: string;
@@ -15,7 +14,8 @@ export interface Decoded {
 }
 
 interface Node {
-  tokens: number[];
+  level: number; // -1: the root; else the level of the prefix (its length - 1)
+  i: number; // the prefix's index at that level
   score: number; // Σ of logp over the chosen tokens
   priority: number; // score + bound of the levels still to choose
 }
@@ -28,6 +28,7 @@ export function decodeTopK(
   k: number,
   excluded: Set<string>,
 ): Decoded[] {
+  if (index.size === 0 || index.levels !== levels) return [];
   // bound[l] = Σ_{l' >= l} max_v logp[l'][v]
   const bound = new Float64Array(levels + 1);
   for (let l = levels - 1; l >= 0; l--) {
@@ -37,22 +38,26 @@ export function decodeTopK(
   }
   const out: Decoded[] = [];
   const heap = new MaxHeap<Node>((a, b) => a.priority - b.priority);
-  heap.push({ tokens: [], score: 0, priority: bound[0] });
+  heap.push({ level: -1, i: 0, score: 0, priority: bound[0] });
   while (out.length < k && heap.size > 0) {
     const node = heap.pop()!;
-    const depth = node.tokens.length;
-    if (depth === levels) {
-      for (const item of index.itemsBySid.get(sidKey(node.tokens)) ?? []) {
-        if (excluded.has(item.id)) continue;
-        out.push({ id: item.id, tokens: node.tokens, collision: item.collision, score: node.score });
+    if (node.level === levels - 1) {
+      const tokens = leafTokens(index, node.i);
+      for (let j = index.itemStart[node.i]; j < index.itemStart[node.i + 1]; j++) {
+        const id = itemId(index, j);
+        if (excluded.has(id)) continue;
+        out.push({ id, tokens, collision: index.collision[j], score: node.score });
         if (out.length === k) break;
       }
       continue;
     }
-    for (const t of index.children.get(sidKey(node.tokens)) ?? []) {
-      if (t < 0 || t >= vocab) continue; // a token this model cannot emit
+    const depth = node.level + 1; // the level of the children
+    const [from, to] = childRange(index, node.level, node.i);
+    for (let c = from; c < to; c++) {
+      const t = tokenAt(index, depth, c);
+      if (t >= vocab) continue; // a token this model cannot emit
       const score = node.score + logProbs[depth * vocab + t];
-      heap.push({ tokens: [...node.tokens, t], score, priority: score + bound[depth + 1] });
+      heap.push({ level: depth, i: c, score, priority: score + bound[depth + 1] });
     }
   }
   return out;
