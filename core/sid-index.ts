@@ -1,5 +1,6 @@
-// The active catalog's SIDs as a compact prefix index: a few typed arrays and one string of ids, no object per item
-// (1M items take ~20 MB here; Maps of strings took ~650 MB). Built in O(n log n) from (id, sid, collision) rows.
+// The active catalog's SIDs as a compact prefix index: a few typed arrays and the ids as UTF-8 bytes, no object per
+// item (1M items take ~30 MB; Maps of strings took ~650 MB). Built in O(n log n) from (id, sid, collision) rows, and
+// serialised to one buffer (sidIndexToBytes) that an isolate maps back without copying (sidIndexFromBytes).
 //   level l (0..L-1): the distinct prefixes of length l+1, sorted by their code (tokens read as base-`base` digits)
 //   down[l][i]..down[l][i+1]: the children of level-l prefix i among the level-(l+1) prefixes (l < L-1)
 //   leaf j (a level L-1 prefix, a full SID): items itemStart[j]..itemStart[j+1], by collision index
@@ -12,8 +13,8 @@ export interface SidIndex {
   down: Uint32Array[]; // per level < L-1, child ranges (length = codes[l].length + 1)
   itemStart: Uint32Array; // per leaf, its items' range (length = leaves + 1)
   collision: Uint16Array; // per item, in leaf order
-  ids: string; // every item id, concatenated in leaf order
-  idEnd: Uint32Array; // per item, the end of its id in `ids`
+  idBytes: Uint8Array; // every item id as UTF-8, concatenated in leaf order
+  idEnd: Uint32Array; // per item, the end of its id in idBytes
   size: number; // items
 }
 
@@ -46,7 +47,8 @@ export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex
 
   const collision = new Uint16Array(n);
   const idEnd = new Uint32Array(n);
-  const idParts: string[] = [];
+  const utf8 = new TextEncoder();
+  let idBytes = new Uint8Array(Math.max(16, n * 12));
   let idLength = 0;
   const leafCodes: number[] = [];
   const itemStart: number[] = [];
@@ -58,8 +60,12 @@ export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex
       itemStart.push(j);
     }
     collision[j] = r.collision;
-    idParts.push(r.id);
-    idLength += r.id.length;
+    if (idBytes.length - idLength < r.id.length * 3) {
+      const grown = new Uint8Array(Math.max(idBytes.length * 2, idLength + r.id.length * 3));
+      grown.set(idBytes.subarray(0, idLength));
+      idBytes = grown;
+    }
+    idLength += utf8.encodeInto(r.id, idBytes.subarray(idLength)).written;
     idEnd[j] = idLength;
   }
   itemStart.push(n);
@@ -83,7 +89,17 @@ export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex
     codes[l] = Float64Array.from(parents);
     down[l] = Uint32Array.from(starts);
   }
-  return { levels, base, codes, down, itemStart: Uint32Array.from(itemStart), collision, ids: idParts.join(""), idEnd, size: n };
+  return {
+    levels,
+    base,
+    codes,
+    down,
+    itemStart: Uint32Array.from(itemStart),
+    collision,
+    idBytes: idBytes.slice(0, idLength),
+    idEnd,
+    size: n,
+  };
 }
 
 /** The token a level-l prefix ends with. */
@@ -95,8 +111,11 @@ export function childRange(index: SidIndex, level: number, i: number): [number, 
   return [index.down[level][i], index.down[level][i + 1]];
 }
 
+const utf8Decoder = new TextDecoder();
+
 /** The id of item j (in leaf order). */
-export const itemId = (index: SidIndex, j: number): string => index.ids.slice(j === 0 ? 0 : index.idEnd[j - 1], index.idEnd[j]);
+export const itemId = (index: SidIndex, j: number): string =>
+  utf8Decoder.decode(index.idBytes.subarray(j === 0 ? 0 : index.idEnd[j - 1], index.idEnd[j]));
 
 /** The tokens of level-(L-1) prefix (leaf) j. */
 export function leafTokens(index: SidIndex, j: number): number[] {
@@ -111,6 +130,79 @@ export function leafTokens(index: SidIndex, j: number): number[] {
 
 /** Bytes held by the index's arrays and ids (the isolate's added memory, roughly). */
 export function sidIndexBytes(index: SidIndex): number {
-  const arrays = [...index.codes, ...index.down, index.itemStart, index.collision, index.idEnd];
-  return arrays.reduce((a, x) => a + x.byteLength, 0) + index.ids.length * 2;
+  const arrays = [...index.codes, ...index.down, index.itemStart, index.collision, index.idEnd, index.idBytes];
+  return arrays.reduce((a, x) => a + x.byteLength, 0);
+}
+
+// The serialised form: "HSIX", a little-endian u32 header length, the header (JSON), then every array at an 8-byte
+// aligned offset, in the header's order. `meta` travels with it (the catalog version and cursor it was built at).
+const MAGIC = "HSIX";
+
+type Section = Float64Array | Uint32Array | Uint16Array | Uint8Array;
+const KINDS = { f64: Float64Array, u32: Uint32Array, u16: Uint16Array, u8: Uint8Array } as const;
+const kindOf = (a: Section): keyof typeof KINDS =>
+  a instanceof Float64Array ? "f64" : a instanceof Uint32Array ? "u32" : a instanceof Uint16Array ? "u16" : "u8";
+
+export function sidIndexToBytes(index: SidIndex, meta: Record<string, unknown> = {}): Uint8Array {
+  const sections: Section[] = [...index.codes, ...index.down, index.itemStart, index.collision, index.idEnd, index.idBytes];
+  const header = new TextEncoder().encode(
+    JSON.stringify({
+      format: 1,
+      levels: index.levels,
+      base: index.base,
+      size: index.size,
+      meta,
+      sections: sections.map((a) => [kindOf(a), a.length]),
+    }),
+  );
+  const align = (x: number) => Math.ceil(x / 8) * 8;
+  let offset = align(8 + header.length);
+  const offsets = sections.map((a) => {
+    const at = offset;
+    offset = align(at + a.byteLength);
+    return at;
+  });
+  const out = new Uint8Array(offset);
+  out.set(new TextEncoder().encode(MAGIC), 0);
+  new DataView(out.buffer).setUint32(4, header.length, true);
+  out.set(header, 8);
+  sections.forEach((a, i) => out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), offsets[i]));
+  return out;
+}
+
+/** Maps a serialised index back (views on `bytes`, no copy); throws on anything that is not one. */
+export function sidIndexFromBytes(bytes: Uint8Array): { index: SidIndex; meta: Record<string, unknown> } {
+  if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice(); // typed-array views need aligned offsets
+  if (bytes.length < 8 || new TextDecoder().decode(bytes.subarray(0, 4)) !== MAGIC) throw new Error("sid index: not an HSIX buffer");
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true);
+  const h = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as {
+    format: number;
+    levels: number;
+    base: number;
+    size: number;
+    meta: Record<string, unknown>;
+    sections: [keyof typeof KINDS, number][];
+  };
+  if (h.format !== 1 || h.sections.length !== 2 * h.levels - 1 + 4) throw new Error("sid index: unknown format");
+  let offset = Math.ceil((8 + headerLength) / 8) * 8;
+  const views = h.sections.map(([kind, length]) => {
+    const Kind = KINDS[kind];
+    if (offset + length * Kind.BYTES_PER_ELEMENT > bytes.length) throw new Error("sid index: truncated");
+    const view = new Kind(bytes.buffer as ArrayBuffer, bytes.byteOffset + offset, length);
+    offset = Math.ceil((offset + view.byteLength) / 8) * 8;
+    return view;
+  });
+  const L = h.levels;
+  const index: SidIndex = {
+    levels: L,
+    base: h.base,
+    codes: views.slice(0, L) as Float64Array[],
+    down: views.slice(L, 2 * L - 1) as Uint32Array[],
+    itemStart: views[2 * L - 1] as Uint32Array,
+    collision: views[2 * L] as Uint16Array,
+    idEnd: views[2 * L + 1] as Uint32Array,
+    idBytes: views[2 * L + 2] as Uint8Array,
+    size: h.size,
+  };
+  return { index, meta: h.meta };
 }

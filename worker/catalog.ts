@@ -3,12 +3,10 @@
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { encodeSid, parseSidKey, sidKey, type Codebook } from "../core/codebook";
-import { buildSidIndex, type SidIndex } from "../core/sid-index";
 import { database, type Db } from "./db/client";
 import { readVersions, setMeta, versionsQuery, type Versions } from "./db/meta";
 import { events, items, nowMs } from "./db/schema";
 import { causeMessage, d1, DatabaseUnavailable } from "./errors";
-import { IsolateCache } from "./isolate-cache";
 
 export interface CatalogItem {
   id: string;
@@ -40,7 +38,6 @@ const cache = {
 export function resetCatalogCache(): void {
   cache.version = null;
   cache.items.clear();
-  sidIndexes.clear();
 }
 
 function remember(results: Row[][]): void {
@@ -63,7 +60,9 @@ export interface Lookup {
 /**
  * Resolves ids to catalog items, plus the catalog/model versions and (optionally) a user's stored click history, in
  * one D1 round trip when the cache is warm. If the catalog moved since the cache was filled, cached entries are
- * dropped and refetched (a second round trip, only after a catalog write).
+ * dropped and refetched (a second round trip, only after a catalog write). The answer is built from what this
+ * request fetched and the entries it found at its start, never from the shared cache after its awaits: concurrent
+ * requests across a catalog write once answered with a history item wrongly "unknown".
  */
 export async function lookupItems(
   env: { DB: D1Database },
@@ -80,27 +79,32 @@ export async function lookupItems(
     return results;
   };
 
-  let missing = wanted.filter((id) => !cache.items.has(id));
+  // Cached entries are trusted only for the version the cache held when this request started (taken now: another
+  // request may reset the cache while this one waits on D1). If the catalog moved since, everything is refetched.
+  const cachedAt = cache.version;
+  const hits = new Map<string, CatalogItem | null>();
+  for (const id of wanted) if (cache.items.has(id)) hits.set(id, cache.items.get(id)!);
+  let missing = wanted.filter((id) => !hits.has(id));
   let results = await run(missing);
   let versions = readVersions(results[0] as { key: string; value: string }[]);
+  if (cachedAt !== versions.catalog && hits.size > 0) {
+    hits.clear();
+    missing = wanted;
+    results = await run(missing);
+    versions = readVersions(results[0] as { key: string; value: string }[]);
+  }
   if (cache.version !== versions.catalog) {
-    const stale = wanted.filter((id) => cache.items.has(id));
     resetCatalogCache();
     cache.version = versions.catalog;
-    if (stale.length > 0) {
-      missing = wanted;
-      results = await run(missing);
-      versions = readVersions(results[0] as { key: string; value: string }[]);
-      cache.version = versions.catalog;
-    }
   }
   const nChunks = Math.ceil(missing.length / D1_MAX_PARAMS);
-  for (const id of missing) cache.items.set(id, null);
-  remember(results.slice(1, 1 + nChunks) as Row[][]);
+  const fetched = new Map<string, CatalogItem>();
+  for (const rows of results.slice(1, 1 + nChunks) as Row[][]) for (const r of rows) fetched.set(r.id, toItem(r));
+  for (const id of missing) cache.items.set(id, fetched.get(id) ?? null);
 
   const found = new Map<string, CatalogItem>();
   for (const id of wanted) {
-    const item = cache.items.get(id);
+    const item = fetched.get(id) ?? hits.get(id);
     if (item) found.set(id, item);
   }
   const userHistory = opts.userId !== undefined ? (results[1 + nChunks] as Row[]).map(toItem).reverse() : null;
@@ -122,27 +126,6 @@ export async function getItem(env: { DB: D1Database }, id: string): Promise<Cata
   const db = database(env.DB);
   const rows = await d1(() => db.select(itemColumns).from(items).where(eq(items.id, id)).limit(1));
   return rows[0] ? toItem(rows[0]) : null;
-}
-
-const sidIndexes = new IsolateCache<SidIndex>();
-
-/** The prefix index of the active catalog's SIDs (core/sid-index.ts), built once per catalog version. */
-export function sidIndex(env: { DB: D1Database }, catalogVersion: string): Promise<SidIndex> {
-  return sidIndexes.get(catalogVersion, () => loadSidIndex(env));
-}
-
-async function loadSidIndex(env: { DB: D1Database }): Promise<SidIndex> {
-  // raw rows (no per-row objects from drizzle's mapping) keep the read of a large catalog lean
-  const raw = await d1(() =>
-    env.DB.prepare("SELECT id, sid, collision FROM items WHERE status = 'active'").raw<[string, string, number]>(),
-  );
-  const rows = raw.map(([id, sid, collision]) => ({ id, tokens: parseSidKey(sid), collision }));
-  const levels = rows.reduce((m, r) => Math.max(m, r.tokens.length), 0);
-  // every active row has the catalog codebook's L; a row of another length (a catalog mid-swap) is left out
-  return buildSidIndex(
-    rows.filter((r) => r.tokens.length === levels),
-    levels,
-  );
 }
 
 /** Attributes of a handful of items (recommend's answer), chunked under D1's parameter limit. */

@@ -5,6 +5,7 @@
 // exist in the catalog possible: a prefix's priority is its score so far plus the best any remaining level could add,
 // an upper bound, so complete SIDs leave the queue in exact score order. We stop once k admissible items are out.
 import { childRange, itemId, leafTokens, type SidIndex, tokenAt } from "../core/sid-index";
+import type { CatalogIndex } from "./catalog-index";
 
 export interface Decoded {
   id: string;
@@ -20,13 +21,36 @@ interface Node {
   priority: number; // score + bound of the levels still to choose
 }
 
+/** Ids a decode must not return. */
+export interface Excluded {
+  has(id: string): boolean;
+}
+
+/**
+ * The k best items of a catalog index: the base's best that the overlay does not shadow, merged with the overlay's
+ * best. Each list is exact over its own items, so the merge is exact over the catalog.
+ */
+export function decodeCatalog(
+  logProbs: ArrayLike<number>,
+  levels: number,
+  vocab: number,
+  ci: CatalogIndex,
+  k: number,
+  excluded: Excluded,
+): Decoded[] {
+  const base = decodeTopK(logProbs, levels, vocab, ci.base, k, { has: (id) => excluded.has(id) || ci.overlay.has(id) });
+  if (ci.overlayIndex.size === 0) return base;
+  const overlay = decodeTopK(logProbs, levels, vocab, ci.overlayIndex, k, excluded);
+  return [...base, ...overlay].sort((a, b) => b.score - a.score).slice(0, k);
+}
+
 export function decodeTopK(
   logProbs: ArrayLike<number>,
   levels: number,
   vocab: number,
   index: SidIndex,
   k: number,
-  excluded: Set<string>,
+  excluded: Excluded,
 ): Decoded[] {
   if (index.size === 0 || index.levels !== levels) return [];
   // bound[l] = Σ_{l' >= l} max_v logp[l'][v]

@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv, Bindings } from "./bindings";
 import { ApiError } from "./errors";
+import { publishCatalogIndex } from "./catalog-index";
 import { promoteNewest } from "./registry";
 import { adminRoutes } from "./routes/admin";
 import { eventsRoutes } from "./routes/events";
@@ -52,10 +53,19 @@ app.onError((err, c) => {
   return c.json({ error: "internal", message: "internal error" }, 500);
 });
 
+// Rows changed since the last artifact before the cron builds another (a full read of the catalog).
+const CATALOG_INDEX_MIN_DELTA = 1000;
+
 export default {
   fetch: app.fetch,
   // Cron Trigger: validate the newest published candidate; promote it or reject it (the active model keeps serving).
   async scheduled(controller: ScheduledController, env: Bindings, ctx: ExecutionContext) {
     ctx.waitUntil(promoteNewest(env).then((outcome) => console.log(JSON.stringify({ cron: controller.cron, ...outcome }))));
+    // A fresh prefix-index artifact once enough rows changed since the last, so isolates' overlays stay small.
+    ctx.waitUntil(
+      publishCatalogIndex(env, { minDelta: CATALOG_INDEX_MIN_DELTA }).then((outcome) =>
+        console.log(JSON.stringify({ cron: controller.cron, ...outcome })),
+      ),
+    );
   },
 } satisfies ExportedHandler<Bindings>;

@@ -1,7 +1,16 @@
 // The compact prefix index (core/sid-index.ts) and the Worker's exact best-first decode over it (worker/decode.ts):
 // the k best items by Σ_l logp[l][z_l] over the SIDs that exist, excluded ids skipped, against a brute-force ranking.
 import { describe, expect, it } from "vitest";
-import { buildSidIndex, childRange, itemId, leafTokens, sidIndexBytes, tokenAt } from "../../core/sid-index";
+import {
+  buildSidIndex,
+  childRange,
+  itemId,
+  leafTokens,
+  sidIndexBytes,
+  sidIndexFromBytes,
+  sidIndexToBytes,
+  tokenAt,
+} from "../../core/sid-index";
 import { Rng } from "../../scripts/util/rng";
 import { decodeTopK } from "../../worker/decode";
 
@@ -54,7 +63,7 @@ describe("sid index", () => {
     for (let trial = 0; trial < 20; trial++) {
       const vocab = trial % 5 === 0 ? V - 2 : V; // a model with fewer codes than the catalog
       const logp = Float32Array.from({ length: L * vocab }, () => Math.log(rng.next() + 1e-3));
-      const excluded = new Set(rows.filter((_, i) => rng.next() < 0.2).map((r) => r.id));
+      const excluded = new Set(rows.filter(() => rng.next() < 0.2).map((r) => r.id));
       const k = 1 + rng.int(40);
       const brute = rows
         .filter((r) => !excluded.has(r.id) && r.tokens.every((t) => t < vocab))
@@ -65,6 +74,23 @@ describe("sid index", () => {
       got.forEach((g, i) => expect(g.score).toBeCloseTo(brute[i].score, 10));
       for (const g of got) expect(excluded.has(g.id)).toBe(false);
     }
+  });
+
+  it("serialises to one buffer and maps back to the same index (non-ASCII ids too)", () => {
+    const withUnicode = buildSidIndex([...rows.slice(0, 50), { id: "café-☕", tokens: [1, 2, 3], collision: 9 }], L);
+    const bytes = sidIndexToBytes(withUnicode, { cursor: 123 });
+    const shifted = new Uint8Array(bytes.length + 3);
+    shifted.set(bytes, 3); // an unaligned copy, as a fetch body may be
+    const back = sidIndexFromBytes(shifted.subarray(3));
+    expect(back.meta).toEqual({ cursor: 123 });
+    expect(back.index.size).toBe(51);
+    const ids = (ix: typeof withUnicode) => Array.from({ length: ix.size }, (_, j) => itemId(ix, j));
+    expect(ids(back.index)).toEqual(ids(withUnicode));
+    expect(ids(back.index)).toContain("café-☕");
+    const logp = Float32Array.from({ length: L * V }, (_, i) => -((i * 7) % 5));
+    expect(decodeTopK(logp, L, V, back.index, 10, new Set())).toEqual(decodeTopK(logp, L, V, withUnicode, 10, new Set()));
+    expect(() => sidIndexFromBytes(new Uint8Array(16))).toThrow(/not an HSIX/);
+    expect(() => sidIndexFromBytes(bytes.subarray(0, bytes.length - 64))).toThrow(/truncated/);
   });
 
   it("an empty catalog decodes to nothing; a SID of the wrong length is refused", () => {

@@ -42,7 +42,10 @@ export async function seedItems(items: SeedItem[]): Promise<void> {
   await bumpCatalogVersion();
 }
 
-/** Catalog writes bump the version so per-isolate caches drop what they hold. */
+/**
+ * Catalog writes bump the version so per-isolate caches drop what they hold, and set updated_at (the default on
+ * insert) so the isolate's prefix index reads them in its next delta.
+ */
 export async function bumpCatalogVersion(): Promise<void> {
   await env.DB.prepare("INSERT INTO meta (key, value) VALUES ('catalog_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
     .bind(crypto.randomUUID())

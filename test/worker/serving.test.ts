@@ -65,7 +65,9 @@ describe("POST /v1/rerank", () => {
 
   it("lists unknown and retired candidates instead of failing", async () => {
     // Retired the way a SID table for a new codebook retires items it no longer lists: off the SID space.
-    await env.DB.prepare("UPDATE items SET status = 'retired', sid = 'retired:' || id WHERE id = 'item-9'").run();
+    await env.DB.prepare(
+      "UPDATE items SET status = 'retired', sid = 'retired:' || id, updated_at = unixepoch('subsec') * 1000 WHERE id = 'item-9'",
+    ).run();
     await bumpCatalogVersion();
     const res = await post("/v1/rerank", { history: [42, "nope", "item-9"], candidates: ["item-4", "ghost", "item-9", 7] });
     expect(res.status).toBe(200);
@@ -80,7 +82,7 @@ describe("POST /v1/rerank", () => {
     const req = { history: ["item-2"], candidates: ["item-30"] };
     const before = (await (await post("/v1/rerank", req)).json()) as RerankBody;
     expect(before.items[0].sid).toEqual(byId.get("item-30")!.tokens);
-    await env.DB.prepare("UPDATE items SET sid = '15-15-15' WHERE id = 'item-30'").run();
+    await env.DB.prepare("UPDATE items SET sid = '15-15-15', updated_at = unixepoch('subsec') * 1000 WHERE id = 'item-30'").run();
     await bumpCatalogVersion();
     const after = (await (await post("/v1/rerank", req)).json()) as RerankBody;
     expect(after.items[0].sid).toEqual([15, 15, 15]);
@@ -150,7 +152,7 @@ describe("POST /v1/recommend", () => {
   it("never recommends a retired item", async () => {
     const first = (await (await post("/v1/recommend", { history: [], k: 1 })).json()) as { items: Ranked[] };
     const top = first.items[0].id;
-    await env.DB.prepare("UPDATE items SET status = 'retired' WHERE id = ?").bind(top).run();
+    await env.DB.prepare("UPDATE items SET status = 'retired', updated_at = unixepoch('subsec') * 1000 WHERE id = ?").bind(top).run();
     await bumpCatalogVersion();
     const again = (await (await post("/v1/recommend", { history: [], k: 10 })).json()) as { items: Ranked[] };
     expect(again.items.map((i) => i.id)).not.toContain(top);

@@ -5,13 +5,22 @@ import { d1 } from "../errors";
 import { database, type Db } from "./client";
 import { meta } from "./schema";
 
-export type MetaKey = "catalog_version" | "active_model" | "codebook_version";
+export type MetaKey = "catalog_version" | "active_model" | "codebook_version" | "catalog_index";
+
+/** What meta.catalog_index holds: the newest prefix-index artifact in R2 and what it was built from. */
+export interface IndexPointer {
+  key: string; // R2 key
+  cursor: number; // max(updated_at) of the rows it holds: an isolate's overlay reads rows from here on
+  codebook: string | null;
+  items: number;
+}
 
 /** Versions read with every request, in the same round trip as the item lookups. */
 export interface Versions {
   catalog: string;
   activeModel: string | null;
   codebook: string | null; // the codebook the catalog's SIDs were encoded with
+  catalogIndex: IndexPointer | null;
 }
 
 /** The query for the version rows, to run inside a batch; readVersions turns its rows into Versions. */
@@ -19,12 +28,27 @@ export function versionsQuery(db: Db) {
   return db
     .select()
     .from(meta)
-    .where(inArray(meta.key, ["catalog_version", "active_model", "codebook_version"] satisfies MetaKey[]));
+    .where(inArray(meta.key, ["catalog_version", "active_model", "codebook_version", "catalog_index"] satisfies MetaKey[]));
 }
 
 export function readVersions(rows: { key: string; value: string }[]): Versions {
   const get = (k: MetaKey) => rows.find((r) => r.key === k)?.value ?? null;
-  return { catalog: get("catalog_version") ?? "0", activeModel: get("active_model"), codebook: get("codebook_version") };
+  return {
+    catalog: get("catalog_version") ?? "0",
+    activeModel: get("active_model"),
+    codebook: get("codebook_version"),
+    catalogIndex: parsePointer(get("catalog_index")),
+  };
+}
+
+function parsePointer(value: string | null): IndexPointer | null {
+  if (!value) return null;
+  try {
+    const p = JSON.parse(value) as IndexPointer;
+    return typeof p.key === "string" && Number.isFinite(p.cursor) ? p : null;
+  } catch {
+    return null; // a damaged pointer only costs a rebuild from D1
+  }
 }
 
 /** The versions in a round trip of their own, for callers that look up no items. */

@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
-import { itemAttributes, sidIndex } from "../catalog";
-import { decodeTopK } from "../decode";
+import { itemAttributes } from "../catalog";
+import { catalogIndex } from "../catalog-index";
+import { decodeCatalog } from "../decode";
 import { MAX_HISTORY, resolve, score, serverTiming } from "../inference";
 import { settleAll } from "../isolate-cache";
 import { router } from "../router";
@@ -18,10 +19,11 @@ export const recommend = router().openapi(route, async (c) => {
   const start = performance.now();
   const body = c.req.valid("json");
   const ctx = await resolve(c.env, body, [], MAX_HISTORY);
-  const [{ model, logProbs }, index] = await settleAll([score(c.env, ctx), sidIndex(c.env, ctx.lookup.versions.catalog)]);
+  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
+  const [{ model, logProbs }, index] = await settleAll([score(c.env, ctx), catalogIndex(c.env, ctx.lookup.versions, waitUntil)]);
   const excluded = new Set([...body.exclude, ...ctx.history.map((i) => i.id)]);
   const { levels, vocab } = model.manifest;
-  const top = decodeTopK(logProbs, levels, vocab, index, body.k, excluded);
+  const top = decodeCatalog(logProbs, levels, vocab, index, body.k, excluded);
   const t0 = performance.now();
   const attributes = await itemAttributes(
     c.env,
@@ -36,5 +38,7 @@ export const recommend = router().openapi(route, async (c) => {
     attributes: attributes.get(t.id) ?? {},
   }));
   c.header("server-timing", serverTiming(ctx.timings, start));
+  // where the prefix index came from and how much of it is overlay (the scale bench and the tests read it)
+  c.header("x-catalog-index", `${index.source} base=${index.base.size} overlay=${index.overlay.size} deltas=${index.deltaReads}`);
   return c.json({ items, unknownHistory: ctx.unknownHistory, model: model.version }, 200);
 });

@@ -1,0 +1,92 @@
+// The isolate's prefix index (worker/catalog-index.ts): built from D1 when there is no artifact, mapped from the R2
+// artifact when there is one, and kept current after writes by a delta overlay instead of a rebuild.
+import { env, exports } from "cloudflare:workers";
+import { beforeEach, describe, expect, it } from "vitest";
+import { codebookFromJson } from "../../core/codebook";
+import { publishCatalogIndex, resetCatalogIndex } from "../../worker/catalog-index";
+import codebookJson from "../fixtures/codebook.json";
+import { activateFixture, catalog, post, seedItems } from "./helpers";
+
+const admin = { authorization: "Bearer test-admin-token" };
+const codebook = codebookFromJson(codebookJson);
+const features = (seed: number) => Array.from({ length: codebook.dim }, (_, j) => Math.sin(seed * 12.9898 + j * 78.233));
+
+async function recommend(k: number): Promise<{ ids: string[]; index: string; unknown: string[] }> {
+  const res = await post("/v1/recommend", { history: ["item-3"], k });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { items: { id: string }[]; unknownHistory: string[] };
+  return { ids: body.items.map((i) => i.id), index: res.headers.get("x-catalog-index") ?? "", unknown: body.unknownHistory };
+}
+
+const admin_ = (method: string, path: string, body?: unknown) =>
+  exports.default.fetch(`http://edge${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...admin },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+beforeEach(async () => {
+  await env.DB.exec("DELETE FROM items; DELETE FROM model_versions; DELETE FROM meta; DELETE FROM events;");
+  await env.MODELS.put(`codebooks/${codebook.version}.json`, JSON.stringify(codebookJson));
+  await env.DB.prepare("INSERT INTO meta (key, value) VALUES ('codebook_version', ?)").bind(codebook.version).run();
+  await seedItems(catalog(40));
+  await activateFixture();
+  resetCatalogIndex();
+});
+
+describe("catalog prefix index", () => {
+  it("is built from D1 without an artifact, and mapped from R2 once one is published, with the same answers", async () => {
+    const fromD1 = await recommend(40);
+    expect(fromD1.index).toMatch(/^d1 base=40 overlay=0/);
+    const published = await admin_("POST", "/v1/admin/catalog/index");
+    expect(published.status).toBe(200);
+    expect(await published.json()).toMatchObject({ catalogIndex: "published", items: 40 });
+    resetCatalogIndex(); // a cold isolate
+    const fromR2 = await recommend(40);
+    expect(fromR2.index).toMatch(/^r2 base=40/);
+    expect(fromR2.ids).toEqual(fromD1.ids);
+  });
+
+  it("shows a PUT at the next recommend through the overlay, and never a retired item, without a rebuild", async () => {
+    await admin_("POST", "/v1/admin/catalog/index");
+    resetCatalogIndex();
+    const before = await recommend(10);
+    expect(before.index).toMatch(/^r2 base=40 /); // the overlay holds the rows of the cursor's millisecond, if any
+
+    const put = await admin_("PUT", "/v1/items", { items: [{ id: "fresh-1", features: features(7), attributes: { title: "Fresh" } }] });
+    expect(put.status).toBe(200);
+    const after = await recommend(41);
+    expect(after.index).toMatch(/^r2 base=40 overlay=\d+ deltas=2$/);
+    expect(after.ids).toContain("fresh-1");
+    expect(after.ids).toHaveLength(40); // 41 active items less the history's item-3
+
+    const top = before.ids[0];
+    expect((await admin_("DELETE", `/v1/items/${top}`)).status).toBe(200);
+    const retired = await recommend(41);
+    expect(retired.index).toMatch(/^r2 base=40 overlay=\d+ deltas=3$/);
+    expect(retired.ids).not.toContain(top);
+    expect(retired.ids).toHaveLength(39);
+  });
+
+  it("concurrent cold requests share one load and give the same answer (also right after a catalog write)", async () => {
+    const answers = await Promise.all(Array.from({ length: 6 }, () => recommend(5)));
+    for (const a of answers) expect(a).toEqual(answers[0]);
+  });
+
+  it("falls back to D1 when the artifact named by meta is missing from R2", async () => {
+    const pointer = { key: "catalog-index/gone.bin", cursor: 0, codebook: codebook.version, items: 40 };
+    await env.DB.prepare("INSERT INTO meta (key, value) VALUES ('catalog_index', ?)").bind(JSON.stringify(pointer)).run();
+    const res = await recommend(5);
+    expect(res.index).toMatch(/^d1 base=40/);
+  });
+
+  it("the cron builds a new artifact only once enough rows changed", async () => {
+    expect(await publishCatalogIndex(env, { minDelta: 1000 })).toMatchObject({ catalogIndex: "current", changedRows: 40 });
+    expect(await publishCatalogIndex(env, { minDelta: 10 })).toMatchObject({ catalogIndex: "published", items: 40 });
+    const pointer = await env.DB.prepare("SELECT value FROM meta WHERE key = 'catalog_index'").first<{ value: string }>();
+    const { key } = JSON.parse(pointer!.value) as { key: string };
+    expect(await env.MODELS.head(key)).not.toBeNull();
+    // right after publishing, only rows of the cursor's own millisecond count as changed
+    expect(await publishCatalogIndex(env, { minDelta: 41 })).toMatchObject({ catalogIndex: "current" });
+  });
+});

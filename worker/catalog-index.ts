@@ -1,0 +1,171 @@
+// The catalog's prefix index as an isolate holds it: a base index (core/sid-index.ts) plus an overlay of the rows
+// written since the base was built.
+//   base: the artifact in R2 that meta.catalog_index points to (built by the cron or POST /v1/admin/catalog/index),
+//     mapped without copying; or, with no artifact for this codebook, built from every active row in D1.
+//   overlay: rows with updated_at >= the base's cursor, read after each catalog write (a catalog version the isolate
+//     has not seen). They shadow their base rows; the active ones form a small index of their own.
+// A write is visible to the next recommend at the cost of one small delta read, never a rebuild; a large delta
+// (a SID-table load) rebuilds from D1 until the cron publishes a new artifact. Concurrent cold requests share one
+// load: the request that starts it keeps it alive with waitUntil, so a waiter never awaits I/O of an ended request.
+import { parseSidKey } from "../core/codebook";
+import { buildSidIndex, type SidIndex, type SidRow, sidIndexFromBytes, sidIndexToBytes } from "../core/sid-index";
+import { database } from "./db/client";
+import { type IndexPointer, readVersionsNow, setMeta, type Versions } from "./db/meta";
+import { d1 } from "./errors";
+
+export interface CatalogIndex {
+  base: SidIndex;
+  source: "r2" | "d1";
+  baseKey: string; // the artifact's key, or "d1:<catalog version>"
+  cursor: number;
+  overlay: Map<string, SidRow | null>; // id -> its row now (null: retired); shadows the base
+  overlayIndex: SidIndex;
+  catalogVersion: string;
+  codebook: string | null;
+  deltaReads: number; // round trips spent on deltas since the base (the bench counts them)
+}
+
+// Past this many changed rows the overlay costs more than a rebuild.
+const MAX_OVERLAY = 50_000;
+const ARTIFACT_PREFIX = "catalog-index/";
+
+type Env = { DB: D1Database; MODELS: R2Bucket };
+type Raw = [string, string, number, string, number]; // id, sid, collision, status, updated_at
+
+let state: CatalogIndex | null = null;
+let loading: Promise<CatalogIndex> | null = null;
+
+/** Drops the isolate's index (tests). */
+export function resetCatalogIndex(): void {
+  state = null;
+  loading = null;
+}
+
+/** The index for the catalog at `versions`: the isolate's own when current, else refreshed (one load per isolate). */
+export function catalogIndex(env: Env, versions: Versions, waitUntil?: (p: Promise<unknown>) => void): Promise<CatalogIndex> {
+  if (state && state.catalogVersion === versions.catalog) return Promise.resolve(state);
+  if (!loading) {
+    loading = refresh(env, versions).then(
+      (s) => {
+        state = s;
+        loading = null;
+        return s;
+      },
+      (err) => {
+        loading = null;
+        throw err;
+      },
+    );
+    waitUntil?.(loading.catch(() => {}));
+  }
+  return loading;
+}
+
+async function refresh(env: Env, versions: Versions): Promise<CatalogIndex> {
+  const pointer = versions.catalogIndex?.codebook === versions.codebook ? versions.catalogIndex : null;
+  const current = state?.codebook === versions.codebook ? state : null;
+  // the isolate's base is still the newest: only the rows written since
+  if (current && (pointer === null || current.baseKey === pointer.key)) return applyDelta(env, current, versions);
+  if (pointer) {
+    const object = await env.MODELS.get(pointer.key);
+    if (object) {
+      const { index } = sidIndexFromBytes(new Uint8Array(await object.arrayBuffer()));
+      const empty = buildSidIndex([], index.levels);
+      const fresh: CatalogIndex = {
+        base: index,
+        source: "r2",
+        baseKey: pointer.key,
+        cursor: pointer.cursor,
+        overlay: new Map(),
+        overlayIndex: empty,
+        catalogVersion: "",
+        codebook: versions.codebook,
+        deltaReads: 0,
+      };
+      return applyDelta(env, fresh, versions);
+    }
+    console.error(JSON.stringify({ catalogIndex: "artifact missing from R2, building from D1", key: pointer.key }));
+  }
+  return fromD1(env, versions);
+}
+
+/** Every active row, read in one statement, with the cursor of that snapshot. */
+async function readCatalog(env: { DB: D1Database }): Promise<{ rows: SidRow[]; cursor: number; levels: number }> {
+  const [raw, [max]] = await d1(() =>
+    env.DB.batch([
+      env.DB.prepare("SELECT id, sid, collision FROM items WHERE status = 'active'"),
+      env.DB.prepare("SELECT COALESCE(MAX(updated_at), 0) AS cursor FROM items"),
+    ]),
+  ).then((r) => [r[0].results as { id: string; sid: string; collision: number }[], r[1].results as { cursor: number }[]] as const);
+  const rows = raw.map((r) => ({ id: r.id, tokens: parseSidKey(r.sid), collision: r.collision }));
+  const levels = rows.reduce((m, r) => Math.max(m, r.tokens.length), 0);
+  // every active row has the catalog codebook's L; a row of another length (a catalog mid-swap) is left out
+  return { rows: rows.filter((r) => r.tokens.length === levels), cursor: max.cursor, levels };
+}
+
+async function fromD1(env: Env, versions: Versions): Promise<CatalogIndex> {
+  const { rows, cursor, levels } = await readCatalog(env);
+  const base = buildSidIndex(rows, levels);
+  const empty = buildSidIndex([], levels);
+  return {
+    base,
+    source: "d1",
+    baseKey: `d1:${versions.catalog}`,
+    cursor,
+    overlay: new Map(),
+    overlayIndex: empty,
+    catalogVersion: versions.catalog,
+    codebook: versions.codebook,
+    deltaReads: 0,
+  };
+}
+
+async function applyDelta(env: Env, s: CatalogIndex, versions: Versions): Promise<CatalogIndex> {
+  // >= : rows written in the cursor's own millisecond are read again (applying a row twice changes nothing)
+  const results = await d1(() =>
+    env.DB.prepare("SELECT id, sid, collision, status, updated_at FROM items WHERE updated_at >= ?1 LIMIT ?2")
+      .bind(s.cursor, MAX_OVERLAY + 1)
+      .raw<Raw>(),
+  );
+  if (s.overlay.size + results.length > MAX_OVERLAY) return fromD1(env, versions);
+  const overlay = new Map(s.overlay);
+  let cursor = s.cursor;
+  for (const [id, sid, collision, status, updatedAt] of results) {
+    const tokens = status === "active" && /^\d/.test(sid) ? parseSidKey(sid) : null;
+    overlay.set(id, tokens && tokens.length === s.base.levels ? { id, tokens, collision } : null);
+    cursor = Math.max(cursor, updatedAt);
+  }
+  const active = [...overlay.values()].filter((r): r is SidRow => r !== null);
+  return {
+    ...s,
+    overlay,
+    overlayIndex: buildSidIndex(active, s.base.levels),
+    cursor,
+    catalogVersion: versions.catalog,
+    deltaReads: s.deltaReads + 1,
+  };
+}
+
+/**
+ * Builds the artifact from D1 and points meta.catalog_index at it (the cron when the overlay has grown, or an admin
+ * by hand). Returns what it published, or why it did not.
+ */
+export async function publishCatalogIndex(env: Env, opts: { minDelta?: number } = {}): Promise<Record<string, unknown>> {
+  const versions = await readVersionsNow(env);
+  const pointer = versions.catalogIndex;
+  if (opts.minDelta !== undefined) {
+    const since = pointer && pointer.codebook === versions.codebook ? pointer.cursor : 0;
+    const [{ n }] = (
+      await d1(() => env.DB.prepare("SELECT COUNT(*) AS n FROM items WHERE updated_at >= ?1").bind(since).all<{ n: number }>())
+    ).results;
+    if (n < opts.minDelta) return { catalogIndex: "current", changedRows: n };
+  }
+  const t0 = Date.now();
+  const { rows, cursor, levels } = await readCatalog(env);
+  const bytes = sidIndexToBytes(buildSidIndex(rows, levels), { cursor, catalogVersion: versions.catalog, codebook: versions.codebook });
+  const key = `${ARTIFACT_PREFIX}${versions.catalog}-${cursor}.bin`;
+  await env.MODELS.put(key, bytes, { httpMetadata: { contentType: "application/octet-stream" } });
+  const next: IndexPointer = { key, cursor, codebook: versions.codebook, items: rows.length };
+  await d1(() => setMeta(database(env.DB), "catalog_index", JSON.stringify(next)));
+  return { catalogIndex: "published", ...next, bytes: bytes.length, ms: Date.now() - t0 };
+}
