@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .requiredOption("--out <dir>", "output directory: codebook.json, item-encoder.json, sid-table.json, sid-table.sql, sid-report.json/.md")
     .option("--items <file>", "csv format: item file (id + vector columns, or id + attribute columns)")
     .option("--levels <n>", "codebook levels L", intIn("levels", 1, 8), 3)
-    .option("--size <n>", "codes per level V (default: from catalog size, 16..256)", intIn("size", 16, 256))
+    .option("--size <n>", "codes per level V (default: from catalog size, so V^L >= 16 x items)", intIn("size", 16, 1024))
     .option("--dim <n>", "item feature dimension d", intIn("dim", 2, 1024), 32)
     .option("--iterations <n>", "k-means iterations per level", intIn("iterations", 1, 1000), 20)
     .option("--threads <n>", "worker threads for the distance kernels (0 = one per core)", intIn("threads", 0, 64))

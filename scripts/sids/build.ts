@@ -3,12 +3,12 @@ import { sidKey, type Codebook } from "../../core/codebook";
 import type { Dataset } from "../data/dataset";
 import { addPopularity, itemFeatures, type ItemFeatures } from "./features";
 import type { Progress } from "../util/progress";
-import { DEFAULT_KMEANS, defaultCodebookSize, residualQuantize, type RqResult } from "./kmeans";
+import { DEFAULT_KMEANS, defaultCodebookSize, MAX_CODEBOOK_SIZE, residualQuantize, type RqResult } from "./kmeans";
 import { KernelPool } from "./pool";
 
 export interface BuildOptions {
   levels: number;
-  size?: number; // V; default from catalog size (16..256)
+  size?: number; // V; default from catalog size and L (16..1024: defaultCodebookSize)
   dim: number;
   seed: number;
   iterations?: number;
@@ -128,8 +128,9 @@ export async function buildSids(dataset: Dataset, options: BuildOptions): Promis
   const lap = (name: string, since: number) => ((stage[name] = (performance.now() - since) / 1000), performance.now());
   const n = dataset.items.length;
   if (n === 0) throw new Error(`${dataset.name}: no items`);
-  const size = options.size ?? defaultCodebookSize(n);
-  if (!Number.isInteger(size) || size < 16 || size > 256) throw new Error(`codebook size must be an integer in 16..256, got ${size}`);
+  const size = options.size ?? defaultCodebookSize(n, options.levels);
+  if (!Number.isInteger(size) || size < 16 || size > MAX_CODEBOOK_SIZE)
+    throw new Error(`codebook size must be an integer in 16..${MAX_CODEBOOK_SIZE}, got ${size}`);
   if (!Number.isInteger(options.levels) || options.levels < 1 || options.levels > 8)
     throw new Error(`levels must be an integer in 1..8, got ${options.levels}`);
 

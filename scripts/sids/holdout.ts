@@ -39,7 +39,7 @@ export async function holdoutSids(
   };
   const feats = itemFeatures(visible, { dim: o.dim, seed: o.seed });
   const trainIdx = feats.vectors.map((_, i) => i).filter((i) => !heldOut[i]);
-  const size = o.size ?? defaultCodebookSize(trainIdx.length);
+  const size = o.size ?? defaultCodebookSize(trainIdx.length, o.levels);
   const w = o.popularityWeight ?? 0;
   if (w > 0 && !o.popularity) throw new Error("holdoutSids: popularityWeight needs the train-split popularity");
   if (w < 0 || w >= 1) throw new Error(`popularity weight must be in [0, 1), got ${w}`);

@@ -28,10 +28,17 @@ export const DEFAULT_KMEANS: Omit<KmeansOptions, "size" | "seed"> = {
   tolerance: 0.001, // stop when fewer than this share of training rows change cluster
 };
 
-/** Default V from catalog size: the power of two nearest sqrt(n), within 16..256 (levels 1-2 then give ~n cells). */
-export function defaultCodebookSize(items: number): number {
-  const v = 2 ** Math.round(Math.log2(Math.sqrt(Math.max(items, 1))));
-  return Math.min(256, Math.max(16, v));
+export const MAX_CODEBOOK_SIZE = 1024;
+
+/**
+ * Default V from catalog size: the power of two nearest sqrt(n) (levels 1-2 then give ~n cells), within 16..256, and
+ * at least enough that the V^L cells outnumber the items 16 times (past 1M items at L 3), so collisions stay rare.
+ */
+export function defaultCodebookSize(items: number, levels = 3): number {
+  const n = Math.max(items, 1);
+  const v = Math.min(256, Math.max(16, 2 ** Math.round(Math.log2(Math.sqrt(n)))));
+  const capacity = 2 ** Math.ceil(Math.log2((16 * n) ** (1 / levels)));
+  return Math.min(MAX_CODEBOOK_SIZE, Math.max(v, capacity));
 }
 
 export interface LevelStats {

@@ -78,5 +78,9 @@ describe("balanced residual k-means", () => {
     expect(defaultCodebookSize(2_000)).toBe(32);
     expect(defaultCodebookSize(9_742)).toBe(128);
     expect(defaultCodebookSize(1_000_000)).toBe(256);
+    // the cells outnumber the items 16 times: past 1M items at L 3 the capacity rule sets V, or a 4th level does
+    expect(defaultCodebookSize(10_000_000)).toBe(1024);
+    expect(defaultCodebookSize(10_000_000, 4)).toBe(256);
+    for (const n of [100, 2_000, 9_742, 1_000_000, 10_000_000]) expect(defaultCodebookSize(n) ** 3).toBeGreaterThanOrEqual(16 * n);
   });
 });
