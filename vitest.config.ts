@@ -13,7 +13,12 @@ export default defineConfig({
           cloudflareTest(async () => ({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { TEST_MIGRATIONS: await readD1Migrations("./migrations"), ADMIN_TOKEN: "test-admin-token" },
+              bindings: {
+                TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+                ADMIN_TOKEN: "test-admin-token",
+                USER_TOKEN_SECRET: "test-user-token-secret",
+                CORS_ORIGINS: "https://shop.example, https://other.example",
+              },
             },
           })),
         ],

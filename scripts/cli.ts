@@ -9,6 +9,7 @@ import { register as registerPipeline } from "./commands/pipeline";
 import { register as registerDefaultModel } from "./commands/default-model";
 import { register as registerPublish } from "./commands/publish";
 import { register as registerEvents } from "./commands/events";
+import { register as registerCatalog } from "./commands/catalog";
 
 const program = new Command("hsrl").description("hsrl-edge offline tools: SIDs, training, export, publish").showHelpAfterError();
 for (const register of [
@@ -19,6 +20,7 @@ for (const register of [
   registerExport,
   registerDefaultModel,
   registerPublish,
+  registerCatalog,
   registerEvents,
 ])
   register(program);

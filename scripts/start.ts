@@ -1,20 +1,27 @@
 // `npm start`: the embedded default, served locally on http://127.0.0.1:8787 by wrangler dev (miniflare/workerd).
-// Prepares the local state first: an admin token in .dev.vars, D1 migrated, and the embedded SID table loaded when
-// the local catalog is not on the embedded codebook yet, unless a published model is active (`hsrl publish --local`
-// put its catalog there; replacing it would hand that model SIDs of another codebook).
+// Prepares the local state first: an admin token and a user-token secret in .dev.vars, D1 migrated, and the embedded
+// SID table merged in when the local catalog is not on the embedded codebook yet, unless a published model is active
+// (`hsrl publish --local` put its catalog there; re-encoding it would hand that model SIDs of another codebook).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { codebookFromJson } from "../core/codebook";
-import { d1File, d1Migrate, d1Query, persistArgs, ROOT } from "./deploy/wrangler";
+import { loadCatalog } from "./deploy/catalog";
+import { d1Migrate, d1Query, persistArgs, ROOT } from "./deploy/wrangler";
 
 const say = (msg: string) => console.error(`start: ${msg}`);
 
 const devVars = join(ROOT, ".dev.vars");
-if (!existsSync(devVars)) {
-  writeFileSync(devVars, `ADMIN_TOKEN=${randomBytes(24).toString("hex")}\n`, { mode: 0o600 });
-  say("wrote a random ADMIN_TOKEN to .dev.vars (admin routes need it as a Bearer token)");
+const vars = existsSync(devVars) ? readFileSync(devVars, "utf8") : "";
+const secrets = [
+  ["ADMIN_TOKEN", "admin routes need it as a Bearer token"],
+  ["USER_TOKEN_SECRET", "it signs the user tokens POST /v1/tokens issues"],
+].filter(([name]) => !new RegExp(`^${name}=`, "m").test(vars));
+if (secrets.length > 0) {
+  const lines = secrets.map(([name]) => `${name}=${randomBytes(24).toString("hex")}\n`).join("");
+  writeFileSync(devVars, `${vars}${vars === "" || vars.endsWith("\n") ? "" : "\n"}${lines}`, { mode: 0o600 });
+  for (const [name, why] of secrets) say(`wrote a random ${name} to .dev.vars (${why})`);
 }
 
 say("applying D1 migrations to the local database");
@@ -34,8 +41,9 @@ if (active) {
 } else if (current?.value === codebook.version) {
   say(`local catalog already on the embedded codebook ${codebook.version}`);
 } else if (existsSync(sidTable)) {
-  say(`loading the embedded catalog (model/default/sid-table.sql, codebook ${codebook.version})`);
-  d1File("local", sidTable);
+  // A merge: items added through the API are kept (re-encoded from their features), DELETE-retired ones stay retired.
+  say(`loading the embedded catalog (model/default/sid-table.sql, codebook ${codebook.version}) as a merge`);
+  loadCatalog({ sids: join(ROOT, "model", "default"), target: "local", log: (line) => say(line) });
 } else {
   say("model/default/sid-table.sql is missing: starting with an empty catalog");
 }

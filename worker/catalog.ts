@@ -1,12 +1,12 @@
 // Catalog access: item ids <-> Semantic IDs in D1, behind a per-isolate cache that is only trusted for the catalog
 // version it was filled under (meta.catalog_version, bumped on every catalog write).
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { encodeSid, parseSidKey, sidKey, type Codebook } from "../core/codebook";
 import { database, type Db } from "./db/client";
 import { readVersions, setMeta, versionsQuery, type Versions } from "./db/meta";
 import { events, items, nowMs } from "./db/schema";
-import { causeMessage, d1, DatabaseUnavailable } from "./errors";
+import { ApiError, causeMessage, d1, DatabaseUnavailable } from "./errors";
 
 export interface CatalogItem {
   id: string;
@@ -67,14 +67,14 @@ export interface Lookup {
 export async function lookupItems(
   env: { DB: D1Database },
   ids: string[],
-  opts: { userId?: string; historyLength?: number } = {},
+  opts: { userId?: string; historyLength?: number; historySince?: number } = {},
 ): Promise<Lookup> {
   const db = database(env.DB);
   const wanted = [...new Set(ids)];
   const run = async (fetchIds: string[]) => {
     const queries: BatchItem<"sqlite">[] = [versionsQuery(db)];
     for (const part of chunks(fetchIds, D1_MAX_PARAMS)) queries.push(db.select(itemColumns).from(items).where(inArray(items.id, part)));
-    if (opts.userId !== undefined) queries.push(userHistoryQuery(db, opts.userId, opts.historyLength ?? 50));
+    if (opts.userId !== undefined) queries.push(userHistoryQuery(db, opts.userId, opts.historyLength ?? 50, opts.historySince ?? 0));
     const results = (await d1(() => db.batch(queries as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]))) as unknown[][];
     return results;
   };
@@ -111,13 +111,14 @@ export async function lookupItems(
   return { versions, items: found, userHistory };
 }
 
-// A user's most recent clicks joined with their items, newest first (reversed by the caller to oldest first).
-function userHistoryQuery(db: Db, userId: string, limit: number) {
+// A user's most recent clicks since `since` (the retention window) joined with their items, newest first (reversed by
+// the caller to oldest first). The (user_id, type, ts) index answers it without touching the user's impressions.
+export function userHistoryQuery(db: Db, userId: string, limit: number, since: number) {
   return db
     .select(itemColumns)
     .from(events)
     .innerJoin(items, eq(items.id, events.itemId))
-    .where(and(eq(events.userId, userId), eq(events.type, "click")))
+    .where(and(eq(events.userId, userId), eq(events.type, "click"), gte(events.ts, since)))
     .orderBy(desc(events.ts), desc(events.id))
     .limit(limit);
 }
@@ -155,6 +156,7 @@ export interface ItemWrite {
   id: string;
   features: number[];
   attributes?: Record<string, unknown>;
+  revive?: boolean; // a retired item comes back only when asked for explicitly
 }
 
 export interface WrittenItem {
@@ -192,7 +194,9 @@ export async function upsertItems(env: { DB: D1Database }, codebook: Codebook, w
         set: {
           collision: sql`CASE WHEN ${items.sid} = excluded.sid THEN ${items.collision} ELSE excluded.collision END`,
           sid: sql`excluded.sid`,
-          status: "active",
+          // NULL (refused by NOT NULL, so the whole batch rolls back) when this would revive a retired item unasked
+          status: sql`CASE WHEN ${items.status} = 'retired' AND ${w.revive ? 1 : 0} = 0 THEN NULL ELSE 'active' END`,
+          retiredBy: null,
           attributes: sql`excluded.attributes`,
           features: sql`excluded.features`,
           codebookVersion: sql`excluded.codebook_version`,
@@ -211,10 +215,26 @@ export async function upsertItems(env: { DB: D1Database }, codebook: Codebook, w
         collision: r.collision,
       }));
     } catch (err) {
+      if (/NOT NULL constraint failed: items\.status/.test(causeMessage(err))) throw await retiredConflict(db, writes);
       const unique = /UNIQUE constraint failed: items\.sid/.test(causeMessage(err));
       if (!unique || attempt >= retries) throw new DatabaseUnavailable(err);
     }
   }
+}
+
+/** The 409 for a batch that would revive retired items without `"revive": true`, naming them. */
+async function retiredConflict(db: Db, writes: ItemWrite[]): Promise<ApiError> {
+  const ids = writes.filter((w) => !w.revive).map((w) => w.id);
+  const parts = chunks(ids, D1_MAX_PARAMS).map((p) =>
+    db
+      .select({ id: items.id })
+      .from(items)
+      .where(and(inArray(items.id, p), eq(items.status, "retired"))),
+  );
+  const results = (await d1(() => db.batch(parts as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]))) as { id: string }[][];
+  const retired = results.flat().map((r) => r.id);
+  const message = `retired items come back only with "revive": true: ${retired.join(", ")}`;
+  return new ApiError(409, "item_retired", message, { retired });
 }
 
 /** Retires an item: kept for history lookups, never recommended. Returns false when there is no such item. */
@@ -223,22 +243,29 @@ export async function retireItem(env: { DB: D1Database }, id: string): Promise<b
   const [, updated] = await d1(() =>
     db.batch([
       bumpCatalogVersion(db),
-      db.update(items).set({ status: "retired", updatedAt: nowMs }).where(eq(items.id, id)).returning({ id: items.id }),
+      db
+        .update(items)
+        .set({ status: "retired", retiredBy: "delete", updatedAt: nowMs })
+        .where(eq(items.id, id))
+        .returning({ id: items.id }),
     ]),
   );
   return updated.length > 0;
 }
 
-/** Active items whose title contains `q` (case-insensitive), for the demo page's search. */
+/**
+ * Active items whose title contains `q` (case-insensitive for ASCII, as LIKE is), for the demo page's search. instr(),
+ * not LIKE: D1 refuses LIKE patterns over 50 bytes, and instr() has no pattern (no escaping, no length limit).
+ */
 export async function searchItems(env: { DB: D1Database }, q: string, limit: number): Promise<CatalogItem[]> {
   const db = database(env.DB);
-  const pattern = `%${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+  const title = sql`json_extract(${items.attributes}, '$.title')`;
   const rows = await d1(() =>
     db
       .select(itemColumns)
       .from(items)
-      .where(and(eq(items.status, "active"), sql`json_extract(${items.attributes}, '$.title') LIKE ${pattern} ESCAPE '\\'`))
-      .orderBy(sql`json_extract(${items.attributes}, '$.title')`)
+      .where(and(eq(items.status, "active"), sql`instr(lower(${title}), lower(${q})) > 0`))
+      .orderBy(title)
       .limit(limit),
   );
   return rows.map(toItem);

@@ -1,8 +1,12 @@
 // Feedback events (impressions and clicks) into D1: the stored click history behind `userId` requests, and the raw
-// material of the next training run (`npm run hsrl -- events export`).
-import { events } from "./db/schema";
-import { database } from "./db/client";
+// material of the next training run (`npm run hsrl -- events export`). Only rows that name a catalog item and carry a
+// time near the server's are stored; the cron deletes rows older than the retention window.
+import { inArray, lt } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Bindings } from "./bindings";
 import { chunks, D1_MAX_PARAMS } from "./catalog";
+import { database } from "./db/client";
+import { events, items } from "./db/schema";
 import { d1 } from "./errors";
 
 export interface EventRow {
@@ -13,7 +17,39 @@ export interface EventRow {
   ts: number;
 }
 
+export interface EventsConfig {
+  pastMs: number; // a ts older than now - pastMs is refused
+  futureMs: number; // a ts newer than now + futureMs is refused
+  retentionMs: number; // rows older than this are deleted by the cron and never read as history
+}
+
+const seconds = (v: string | undefined, fallback: number) => {
+  const n = Number(v);
+  return (v !== undefined && v !== "" && Number.isFinite(n) && n >= 0 ? n : fallback) * 1000;
+};
+
+/** The events window from wrangler.toml [vars] (EVENTS_TS_PAST_SECONDS, EVENTS_TS_FUTURE_SECONDS, EVENTS_RETENTION_DAYS). */
+export function eventsConfig(
+  env: Partial<Pick<Bindings, "EVENTS_TS_PAST_SECONDS" | "EVENTS_TS_FUTURE_SECONDS" | "EVENTS_RETENTION_DAYS">>,
+): EventsConfig {
+  return {
+    pastMs: seconds(env.EVENTS_TS_PAST_SECONDS, 86_400),
+    futureMs: seconds(env.EVENTS_TS_FUTURE_SECONDS, 300),
+    retentionMs: seconds(env.EVENTS_RETENTION_DAYS, 90) * 86_400,
+  };
+}
+
 const COLUMNS = 5; // request_id, user_id, item_id, type, ts (id and created_at are defaulted)
+
+/** Which of `ids` are catalog items (active or retired), in one round trip. */
+export async function knownItemIds(env: { DB: D1Database }, ids: string[]): Promise<Set<string>> {
+  const distinct = [...new Set(ids)];
+  if (distinct.length === 0) return new Set();
+  const db = database(env.DB);
+  const queries = chunks(distinct, D1_MAX_PARAMS).map((part) => db.select({ id: items.id }).from(items).where(inArray(items.id, part)));
+  const results = (await d1(() => db.batch(queries as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]))) as { id: string }[][];
+  return new Set(results.flat().map((r) => r.id));
+}
 
 /** Stores all rows in one D1 transaction (multi-row INSERTs under the 100-parameter limit): all or nothing. */
 export async function recordEvents(env: { DB: D1Database }, rows: EventRow[]): Promise<number> {
@@ -23,3 +59,32 @@ export async function recordEvents(env: { DB: D1Database }, rows: EventRow[]): P
   await d1(() => db.batch(statements as [(typeof statements)[0], ...typeof statements]));
   return rows.length;
 }
+
+/** Deletes events with ts before `cutoff`, in bounded slices (one cron run deletes at most maxRows); returns how many. */
+export async function deleteExpiredEvents(env: { DB: D1Database }, cutoff: number, sliceRows = 5000, maxRows = 100_000): Promise<number> {
+  const db = database(env.DB);
+  let deleted = 0;
+  while (deleted < maxRows) {
+    const slice = db.select({ id: events.id }).from(events).where(lt(events.ts, cutoff)).limit(sliceRows);
+    const rows = await d1(() => db.delete(events).where(inArray(events.id, slice)).returning({ id: events.id }));
+    deleted += rows.length;
+    if (rows.length < sliceRows) break;
+  }
+  return deleted;
+}
+
+/**
+ * One request against a Workers Rate Limiting binding. Without the binding (an environment that lacks it) nothing is
+ * limited, and one log line per isolate says so, rather than refusing every write.
+ */
+export async function withinRateLimit(limiter: RateLimit | undefined, key: string, name: string): Promise<boolean> {
+  if (!limiter) {
+    if (!unlimitedLogged.has(name)) {
+      unlimitedLogged.add(name);
+      console.warn(JSON.stringify({ level: "warn", message: `rate limiting binding ${name} is absent: events are not rate limited` }));
+    }
+    return true;
+  }
+  return (await limiter.limit({ key })).success;
+}
+const unlimitedLogged = new Set<string>();

@@ -1,4 +1,6 @@
 // Request inference, what rerank and recommend share: a request's history -> SIDs -> the model's per-level log-probs.
+import type { Bindings, Stores } from "./bindings";
+import { eventsConfig } from "./feedback";
 import type { CatalogItem, Lookup } from "./catalog";
 import { lookupItems } from "./catalog";
 import { runHpn, servingModel, type ServingModel } from "./model";
@@ -27,10 +29,14 @@ export function serverTiming(t: Timings, totalStart: number): string {
 }
 
 /** One D1 round trip (warm isolate): the history's and the extra ids' SIDs, the catalog and model versions. */
-export async function resolve(env: Cloudflare.Env, req: HistoryRequest, extraIds: string[], historyLength: number): Promise<Context> {
+export async function resolve(env: Bindings, req: HistoryRequest, extraIds: string[], historyLength: number): Promise<Context> {
   const historyIds = req.history ?? [];
   const t0 = performance.now();
-  const lookup = await lookupItems(env, [...historyIds, ...extraIds], { userId: req.userId, historyLength });
+  const lookup = await lookupItems(env, [...historyIds, ...extraIds], {
+    userId: req.userId,
+    historyLength,
+    historySince: Date.now() - eventsConfig(env).retentionMs, // the cron deletes older rows; until it runs, skip them
+  });
   const timings = { d1: performance.now() - t0, model: 0 };
   if (lookup.userHistory) return { lookup, history: lookup.userHistory, unknownHistory: [], timings };
   const history: CatalogItem[] = [];
@@ -48,7 +54,7 @@ export async function resolve(env: Cloudflare.Env, req: HistoryRequest, extraIds
 export const MAX_HISTORY = 200;
 
 /** The serving model and its log-probs [L * V] for one history; throws ModelUnavailable when it cannot run. */
-export async function score(env: Cloudflare.Env, ctx: Context): Promise<{ model: ServingModel; logProbs: Float32Array }> {
+export async function score(env: Stores, ctx: Context): Promise<{ model: ServingModel; logProbs: Float32Array }> {
   const model = await servingModel(env, ctx.lookup.versions.activeModel);
   const { levels } = model.manifest;
   // Items encoded with another codebook shape cannot be fed to this model; leave them out of the history.

@@ -1,6 +1,7 @@
 // The serving model, cached per isolate and created lazily on first use (never at start-up: the limit is 1 s).
 // The active version is read from D1 with every request (meta.active_model); when it moves, the next request loads the
 // new model from R2. With no published model, the embedded default in model/ serves.
+import type { Stores } from "./bindings";
 import { eq } from "drizzle-orm";
 import { packSidHistories } from "../core/history";
 import { parseManifest, type Manifest } from "../core/manifest";
@@ -8,7 +9,7 @@ import embeddedManifest from "../model/default/manifest.json";
 import embeddedModel from "../model/default/hpn.int8.onnx";
 import { database } from "./db/client";
 import { modelVersions } from "./db/schema";
-import { causeMessage, d1, ModelUnavailable } from "./errors";
+import { causeMessage, d1, DatabaseUnavailable, ModelUnavailable } from "./errors";
 import { IsolateCache } from "./isolate-cache";
 import { createSession, ort } from "./onnx";
 
@@ -21,15 +22,33 @@ export interface ServingModel {
 
 const cache = new IsolateCache<ServingModel>((m) => void m.session.release());
 
+// Failed loads, per isolate: until `until`, requests for that version fail at once instead of downloading and hashing
+// the model again. The delay doubles with every failure, up to a minute; a success (or another version) forgets it.
+const failures = new Map<string, { until: number; delayMs: number; reason: string }>();
+const BACKOFF = { firstMs: 1000, maxMs: 60_000 } as const;
+
+/** Forgets the cached failures (tests). */
+export function resetModelFailures(): void {
+  failures.clear();
+}
+
 /** The model for `activeVersion` (null: the embedded default), loading it on first use or when the version moves. */
-export function servingModel(env: Cloudflare.Env, activeVersion: string | null): Promise<ServingModel> {
+export async function servingModel(env: Stores, activeVersion: string | null): Promise<ServingModel> {
   const key = activeVersion ?? "embedded";
-  // a failed load is not cached: a later request tries again
-  return cache.get(key, () =>
-    (activeVersion === null ? loadEmbedded() : loadFromR2(env, activeVersion)).catch((err) => {
-      throw err instanceof ModelUnavailable ? err : new ModelUnavailable(`model ${key} could not be loaded: ${causeMessage(err)}`);
-    }),
-  );
+  const failed = failures.get(key);
+  if (failed && Date.now() < failed.until) throw new ModelUnavailable(failed.reason, Math.ceil((failed.until - Date.now()) / 1000));
+  try {
+    const model = await cache.get(key, () => (activeVersion === null ? loadEmbedded() : loadFromR2(env, activeVersion)));
+    failures.delete(key);
+    return model;
+  } catch (err) {
+    if (err instanceof DatabaseUnavailable) throw err; // D1's trouble, not the model's: nothing to back off from
+    const reason = err instanceof ModelUnavailable ? causeMessage(err) : `model ${key} could not be loaded: ${causeMessage(err)}`;
+    const delayMs = failed ? Math.min(failed.delayMs * 2, BACKOFF.maxMs) : BACKOFF.firstMs;
+    failures.clear(); // only the version requests ask for matters
+    failures.set(key, { until: Date.now() + delayMs, delayMs, reason });
+    throw new ModelUnavailable(reason, Math.ceil(delayMs / 1000));
+  }
 }
 
 async function loadEmbedded(): Promise<ServingModel> {
@@ -37,7 +56,7 @@ async function loadEmbedded(): Promise<ServingModel> {
   return { version: manifest.version, source: "embedded", manifest, session: await createSession(embeddedModel) };
 }
 
-async function loadFromR2(env: Cloudflare.Env, version: string): Promise<ServingModel> {
+async function loadFromR2(env: Stores, version: string): Promise<ServingModel> {
   const { manifest, bytes } = await fetchPublished(env, version);
   return { version, source: "r2", manifest, session: await createSession(bytes) };
 }
@@ -46,7 +65,7 @@ async function loadFromR2(env: Cloudflare.Env, version: string): Promise<Serving
  * Reads a published model (manifest + serving file) from R2 and checks it: the manifest validates and names this
  * version, and the bytes hash to what both the manifest and the registry row say. Shared by serving and the promoter.
  */
-export async function fetchPublished(env: Cloudflare.Env, version: string): Promise<{ manifest: Manifest; bytes: Uint8Array }> {
+export async function fetchPublished(env: Stores, version: string): Promise<{ manifest: Manifest; bytes: Uint8Array }> {
   const db = database(env.DB);
   const [row] = await d1(() => db.select().from(modelVersions).where(eq(modelVersions.version, version)).limit(1));
   if (!row) throw new ModelUnavailable(`model ${version} is not registered`);

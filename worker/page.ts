@@ -1,6 +1,8 @@
 // GET /: a small demo page. Plain HTML + a little script over the public API (no framework, no CDN, no build step):
 // search the catalog by title, pick a history, see /v1/recommend's items with their SIDs and scores, and browse the
 // level-1 SID clusters with example items.
+import { sha256 } from "@noble/hashes/sha2.js";
+
 export const demoPage = /* html */ `<!doctype html>
 <html lang="en">
 <head>
@@ -66,7 +68,8 @@ export const demoPage = /* html */ `<!doctype html>
   const history = [];
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const sid = (t, c) => esc(t.join("-")) + (c ? "/" + c : "");
-  const titleOf = (it) => (it.attributes && it.attributes.title) || it.id;
+  // attributes are free-form: a title that is not a string is no title
+  const titleOf = (it) => (it.attributes && typeof it.attributes.title === "string" && it.attributes.title) || it.id;
 
   async function api(path, body) {
     const res = await fetch(path, body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -129,7 +132,7 @@ export const demoPage = /* html */ `<!doctype html>
     try {
       const { clusters } = await api("/v1/catalog/clusters?examples=3");
       $("clusters").innerHTML = clusters.map((c) => '<div class="cluster"><h3>Token ' + c.token + ' <span class="muted">(' + c.items + ' items)</span></h3><ul>' +
-        c.examples.map((e) => '<li><span>' + esc(e.title || e.id) + '</span><code>' + sid(e.sid) + '</code></li>').join("") + '</ul></div>').join("");
+        c.examples.map((e) => '<li><span>' + esc((typeof e.title === "string" && e.title) || e.id) + '</span><code>' + sid(e.sid) + '</code></li>').join("") + '</ul></div>').join("");
     } catch (err) { $("clusters").innerHTML = '<p class="error">' + esc(err.message) + '</p>'; }
   })();
   renderHistory();
@@ -137,3 +140,11 @@ export const demoPage = /* html */ `<!doctype html>
 </body>
 </html>
 `;
+
+// The Content-Security-Policy sources of the page's one inline <script> and one inline <style>: their sha256, so the
+// policy needs no 'unsafe-inline'.
+const inline = (tag: string) => {
+  const body = new RegExp(`<${tag}[^>]*>([\\s\\S]*?)</${tag}>`).exec(demoPage)?.[1] ?? "";
+  return `'sha256-${btoa(String.fromCharCode(...sha256(new TextEncoder().encode(body))))}'`;
+};
+export const demoPageCsp = { script: inline("script"), style: inline("style") };

@@ -1,12 +1,13 @@
 // The model registry: published candidates are validated, then promoted atomically or rejected with a reason, while
 // the active model keeps serving. Used by the Cron Trigger and by the admin routes.
+import type { Stores } from "./bindings";
 import { and, desc, eq, ne, sql } from "drizzle-orm";
 import { servingTensors, type Manifest } from "../core/manifest";
 import { embeddedCodebookVersion } from "./codebook";
 import { database, type Db } from "./db/client";
 import { deleteMeta, readVersionsNow, setMeta } from "./db/meta";
 import { modelVersions, nowMs } from "./db/schema";
-import { causeMessage, d1 } from "./errors";
+import { causeMessage, d1, ModelUnavailable } from "./errors";
 import { fetchPublished } from "./model";
 import { createSession, ort } from "./onnx";
 
@@ -16,7 +17,7 @@ export type Outcome =
   | { action: "none"; reason: string; missing?: boolean };
 
 /** Checks a published model without touching the registry; returns the reason it cannot serve, or null. */
-export async function validate(env: Cloudflare.Env, version: string): Promise<string | null> {
+export async function validate(env: Stores, version: string): Promise<string | null> {
   let manifest: Manifest;
   let bytes: Uint8Array;
   try {
@@ -33,7 +34,7 @@ export async function validate(env: Cloudflare.Env, version: string): Promise<st
 }
 
 /** The catalog's codebook when a model trained on `codebook` cannot read its SIDs; null when it can (or none is set). */
-async function otherCatalogCodebook(env: Cloudflare.Env, codebook: string | undefined): Promise<string | null> {
+async function otherCatalogCodebook(env: Stores, codebook: string | undefined): Promise<string | null> {
   const catalog = (await readVersionsNow(env)).codebook;
   return catalog !== null && catalog !== codebook ? catalog : null;
 }
@@ -94,7 +95,7 @@ async function smokeTest(bytes: Uint8Array, m: Manifest): Promise<string | null>
  * concurrently (Cron is at-least-once): each statement re-checks the state it changes, and the partial UNIQUE index
  * on status='active' refuses two active models whatever happens.
  */
-export async function promote(env: Cloudflare.Env, version: string, from: ("candidate" | "retired")[] = ["candidate"]): Promise<Outcome> {
+export async function promote(env: Stores, version: string, from: ("candidate" | "retired")[] = ["candidate"]): Promise<Outcome> {
   const db = database(env.DB);
   const [row] = await d1(() => db.select().from(modelVersions).where(eq(modelVersions.version, version)).limit(1));
   if (!row) return { action: "none", reason: `model ${version} is not registered`, missing: true };
@@ -125,7 +126,7 @@ export async function promote(env: Cloudflare.Env, version: string, from: ("cand
 }
 
 /** What the Cron Trigger runs: the newest candidate, validated and promoted, or rejected. */
-export async function promoteNewest(env: Cloudflare.Env): Promise<Outcome> {
+export async function promoteNewest(env: Stores): Promise<Outcome> {
   const db = database(env.DB);
   const [newest] = await d1(() =>
     db
@@ -139,11 +140,15 @@ export async function promoteNewest(env: Cloudflare.Env): Promise<Outcome> {
   return promote(env, newest.version);
 }
 
+/** The reason of every rollback starts with this; a model rolled back from is never restored by a later rollback. */
+export const ROLLED_BACK = "rolled back";
+
 /**
- * Puts the previously active model back (the most recently promoted retired one, validated again), or the embedded
- * default when there is none. The model rolled back from is retired with a reason, so the cron never re-promotes it.
+ * Puts the previously active model back (the most recently promoted retired one that validates again), or the
+ * embedded default when none does. The model rolled back from is retired with `reason` (starting "rolled back"), so
+ * the cron never re-promotes it and later rollbacks skip it.
  */
-export async function rollback(env: Cloudflare.Env): Promise<Outcome & { from: string | null }> {
+export async function rollback(env: Stores, reason: string = ROLLED_BACK): Promise<Outcome & { from: string | null }> {
   const db = database(env.DB);
   const rows = await d1(() =>
     db
@@ -154,33 +159,53 @@ export async function rollback(env: Cloudflare.Env): Promise<Outcome & { from: s
   );
   const current = rows.find((r) => r.status === "active");
   if (!current) return { action: "none", reason: "no published model is active (the embedded default is serving)", from: null };
-  const previous = rows.find((r) => r.status === "retired" && r.reason !== "rolled back");
   const markRolledBack = db
     .update(modelVersions)
-    .set({ status: "retired", reason: "rolled back", updatedAt: nowMs })
+    .set({ status: "retired", reason, updatedAt: nowMs })
     .where(and(eq(modelVersions.version, current.version), eq(modelVersions.status, "active")));
-  if (!previous) {
-    // the embedded default reads SIDs of the embedded codebook only
-    const catalogCodebook = await otherCatalogCodebook(env, embeddedCodebookVersion());
-    if (catalogCodebook !== null) {
-      return {
-        action: "rejected",
-        version: "embedded",
-        reason: `the embedded default was trained on codebook ${embeddedCodebookVersion()}, the catalog is on ${catalogCodebook}`,
-        from: current.version,
-      };
+  const refused: string[] = [];
+  for (const previous of rows.filter((r) => r.status === "retired" && !r.reason?.startsWith(ROLLED_BACK))) {
+    const invalid = await validate(env, previous.version);
+    if (invalid !== null) {
+      refused.push(`${previous.version}: ${invalid}`);
+      continue;
     }
-    await d1(() => db.batch([markRolledBack, deleteMeta(db, "active_model")]));
-    return { action: "promoted", version: "embedded", from: current.version };
+    await d1(() => db.batch([markRolledBack, ...activate(db, previous.version, "retired")]));
+    return { action: "promoted", version: previous.version, from: current.version };
   }
-  const reason = await validate(env, previous.version);
-  if (reason !== null)
-    return { action: "rejected", version: previous.version, reason: `previous model is not servable: ${reason}`, from: current.version };
-  await d1(() => db.batch([markRolledBack, ...activate(db, previous.version, "retired")]));
-  return { action: "promoted", version: previous.version, from: current.version };
+  // the embedded default reads SIDs of the embedded codebook only
+  const catalogCodebook = await otherCatalogCodebook(env, embeddedCodebookVersion());
+  if (catalogCodebook !== null) {
+    const why = `the embedded default was trained on codebook ${embeddedCodebookVersion()}, the catalog is on ${catalogCodebook}`;
+    return {
+      action: "rejected",
+      version: "embedded",
+      reason: refused.length > 0 ? `previous models are not servable (${refused.join("; ")}); ${why}` : why,
+      from: current.version,
+    };
+  }
+  await d1(() => db.batch([markRolledBack, deleteMeta(db, "active_model")]));
+  return { action: "promoted", version: "embedded", from: current.version };
 }
 
-export async function listModels(env: Cloudflare.Env) {
+/**
+ * What the cron checks before promoting: the active model's bytes in R2 still verify (sha256 against manifest and
+ * registry). If they do not, it rolls back (to the last good version, or the embedded default) and records why in the
+ * retired row's reason, so serving heals without anyone rolling back by hand.
+ */
+export async function healActive(env: Stores): Promise<(Outcome & { from?: string | null }) | null> {
+  const active = (await readVersionsNow(env)).activeModel;
+  if (active === null) return null;
+  try {
+    await fetchPublished(env, active);
+    return null;
+  } catch (err) {
+    if (!(err instanceof ModelUnavailable)) throw err; // D1 or R2 failing now is no verdict on the bytes
+    return rollback(env, `${ROLLED_BACK}: the active model failed verification: ${causeMessage(err)}`);
+  }
+}
+
+export async function listModels(env: Stores) {
   const db = database(env.DB);
   return d1(() =>
     db

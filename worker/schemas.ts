@@ -94,6 +94,7 @@ export const ErrorBody = z
   .object({
     error: z.string().openapi({ example: "invalid_request" }),
     message: z.string(),
+    requestId: z.string().openapi({ description: "the X-Request-Id of this answer; the server's log has the details under it" }),
     issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
   .openapi("Error");
@@ -106,8 +107,10 @@ export const errorResponses = {
 
 /** What every admin route declares: the bearer scheme and its two failure answers. */
 export const adminSecurity = [{ bearer: [] }];
+/** POST /v1/events and /v1/tokens: the same bearer scheme, with an API key (or, for events, a user token). */
+export const clientSecurity = [{ bearer: [] }];
 export const authErrors = {
-  401: { content: { "application/json": { schema: ErrorBody } }, description: "no bearer token" },
+  401: { content: { "application/json": { schema: ErrorBody } }, description: "no bearer token, or an invalid one" },
   403: { content: { "application/json": { schema: ErrorBody } }, description: "wrong bearer token" },
 } as const;
 

@@ -17,8 +17,13 @@ export function register(program: Command): void {
       "--sids <dir>",
       "where codebook.json and sid-table.sql are (default: the model dir, else its sibling sids/ as `hsrl pipeline` writes)",
     )
-    .option("--catalog", "load the SID table even when the catalog is already on this codebook")
-    .action((o: { model: string; sids?: string; local?: boolean; remote?: boolean; catalog?: boolean }) => {
-      console.log(JSON.stringify(publishModel({ model: o.model, sids: o.sids, catalog: o.catalog, target: targetOf(o) })));
-    });
+    .option("--catalog", "load the SID table even when the catalog is already on this codebook (a merge: see `hsrl catalog`)")
+    .option("--replace", "the SID table load retires active items it does not list (implies --catalog)")
+    .option("--dry-run", "check the model and print the catalog counts; upload, register and write nothing")
+    .action(
+      (o: { model: string; sids?: string; local?: boolean; remote?: boolean; catalog?: boolean; replace?: boolean; dryRun?: boolean }) => {
+        const { model, sids, catalog, replace, dryRun } = o;
+        console.log(JSON.stringify(publishModel({ model, sids, catalog, replace, dryRun, target: targetOf(o) })));
+      },
+    );
 }

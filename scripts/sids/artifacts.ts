@@ -55,37 +55,47 @@ export function sidTableJson(dataset: Dataset, build: BuildResult): SidTableJson
 
 const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-function blobHex(v: Float32Array): string {
+/** A float32 vector as D1 stores it (little-endian bytes), in hex. */
+export function blobHex(v: ArrayLike<number>): string {
   const bytes = new Uint8Array(v.length * 4);
   const view = new DataView(bytes.buffer);
-  v.forEach((x, i) => view.setFloat32(i * 4, x, true));
-  return `X'${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}'`;
+  for (let i = 0; i < v.length; i++) view.setFloat32(i * 4, v[i], true);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
- * SQL seed for D1 (`wrangler d1 execute DB --file sid-table.sql`), matching worker/db/schema.ts.
- * First every existing row is retired and moved off the SID space ('retired:<id>'), because the UNIQUE (sid, collision)
- * index would otherwise trip while rows swap SIDs under a new codebook; then each catalog item is upserted active.
- * Items missing from this catalog stay retired.
+ * SQL seed for D1 (`wrangler d1 execute DB --file sid-table.sql` on an empty catalog), matching worker/db/schema.ts.
+ * It only inserts: an id the catalog already has is left as it is (ON CONFLICT DO NOTHING), so running it by hand can
+ * never retire, revive or re-encode an item. Loading a table into a catalog that has items is a merge
+ * (`hsrl catalog`, `hsrl publish`, `npm start`: scripts/deploy/catalog.ts), which reads this file with readSidTableSql.
  */
 export function sidTableSql(dataset: Dataset, build: BuildResult, catalogVersion: string): string {
-  const v = sqlText(build.codebook.version);
+  const rows = build.table.map((e) => ({
+    id: e.id,
+    sid: sidKey(e.sid),
+    collision: e.collision,
+    attributes: JSON.stringify(itemAttributes(dataset, e.item)),
+    featuresHex: blobHex(build.features.vectors[e.item]),
+  }));
+  return sidTableSqlFromRows(build.codebook.version, catalogVersion, rows);
+}
+
+/** sid-table.sql from rows (what sidTableSql writes for a build; tests write tables of their own with it). */
+export function sidTableSqlFromRows(codebookVersion: string, catalogVersion: string, rows: SidTableRow[]): string {
+  const v = sqlText(codebookVersion);
   const lines = [
-    `-- hsrl-edge SID table: ${build.table.length} items, codebook ${build.codebook.version}, catalog ${catalogVersion}`,
-    `UPDATE items SET sid = 'retired:' || id, collision = 0, status = 'retired', updated_at = (unixepoch('subsec') * 1000);`,
+    `-- hsrl-edge SID table: ${rows.length} items, codebook ${codebookVersion}, catalog ${catalogVersion}`,
+    "-- A seed for an empty catalog; to load it into one with items, use `npm run hsrl -- catalog --sids <this dir>` (a merge).",
   ];
-  for (const e of build.table) {
+  for (const r of rows) {
     lines.push(
       `INSERT INTO items (id, sid, collision, status, attributes, features, codebook_version) VALUES (` +
-        `${sqlText(e.id)}, ${sqlText(sidKey(e.sid))}, ${e.collision}, 'active', ` +
-        `${sqlText(JSON.stringify(itemAttributes(dataset, e.item)))}, ` +
-        `${blobHex(build.features.vectors[e.item])}, ${v}) ON CONFLICT(id) DO UPDATE SET sid = excluded.sid, ` +
-        `collision = excluded.collision, status = 'active', attributes = excluded.attributes, features = excluded.features, ` +
-        `codebook_version = excluded.codebook_version, updated_at = (unixepoch('subsec') * 1000);`,
+        `${sqlText(r.id)}, ${sqlText(r.sid)}, ${r.collision}, 'active', ${sqlText(r.attributes)}, X'${r.featuresHex}', ${v}) ` +
+        "ON CONFLICT(id) DO NOTHING;",
     );
   }
   for (const [key, value] of [
-    ["codebook_version", build.codebook.version],
+    ["codebook_version", codebookVersion],
     ["catalog_version", catalogVersion],
   ]) {
     lines.push(
@@ -93,6 +103,39 @@ export function sidTableSql(dataset: Dataset, build: BuildResult, catalogVersion
     );
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** One row of a SID table as sid-table.sql holds it: SID key, collision, attributes JSON, features as hex float32 LE. */
+export interface SidTableRow {
+  id: string;
+  sid: string;
+  collision: number;
+  attributes: string;
+  featuresHex: string;
+}
+
+/** Reads back what sidTableSql wrote (the merge loads from it); names the line that does not parse. */
+export function readSidTableSql(text: string, file = "sid-table.sql"): { codebookVersion: string; rows: SidTableRow[] } {
+  const str = "'((?:[^']|'')*)'";
+  const item = new RegExp(
+    String.raw`^INSERT INTO items \(id, sid, collision, status, attributes, features, codebook_version\) VALUES \(` +
+      String.raw`${str}, '([0-9-]+)', (\d+), 'active', ${str}, X'([0-9a-f]*)', ${str}\)`,
+  );
+  const unquote = (s: string) => s.replace(/''/g, "'");
+  const rows: SidTableRow[] = [];
+  let codebookVersion: string | null = null;
+  text.split("\n").forEach((line, n) => {
+    if (!line.startsWith("INSERT INTO items")) {
+      const meta = /^INSERT INTO meta \(key, value\) VALUES \('codebook_version', '([^']*)'\)/.exec(line);
+      if (meta) codebookVersion = meta[1];
+      return;
+    }
+    const m = item.exec(line);
+    if (!m) throw new Error(`${file}:${n + 1}: not an item row as \`hsrl sids\` writes them`);
+    rows.push({ id: unquote(m[1]), sid: m[2], collision: Number(m[3]), attributes: unquote(m[4]), featuresHex: m[5] });
+  });
+  if (codebookVersion === null) throw new Error(`${file}: no codebook_version row`);
+  return { codebookVersion, rows };
 }
 
 /** The report as a Markdown table, for people (sid-report.json is the machine-readable one). */

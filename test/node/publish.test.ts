@@ -1,26 +1,21 @@
 // `hsrl publish` and `hsrl events export` against a throwaway wrangler local state (HSRL_PERSIST_TO), through the CLI.
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeSid, sidKey } from "../../core/codebook";
 import { d1Migrate, d1Query } from "../../scripts/deploy/wrangler";
+import { blobHex } from "../../scripts/sids/artifacts";
+import { embeddedCodebook, embeddedTable, encodeTable, featuresOfHex, rotatedCodebook, writeSidsDir } from "./catalog-fixtures";
 
 const manifest = JSON.parse(readFileSync("model/default/manifest.json", "utf8")) as { version: string; codebook: { version: string } };
 const state = mkdtempSync(join(tmpdir(), "hsrl-publish-"));
 const env = { ...process.env, HSRL_PERSIST_TO: state };
 
 function hsrl(args: string[]): { stdout: string; status: number; stderr: string } {
-  try {
-    return {
-      stdout: execFileSync("npx", ["tsx", "scripts/cli.ts", ...args], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
-      status: 0,
-      stderr: "",
-    };
-  } catch (err) {
-    const e = err as { status: number; stdout: string; stderr: string };
-    return { stdout: e.stdout, status: e.status, stderr: e.stderr };
-  }
+  const res = spawnSync("npx", ["tsx", "scripts/cli.ts", ...args], { env, encoding: "utf8" });
+  return { stdout: res.stdout, status: res.status ?? 1, stderr: res.stderr };
 }
 
 describe("publish and events export (local wrangler state)", () => {
@@ -40,6 +35,7 @@ describe("publish and events export (local wrangler state)", () => {
       version: manifest.version,
       status: "candidate",
       target: "local",
+      catalog: { added: 2000, reencoded: 0, retired: 0, unchanged: 0, keptRetired: 0 },
     });
     expect(d1Query("local", `SELECT status, r2_key FROM model_versions WHERE version = '${manifest.version}'`)).toEqual([
       { status: "candidate", r2_key: `models/${manifest.version}/` },
@@ -58,7 +54,62 @@ describe("publish and events export (local wrangler state)", () => {
     expect(d1Query("local", `SELECT status, reason FROM model_versions WHERE version = '${manifest.version}'`)).toEqual([
       { status: "candidate", reason: null },
     ]);
-  }, 120_000);
+  }, 240_000);
+
+  it("loads SID tables as merges: API-added items survive (re-encoded under a new codebook), DELETE-retired ones stay retired", () => {
+    const last = (r: { stdout: string }) => JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    const snapshot = () =>
+      d1Query(
+        "local",
+        "SELECT (SELECT json_group_array(json_array(id, sid, collision, status, retired_by)) FROM items) AS items, " +
+          "(SELECT value FROM meta WHERE key = 'catalog_version') AS catalog, (SELECT COUNT(*) FROM model_versions) AS models",
+      );
+    // What PUT /v1/items and DELETE /v1/items/:id leave behind.
+    const features = featuresOfHex(embeddedTable.rows[3].featuresHex).map((x, i) => x + (i === 0 ? 0.01 : 0));
+    const apiSid = sidKey(encodeSid(embeddedCodebook, features));
+    d1Query(
+      "local",
+      `INSERT INTO items (id, sid, collision, status, attributes, features, codebook_version) VALUES ('api-1', '${apiSid}', ` +
+        `(SELECT COALESCE(MAX(collision) + 1, 0) FROM items WHERE sid = '${apiSid}'), 'active', '{"title":"From the API"}', ` +
+        `X'${blobHex(features)}', '${embeddedCodebook.version}'); UPDATE items SET status = 'retired', retired_by = 'delete' WHERE id = 's5'`,
+    );
+    const before = snapshot();
+
+    const dry = hsrl(["publish", "--model", "model/default", "--local", "--catalog", "--dry-run"]);
+    expect(dry.status, dry.stderr).toBe(0);
+    const same = { added: 0, reencoded: 0, retired: 0, unchanged: 2000, keptRetired: 1 };
+    expect(last(dry)).toMatchObject({ dryRun: true, catalog: { ...same, dryRun: true } });
+    expect(snapshot()).toEqual(before);
+    expect(hsrl(["publish", "--model", "model/default", "--local", "--replace", "--dry-run"]).stdout).toMatch(/"retired":1,/);
+    expect(snapshot()).toEqual(before);
+
+    const merged = hsrl(["publish", "--model", "model/default", "--local", "--catalog"]);
+    expect(merged.status, merged.stderr).toBe(0);
+    expect(merged.stderr).toMatch(/added 0, re-encoded 0, retired 0, unchanged 2000, kept retired 1/);
+    expect(last(merged).catalog).toMatchObject(same);
+    const status = () =>
+      Object.fromEntries(
+        d1Query<{ id: string; status: string; sid: string }>("local", "SELECT id, status, sid FROM items WHERE id IN ('api-1', 's5')").map(
+          (r) => [r.id, r],
+        ),
+      );
+    expect(status()).toMatchObject({ "api-1": { status: "active", sid: apiSid }, s5: { status: "retired" } });
+
+    // A new codebook (same dimension): the API-added item is re-encoded from its stored features, not dropped.
+    const next = rotatedCodebook();
+    const dir = writeSidsDir(next, encodeTable(next, embeddedTable.rows));
+    const load = hsrl(["catalog", "--sids", dir, "--local"]);
+    expect(load.status, load.stderr).toBe(0);
+    expect(last(load)).toMatchObject({ added: 0, reencoded: 2000, retired: 0, unchanged: 0, keptRetired: 1, codebook: next.version });
+    expect(status()).toMatchObject({ "api-1": { status: "active", sid: sidKey(encodeSid(next, features)) }, s5: { status: "retired" } });
+    expect(d1Query("local", "SELECT value FROM meta WHERE key = 'codebook_version'")).toEqual([{ value: next.version }]);
+
+    // --replace retires what the table does not list; DELETE-retired items stay retired whatever the flags.
+    const replaced = hsrl(["catalog", "--sids", "model/default", "--local", "--replace"]);
+    expect(last(replaced)).toMatchObject({ added: 0, reencoded: 1999, retired: 1, unchanged: 0, keptRetired: 1 });
+    expect(status()).toMatchObject({ "api-1": { status: "retired", sid: "retired:api-1" }, s5: { status: "retired" } });
+    expect(hsrl(["catalog", "--sids", state, "--local"]).stderr.trim()).toMatch(/^error: .*codebook\.json not found/);
+  }, 300_000);
 
   it("refuses a directory without a manifest, in one line", () => {
     const res = hsrl(["publish", "--model", state, "--local"]);

@@ -5,7 +5,8 @@ import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import { codebookFromJson, encodeSid, sidKey } from "../../core/codebook";
 import { generateSynthetic } from "../../scripts/data/synthetic";
-import { writeSidArtifacts, float32Decimal, type SidTableJson } from "../../scripts/sids/artifacts";
+import { writeSidArtifacts, float32Decimal, readSidTableSql, type SidTableJson } from "../../scripts/sids/artifacts";
+import { type CatalogRow, planCatalogMerge } from "../../scripts/sids/catalog-merge";
 import { buildSids, compareIds, resolveCollisions } from "../../scripts/sids/build";
 
 describe("collision resolution", () => {
@@ -133,11 +134,18 @@ describe("buildSids", () => {
     );
     expect(meta).toEqual({ codebook_version: cb.version, catalog_version: catalogVersion });
 
-    // A catalog rebuilt with another codebook swaps SIDs among existing rows: the seed must not trip the unique index.
+    // A catalog rebuilt with another codebook swaps SIDs among existing rows: loaded as a merge (what `hsrl catalog`
+    // runs), it must not trip the unique index. The seed itself only inserts, so it leaves existing rows alone.
     const other = await buildSids(data.items.length ? { ...data, items: data.items } : data, { ...options, seed: 5, plainRq: false });
     const dir2 = mkdtempSync(join(tmpdir(), "hsrl-sids-"));
     writeSidArtifacts(dir2, data, other);
-    db.exec(readFileSync(join(dir2, "sid-table.sql"), "utf8"));
+    const otherSql = readFileSync(join(dir2, "sid-table.sql"), "utf8");
+    const current = db
+      .prepare("SELECT id, sid, collision, status, retired_by, codebook_version, lower(hex(features)) AS features FROM items")
+      .all() as unknown as CatalogRow[];
+    const plan = planCatalogMerge(readSidTableSql(otherSql).rows, other.codebook, current, { catalogVersion: "next" });
+    expect(plan.counts.reencoded + plan.counts.unchanged).toBe(800);
+    db.exec(`BEGIN; ${plan.statements.join("\n")} COMMIT;`);
     const active = db
       .prepare("SELECT count(*) AS n FROM items WHERE status = 'active' AND codebook_version = ?")
       .get(other.codebook.version) as { n: number };

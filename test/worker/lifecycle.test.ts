@@ -47,6 +47,12 @@ async function modelRow(version: string) {
     .first<{ status: string; reason: string | null }>();
 }
 
+/** A fresh API key, created through the admin route, as the Authorization header events need. */
+async function apiKeyHeader(): Promise<Record<string, string>> {
+  const res = await post("/v1/admin/keys", { name: "test client" }, admin);
+  return { authorization: `Bearer ${((await res.json()) as { key: string }).key}` };
+}
+
 const features = (seed: number) => Array.from({ length: codebook.dim }, (_, j) => Math.sin(seed * 12.9898 + j * 78.233));
 
 beforeEach(async () => {
@@ -89,15 +95,26 @@ describe("admin auth", () => {
         "GET /v1/admin/models",
         "POST /v1/admin/rollback",
         "POST /v1/admin/models/item-3/promote",
+        "POST /v1/admin/keys",
+        "DELETE /v1/admin/keys/item-3",
+        "POST /v1/events",
+        "POST /v1/tokens",
       ]),
     );
     for (const { method, path } of secured) {
       // no body either: the check runs before validation, so a malformed request learns nothing
       const res = await exports.default.fetch(`http://edge${path}`, { method });
+      const adminRoute = !["/v1/events", "/v1/tokens"].includes(path);
       expect({ route: `${method} ${path}`, status: res.status, body: await res.json() }).toEqual({
         route: `${method} ${path}`,
         status: 401,
-        body: { error: "unauthorized", message: "admin routes need an Authorization: Bearer <token> header" },
+        body: {
+          error: "unauthorized",
+          message: adminRoute
+            ? "admin routes need an Authorization: Bearer <token> header"
+            : expect.stringMatching(/Authorization: Bearer/),
+          requestId: expect.any(String),
+        },
       });
       expect(res.headers.get("www-authenticate")).toBe("Bearer");
     }
@@ -259,16 +276,17 @@ describe("DELETE /v1/items/:id", () => {
 
 describe("POST /v1/events", () => {
   it("stores one row per (event, item), counted exactly, across D1's parameter limit", async () => {
+    const now = Date.now();
     const events = Array.from({ length: 30 }, (_, i) => ({
       type: i % 3 === 0 ? "click" : "impression",
       userId: `u${i % 4}`,
       requestId: `r${i}`,
       itemIds: Array.from({ length: 7 }, (_, j) => `item-${(i + j) % 40}`),
-      ts: 1_700_000_000_000 + i,
+      ts: now - 60_000 + i,
     }));
-    const res = await post("/v1/events", { events });
+    const res = await post("/v1/events", { events }, await apiKeyHeader());
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ accepted: 210 });
+    expect(await res.json()).toEqual({ accepted: 210, refused: { ts: 0, unknownItem: 0 } });
     const rows = await env.DB.prepare("SELECT type, COUNT(*) AS n FROM events GROUP BY type ORDER BY type").all<{
       type: string;
       n: number;
@@ -280,7 +298,7 @@ describe("POST /v1/events", () => {
   });
 
   it("rejects bad events with a 400 naming the field", async () => {
-    const res = await post("/v1/events", { events: [{ type: "like", userId: "u", itemIds: ["a"] }] });
+    const res = await post("/v1/events", { events: [{ type: "like", userId: "u", itemIds: ["a"] }] }, await apiKeyHeader());
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ issues: [{ path: "events.0.type" }] });
     expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM events").first<{ n: number }>()).toEqual({ n: 0 });

@@ -91,10 +91,11 @@ describe("POST /v1/rerank", () => {
   it("uses a user's stored click history when given userId", async () => {
     const clicks = ["item-12", "item-40"];
     const stmt = env.DB.prepare("INSERT INTO events (user_id, item_id, type, ts) VALUES ('u1', ?, ?, ?)");
+    const now = Date.now();
     await env.DB.batch([
-      stmt.bind(clicks[0], "click", 1000),
-      stmt.bind("item-13", "impression", 1500),
-      stmt.bind(clicks[1], "click", 2000),
+      stmt.bind(clicks[0], "click", now - 3000),
+      stmt.bind("item-13", "impression", now - 2500),
+      stmt.bind(clicks[1], "click", now - 2000),
     ]);
     const candidates = items.slice(0, 20).map((i) => i.id);
     const viaUser = (await (await post("/v1/rerank", { userId: "u1", candidates })).json()) as RerankBody;
@@ -109,7 +110,7 @@ describe("POST /v1/rerank", () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as RerankBody;
     expect(body.fallback).toBe(true);
-    expect(body.reason).toMatch(/sha256/);
+    expect(body.reason).toBe("the model is unavailable; retry later"); // what failed is in the log, not the answer
     expect(body.model).toBeNull();
     expect(body.items.map((i) => i.id)).toEqual(["item-8", "item-2", "item-5"]);
     expect(body.items.every((i) => i.score === null)).toBe(true);

@@ -24,6 +24,9 @@ export const items = sqliteTable(
     attributes: text("attributes", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
     features: blob("features", { mode: "buffer" }), // float32 little-endian feature vector the SID was encoded from
     codebookVersion: text("codebook_version").notNull(),
+    // Why a retired item is retired: "delete" (DELETE /v1/items/:id; only an explicit revive brings it back) or
+    // "catalog" (a SID-table load with --replace did not list it; a later load that lists it restores it).
+    retiredBy: text("retired_by", { enum: ["delete", "catalog"] }),
     ...timestamps,
   },
   (t) => [uniqueIndex("items_sid_unique").on(t.sid, t.collision), index("items_status").on(t.status)],
@@ -61,8 +64,18 @@ export const events = sqliteTable(
     ts: integer("ts", { mode: "number" }).notNull(), // client time, ms since epoch
     createdAt: timestamps.createdAt,
   },
-  (t) => [index("events_user_ts").on(t.userId, t.ts)],
+  // The userId read filters on type and a ts window: both inside the index. Retention deletes by ts.
+  (t) => [index("events_user_type_ts").on(t.userId, t.type, t.ts), index("events_ts").on(t.ts)],
 );
+
+/** Per-client API keys for POST /v1/events: only the SHA-256 of the secret is stored; the key is shown once. */
+export const apiKeys = sqliteTable("api_keys", {
+  id: text("id").primaryKey(), // the key's public part (hk_<id>_<secret>)
+  name: text("name").notNull(),
+  secretSha256: text("secret_sha256").notNull(),
+  createdAt: timestamps.createdAt,
+  revokedAt: integer("revoked_at", { mode: "number" }),
+});
 
 /** Small key/value facts about the deployment: catalog_version (bumped on every catalog write), codebook_version. */
 export const meta = sqliteTable("meta", {

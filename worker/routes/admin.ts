@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAdmin } from "../auth";
 import { listModels, promote, rollback } from "../registry";
+import { errorJson } from "../errors";
 import { router } from "../router";
 import { adminSecurity, authErrors, ErrorBody, errorResponses, json } from "../schemas";
 
@@ -59,7 +60,7 @@ adminRoutes
     const outcome = await promote(c.env, version, ["candidate", "retired"]);
     if (outcome.action === "promoted") return c.json(outcome, 200);
     if (outcome.action === "rejected") return c.json(outcome, 409);
-    return c.json({ error: outcome.missing ? "not_found" : "not_promotable", message: outcome.reason }, outcome.missing ? 404 : 409);
+    return c.json(errorJson(c, outcome.missing ? "not_found" : "not_promotable", outcome.reason), outcome.missing ? 404 : 409);
   })
   .openapi(rollbackRoute, async (c) => {
     const outcome = await rollback(c.env);

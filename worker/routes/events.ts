@@ -1,9 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { recordEvents, type EventRow } from "../feedback";
+import { requireClient } from "../auth";
+import { ApiError } from "../errors";
+import { type EventRow, eventsConfig, knownItemIds, recordEvents, withinRateLimit } from "../feedback";
 import { router } from "../router";
-import { errorResponses, ItemId, json } from "../schemas";
+import { authErrors, clientSecurity, ErrorBody, errorResponses, ItemId, json } from "../schemas";
 
-export const EVENT_LIMITS = { events: 500, rows: 5000 } as const;
+export const EVENT_LIMITS = { events: 500, rows: 5000, users: 100 } as const;
 
 const Event = z
   .object({
@@ -11,7 +13,12 @@ const Event = z
     userId: z.string().min(1).max(128),
     itemIds: z.array(ItemId).min(1).max(100).openapi({ description: "the items shown (impression) or clicked" }),
     requestId: z.string().max(128).optional(),
-    ts: z.number().int().nonnegative().optional().openapi({ description: "client time, ms since epoch (default: now)" }),
+    ts: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .openapi({ description: "client time, ms since epoch (default: now); outside the server's window it is refused" }),
   })
   .openapi("Event");
 
@@ -21,22 +28,75 @@ const EventsRequest = z
     message: `at most ${EVENT_LIMITS.rows} (event, item) pairs per request`,
     path: ["events"],
   })
+  .refine((b) => new Set(b.events.map((e) => e.userId)).size <= EVENT_LIMITS.users, {
+    message: `at most ${EVENT_LIMITS.users} distinct users per request`,
+    path: ["events"],
+  })
   .openapi("EventsRequest");
+
+const Accepted = z
+  .object({
+    accepted: z.number().int().openapi({ description: "rows stored" }),
+    refused: z.object({
+      ts: z
+        .number()
+        .int()
+        .openapi({ description: "rows whose ts was outside [now - EVENTS_TS_PAST_SECONDS, now + EVENTS_TS_FUTURE_SECONDS]" }),
+      unknownItem: z.number().int().openapi({ description: "rows naming an item id the catalog does not have" }),
+    }),
+  })
+  .openapi("EventsAccepted");
 
 const route = createRoute({
   method: "post",
   path: "/v1/events",
-  summary: "Record impressions and clicks (one row per event and item)",
+  summary: "Record impressions and clicks (one row per event and item), with an API key or the user's token",
+  middleware: [requireClient] as const,
+  security: clientSecurity,
   request: { body: { content: { "application/json": { schema: EventsRequest } }, required: true } },
-  responses: { 200: json(z.object({ accepted: z.number().int() }), "all rows stored"), ...errorResponses },
+  responses: {
+    200: json(Accepted, "the valid rows stored (one transaction), the others counted"),
+    ...authErrors,
+    403: json(ErrorBody, "a user token used for another user's events"),
+    429: json(ErrorBody, "rate limited (per API key, per user); see Retry-After"),
+    ...errorResponses,
+  },
 });
 
 export const eventsRoutes = router().openapi(route, async (c) => {
+  const principal = c.get("principal");
+  const body = c.req.valid("json");
+  const users = [...new Set(body.events.map((e) => e.userId))];
+  if (principal.kind === "user" && users.some((u) => u !== principal.userId))
+    throw new ApiError(403, "forbidden", "a user token may only write its own user's events");
+
+  const limited = (what: string) =>
+    new ApiError(429, "rate_limited", `too many event writes for this ${what}; retry later`, {}, undefined, 60);
+  if (principal.kind === "key" && !(await withinRateLimit(c.env.EVENTS_PER_KEY, principal.keyId, "EVENTS_PER_KEY")))
+    throw limited("API key");
+  for (const user of users) if (!(await withinRateLimit(c.env.EVENTS_PER_USER, user, "EVENTS_PER_USER"))) throw limited("user");
+
   const now = Date.now();
-  const rows: EventRow[] = c.req
-    .valid("json")
-    .events.flatMap((e) =>
-      e.itemIds.map((itemId) => ({ requestId: e.requestId ?? null, userId: e.userId, itemId, type: e.type, ts: e.ts ?? now })),
-    );
-  return c.json({ accepted: await recordEvents(c.env, rows) }, 200);
+  const { pastMs, futureMs } = eventsConfig(c.env);
+  const known = await knownItemIds(
+    c.env,
+    body.events.flatMap((e) => e.itemIds),
+  );
+  const refused = { ts: 0, unknownItem: 0 };
+  const rows: EventRow[] = [];
+  for (const e of body.events) {
+    const ts = e.ts ?? now;
+    // History is ordered by ts: one far-future row would sit on top of a user's history for good.
+    if (ts < now - pastMs || ts > now + futureMs) {
+      refused.ts += e.itemIds.length;
+      continue;
+    }
+    for (const itemId of e.itemIds) {
+      if (!known.has(itemId)) refused.unknownItem++;
+      else rows.push({ requestId: e.requestId ?? null, userId: e.userId, itemId, type: e.type, ts });
+    }
+  }
+  if (refused.ts + refused.unknownItem > 0)
+    console.log(JSON.stringify({ level: "info", requestId: c.get("requestId"), events: "refused", ...refused, principal: principal.kind }));
+  return c.json({ accepted: await recordEvents(c.env, rows), refused }, 200);
 });

@@ -4,7 +4,7 @@ import { getItem, retireItem, searchItems, upsertItems } from "../catalog";
 import { encodeItemContent, knowsContent } from "../../core/item-encoder";
 import { loadCodebook, loadItemEncoder } from "../codebook";
 import { readVersionsNow } from "../db/meta";
-import { ApiError } from "../errors";
+import { ApiError, errorJson } from "../errors";
 import { router } from "../router";
 import { adminSecurity, authErrors, ErrorBody, errorResponses, Item, ItemId, json } from "../schemas";
 
@@ -25,7 +25,9 @@ const searchRoute = createRoute({
   summary: "Search active items by title",
   request: {
     query: z.object({
-      q: z.string().min(1).max(100).openapi({ description: "case-insensitive substring of the title" }),
+      q: z.string().min(1).max(100).openapi({
+        description: "substring of the title, case-insensitive for ASCII; 1-100 characters (at most 400 bytes of UTF-8), any characters",
+      }),
       limit: z.coerce.number().int().min(1).max(100).default(20),
     }),
   },
@@ -38,17 +40,26 @@ const ItemsWrite = z
       .array(
         z.object({
           id: ItemId,
-          features: z.array(z.number().finite()).min(1).optional().openapi({
-            description:
-              "feature vector of the codebook's dimension (the manifest's featureDim); omit it to derive features from the content in `attributes` with the catalog's item encoder",
-          }),
+          // Stored and encoded as float32: a value float32 cannot hold (|x| > 3.4e38) is refused here, not at the encoder.
+          features: z
+            .array(z.number().refine((x) => Number.isFinite(Math.fround(x)), { message: "must be a finite float32 (|x| <= 3.4028235e38)" }))
+            .min(1)
+            .optional()
+            .openapi({
+              description:
+                "feature vector of the codebook's dimension (the manifest's featureDim); omit it to derive features from the content in `attributes` with the catalog's item encoder",
+            }),
           attributes: z
-            .object({ genres: z.array(z.string()).optional(), tags: z.array(z.string()).optional() })
+            .object({ title: z.string().max(500).optional(), genres: z.array(z.string()).optional(), tags: z.array(z.string()).optional() })
             .catchall(z.unknown())
             .optional()
             .openapi({
               description: "free-form; genres, tags and short attributes (year, key=value) are the content the item encoder reads",
             }),
+          revive: z
+            .boolean()
+            .optional()
+            .openapi({ description: "bring back an item retired with DELETE (without it, a retired id is a 409)" }),
         }),
       )
       .min(1)
@@ -75,6 +86,7 @@ const putRoute = createRoute({
       }),
       "all items written (one transaction)",
     ),
+    409: json(ErrorBody, "the batch names retired items without revive: nothing was written"),
     ...authErrors,
     ...errorResponses,
   },
@@ -100,7 +112,7 @@ itemsRoutes
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid("param");
     const item = await getItem(c.env, id);
-    if (!item) return c.json({ error: "not_found", message: `no item with id "${id}"` }, 404);
+    if (!item) return c.json(errorJson(c, "not_found", `no item with id "${id}"`), 404);
     return c.json({ id: item.id, sid: item.tokens, collision: item.collision, status: item.status, attributes: item.attributes }, 200);
   })
   .openapi(searchRoute, async (c) => {
@@ -136,6 +148,6 @@ itemsRoutes
   })
   .openapi(deleteRoute, async (c) => {
     const { id } = c.req.valid("param");
-    if (!(await retireItem(c.env, id))) return c.json({ error: "not_found", message: `no item with id "${id}"` }, 404);
+    if (!(await retireItem(c.env, id))) return c.json(errorJson(c, "not_found", `no item with id "${id}"`), 404);
     return c.json({ id, status: "retired" as const }, 200);
   });
