@@ -29,7 +29,12 @@ export const items = sqliteTable(
     retiredBy: text("retired_by", { enum: ["delete", "catalog"] }),
     ...timestamps,
   },
-  (t) => [uniqueIndex("items_sid_unique").on(t.sid, t.collision), index("items_status").on(t.status)],
+  (t) => [
+    uniqueIndex("items_sid_unique").on(t.sid, t.collision),
+    index("items_status").on(t.status),
+    // the catalog index's delta read: the rows written since an artifact's cursor (worker/catalog-index.ts)
+    index("items_updated_at").on(t.updatedAt),
+  ],
 );
 
 /** Published models and their lifecycle: candidate -> active -> retired, or candidate -> rejected. */

@@ -1,0 +1,1 @@
+CREATE INDEX `items_updated_at` ON `items` (`updated_at`);
