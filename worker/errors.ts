@@ -42,7 +42,11 @@ export function causeMessage(err: unknown): string {
 }
 
 /** Runs a D1 call, turning any failure into DatabaseUnavailable. */
+/** D1 round trips of this isolate so far (Server-Timing reports a request's share; exact for sequential requests). */
+export const d1RoundTrips = { count: 0 };
+
 export async function d1<T>(work: () => Promise<T>): Promise<T> {
+  d1RoundTrips.count++;
   try {
     return await work();
   } catch (err) {

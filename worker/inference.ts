@@ -4,7 +4,7 @@ import { eventsConfig } from "./feedback";
 import type { CatalogItem, Lookup } from "./catalog";
 import { lookupItems } from "./catalog";
 import { runHpn, servingModel, type ServingModel } from "./model";
-import { causeMessage, ModelUnavailable } from "./errors";
+import { causeMessage, d1RoundTrips, ModelUnavailable } from "./errors";
 
 export interface HistoryRequest {
   history?: string[];
@@ -22,22 +22,25 @@ export interface Context {
 export interface Timings {
   d1: number;
   model: number;
+  d1Start: number; // d1RoundTrips.count when the request began
 }
 
 export function serverTiming(t: Timings, totalStart: number): string {
-  return `d1;dur=${t.d1.toFixed(2)}, model;dur=${t.model.toFixed(2)}, total;dur=${(performance.now() - totalStart).toFixed(2)}`;
+  const trips = d1RoundTrips.count - t.d1Start;
+  return `d1;dur=${t.d1.toFixed(2)};desc="${trips} round trips", model;dur=${t.model.toFixed(2)}, total;dur=${(performance.now() - totalStart).toFixed(2)}`;
 }
 
 /** One D1 round trip (warm isolate): the history's and the extra ids' SIDs, the catalog and model versions. */
 export async function resolve(env: Bindings, req: HistoryRequest, extraIds: string[], historyLength: number): Promise<Context> {
   const historyIds = req.history ?? [];
   const t0 = performance.now();
+  const d1Start = d1RoundTrips.count;
   const lookup = await lookupItems(env, [...historyIds, ...extraIds], {
     userId: req.userId,
     historyLength,
     historySince: Date.now() - eventsConfig(env).retentionMs, // the cron deletes older rows; until it runs, skip them
   });
-  const timings = { d1: performance.now() - t0, model: 0 };
+  const timings = { d1: performance.now() - t0, model: 0, d1Start };
   if (lookup.userHistory) return { lookup, history: lookup.userHistory, unknownHistory: [], timings };
   const history: CatalogItem[] = [];
   const unknownHistory: string[] = [];

@@ -80,6 +80,16 @@ describe("catalog prefix index", () => {
     expect(res.index).toMatch(/^d1 base=40/);
   });
 
+  it("a warm rerank, and a warm recommend whose items are cached, take one D1 round trip", async () => {
+    const trips = (res: Response) => Number(/d1;dur=[\d.]+;desc="(\d+) round trips"/.exec(res.headers.get("server-timing") ?? "")?.[1]);
+    const rerank = () => post("/v1/rerank", { history: ["item-3"], candidates: ["item-1", "item-2", "item-5"] });
+    await rerank();
+    expect(trips(await rerank())).toBe(1);
+    await recommend(5);
+    const again = await post("/v1/recommend", { history: ["item-3"], k: 5 });
+    expect(trips(again)).toBe(1);
+  });
+
   it("the cron builds a new artifact only once enough rows changed", async () => {
     expect(await publishCatalogIndex(env, { minDelta: 1000 })).toMatchObject({ catalogIndex: "current", changedRows: 40 });
     expect(await publishCatalogIndex(env, { minDelta: 10 })).toMatchObject({ catalogIndex: "published", items: 40 });
