@@ -115,7 +115,7 @@ export async function runCron(env: Bindings, cron: string): Promise<Record<strin
   const healed = await step(() => healActive(env));
   const outcome = await step(() => promoteNewest(env));
   const expiredEvents = await step(() => deleteExpiredEvents(env, Date.now() - eventsConfig(env).retentionMs));
-  const record = { cron, ...outcome, heal: healed ?? "verified", expiredEvents };
+  const record = { cron, ...outcome, heal: healed ?? "ok", expiredEvents };
   console.log(JSON.stringify(record));
   return record;
 }
