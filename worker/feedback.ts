@@ -74,10 +74,11 @@ export async function deleteExpiredEvents(env: { DB: D1Database }, cutoff: numbe
 }
 
 /**
- * One request against a Workers Rate Limiting binding. Without the binding (an environment that lacks it) nothing is
- * limited, and one log line per isolate says so, rather than refusing every write.
+ * Takes `units` from a Workers Rate Limiting binding's budget for `key` (one limit() call per unit; it stops at the
+ * first refusal). Without the binding (an environment that lacks it) nothing is limited, and one log line per isolate
+ * says so, rather than refusing every write.
  */
-export async function withinRateLimit(limiter: RateLimit | undefined, key: string, name: string): Promise<boolean> {
+export async function withinRateLimit(limiter: RateLimit | undefined, key: string, units: number, name: string): Promise<boolean> {
   if (!limiter) {
     if (!unlimitedLogged.has(name)) {
       unlimitedLogged.add(name);
@@ -85,6 +86,7 @@ export async function withinRateLimit(limiter: RateLimit | undefined, key: strin
     }
     return true;
   }
-  return (await limiter.limit({ key })).success;
+  for (let i = 0; i < units; i++) if (!(await limiter.limit({ key })).success) return false;
+  return true;
 }
 const unlimitedLogged = new Set<string>();

@@ -123,7 +123,7 @@ export async function runCron(env: Bindings, cron: string): Promise<Record<strin
   const outcome = await step(() => promoteNewest(env));
   const expiredEvents = await step(() => deleteExpiredEvents(env, Date.now() - eventsConfig(env).retentionMs));
   const catalogIndex = await step(() => publishCatalogIndex(env, { minDelta: CATALOG_INDEX_MIN_DELTA }));
-  const record = { cron, ...outcome, heal: healed ?? "verified", expiredEvents, catalogIndex };
+  const record = { cron, ...outcome, heal: healed ?? "ok", expiredEvents, catalogIndex };
   console.log(JSON.stringify(record));
   return record;
 }

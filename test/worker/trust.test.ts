@@ -120,15 +120,22 @@ describe("feedback with an identity", () => {
     expect(viaUser.items.map((i) => i.id)).toEqual(viaHistory.items.map((i) => i.id));
   });
 
-  it("rate limits per user (Workers Rate Limiting binding, 30 per minute) with 429 and Retry-After", async () => {
+  it("rate limits per user in rows (Workers Rate Limiting binding: 60 units of 100 rows a minute), with 429 and Retry-After", async () => {
     const { key } = await newKey();
-    const statuses: number[] = [];
-    for (let i = 0; i < 32; i++) statuses.push((await post("/v1/events", { events: [click("flooder", ["item-1"])] }, bearer(key))).status);
-    expect(statuses.slice(0, 30).every((s) => s === 200)).toBe(true);
-    expect(statuses.at(-1)).toBe(429);
-    const res = await post("/v1/events", { events: [click("flooder", ["item-1"])] }, bearer(key));
+    const batch = (user: string, events: number) => ({
+      events: Array.from({ length: events }, () =>
+        click(
+          user,
+          Array.from({ length: 100 }, (_, j) => `item-${j % 40}`),
+        ),
+      ),
+    });
+    expect((await post("/v1/events", batch("flooder", 50), bearer(key))).status).toBe(200); // 5,000 rows: 50 units
+    const res = await post("/v1/events", batch("flooder", 11), bearer(key)); // 1,100 more: 61 units in a minute
+    expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("60");
     expect(await res.json()).toMatchObject({ error: "rate_limited" });
+    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM events").first()).toEqual({ n: 5000 });
     // another user of the same key is not held back by that one
     expect((await post("/v1/events", { events: [click("calm", ["item-1"])] }, bearer(key))).status).toBe(200);
   });

@@ -6,6 +6,8 @@ import { router } from "../router";
 import { authErrors, clientSecurity, ErrorBody, errorResponses, ItemId, json } from "../schemas";
 
 export const EVENT_LIMITS = { events: 500, rows: 5000, users: 100 } as const;
+/** One rate-limit unit: wrangler.toml's [[ratelimits]] limits are in these (a request of 1-100 rows costs 1). */
+export const ROWS_PER_UNIT = 100;
 
 const Event = z
   .object({
@@ -66,15 +68,21 @@ const route = createRoute({
 export const eventsRoutes = router().openapi(route, async (c) => {
   const principal = c.get("principal");
   const body = c.req.valid("json");
-  const users = [...new Set(body.events.map((e) => e.userId))];
-  if (principal.kind === "user" && users.some((u) => u !== principal.userId))
+  if (principal.kind === "user" && body.events.some((e) => e.userId !== principal.userId))
     throw new ApiError(403, "forbidden", "a user token may only write its own user's events");
 
+  // Limits count rows, not requests: every started 100 rows is one unit against the key's and each user's budget.
   const limited = (what: string) =>
-    new ApiError(429, "rate_limited", `too many event writes for this ${what}; retry later`, {}, undefined, 60);
-  if (principal.kind === "key" && !(await withinRateLimit(c.env.EVENTS_PER_KEY, principal.keyId, "EVENTS_PER_KEY")))
-    throw limited("API key");
-  for (const user of users) if (!(await withinRateLimit(c.env.EVENTS_PER_USER, user, "EVENTS_PER_USER"))) throw limited("user");
+    new ApiError(429, "rate_limited", `too many event rows for this ${what}; retry later`, {}, undefined, 60);
+  const units = (rows: number) => Math.ceil(rows / ROWS_PER_UNIT);
+  if (principal.kind === "key") {
+    const rows = body.events.reduce((n, e) => n + e.itemIds.length, 0);
+    if (!(await withinRateLimit(c.env.EVENTS_PER_KEY, principal.keyId, units(rows), "EVENTS_PER_KEY"))) throw limited("API key");
+  }
+  const rowsByUser = new Map<string, number>();
+  for (const e of body.events) rowsByUser.set(e.userId, (rowsByUser.get(e.userId) ?? 0) + e.itemIds.length);
+  for (const [user, rows] of rowsByUser)
+    if (!(await withinRateLimit(c.env.EVENTS_PER_USER, user, units(rows), "EVENTS_PER_USER"))) throw limited("user");
 
   const now = Date.now();
   const { pastMs, futureMs } = eventsConfig(c.env);
