@@ -1,17 +1,28 @@
 // A wrangler dev instance for benchmarks: local state migrated and seeded with the embedded catalog, started on its own
-// port, stopped by the returned function.
-import { spawn } from "node:child_process";
+// port, stopped by the returned function. The scale benchmark prepares its own state and restarts on it (`prepared`).
+import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { d1File, d1Migrate, ROOT } from "../scripts/deploy/wrangler";
 
-/** Fresh local state under .wrangler/bench (HSRL_PERSIST_TO), so a benchmark never changes what `npm start` serves. */
-export async function startDevServer(port: number, vars: Record<string, string> = {}): Promise<{ base: string; stop: () => void }> {
-  const persist = join(ROOT, ".wrangler", "bench");
-  rmSync(persist, { recursive: true, force: true });
+export interface DevServer {
+  base: string;
+  stop: () => void;
+  process: ChildProcess;
+}
+
+/**
+ * Fresh local state under .wrangler/bench (HSRL_PERSIST_TO), so a benchmark never changes what `npm start` serves.
+ * With `prepared`, the state in that directory is served as it is (already migrated and loaded).
+ */
+export async function startDevServer(port: number, vars: Record<string, string> = {}, prepared?: string): Promise<DevServer> {
+  const persist = prepared ?? join(ROOT, ".wrangler", "bench");
   process.env.HSRL_PERSIST_TO = persist;
-  d1Migrate("local");
-  d1File("local", join(ROOT, "model", "default", "sid-table.sql"));
+  if (!prepared) {
+    rmSync(persist, { recursive: true, force: true });
+    d1Migrate("local");
+    d1File("local", join(ROOT, "model", "default", "sid-table.sql"));
+  }
   const args = [
     "dev",
     "--ip",
@@ -42,5 +53,5 @@ export async function startDevServer(port: number, vars: Record<string, string> 
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { base, stop: () => dev.kill("SIGTERM") };
+  return { base, stop: () => dev.kill("SIGTERM"), process: dev };
 }

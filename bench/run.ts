@@ -2,6 +2,7 @@
 // JSON object {name: result}. Each module in bench/ default-exports an async function returning a JSON-able record.
 import benchExport from "./export";
 import benchLifecycle from "./lifecycle";
+import benchScale from "./scale";
 import benchServing from "./serving";
 import benchSids from "./sids";
 import benchTrain from "./train";
@@ -12,6 +13,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   serving: () => benchServing(),
   lifecycle: () => benchLifecycle(),
   train: () => benchTrain(),
+  scale: () => benchScale(),
 };
 
 const wanted = process.argv.slice(2);

@@ -56,14 +56,14 @@ describe("catalog prefix index", () => {
     const put = await admin_("PUT", "/v1/items", { items: [{ id: "fresh-1", features: features(7), attributes: { title: "Fresh" } }] });
     expect(put.status).toBe(200);
     const after = await recommend(41);
-    expect(after.index).toMatch(/^r2 base=40 overlay=\d+ deltas=2$/);
+    expect(after.index).toMatch(/^r2 base=40 overlay=\d+ deltas=2 bytes=\d+$/);
     expect(after.ids).toContain("fresh-1");
     expect(after.ids).toHaveLength(40); // 41 active items less the history's item-3
 
     const top = before.ids[0];
     expect((await admin_("DELETE", `/v1/items/${top}`)).status).toBe(200);
     const retired = await recommend(41);
-    expect(retired.index).toMatch(/^r2 base=40 overlay=\d+ deltas=3$/);
+    expect(retired.index).toMatch(/^r2 base=40 overlay=\d+ deltas=3 bytes=\d+$/);
     expect(retired.ids).not.toContain(top);
     expect(retired.ids).toHaveLength(39);
   });

@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { itemAttributes } from "../catalog";
+import { sidIndexBytes } from "../../core/sid-index";
 import { catalogIndex } from "../catalog-index";
 import { decodeCatalog } from "../decode";
 import { MAX_HISTORY, resolve, score, serverTiming } from "../inference";
@@ -39,6 +40,9 @@ export const recommend = router().openapi(route, async (c) => {
   }));
   c.header("server-timing", serverTiming(ctx.timings, start));
   // where the prefix index came from and how much of it is overlay (the scale bench and the tests read it)
-  c.header("x-catalog-index", `${index.source} base=${index.base.size} overlay=${index.overlay.size} deltas=${index.deltaReads}`);
+  c.header(
+    "x-catalog-index",
+    `${index.source} base=${index.base.size} overlay=${index.overlay.size} deltas=${index.deltaReads} bytes=${sidIndexBytes(index.base) + sidIndexBytes(index.overlayIndex)}`,
+  );
   return c.json({ items, unknownHistory: ctx.unknownHistory, model: model.version }, 200);
 });

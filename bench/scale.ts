@@ -1,0 +1,381 @@
+// Catalog at scale, served by local wrangler dev (miniflare/workerd on loopback). For each catalog size (default 10k
+// and 100k; BENCH_SCALE_SIZES=10000,100000,1000000 for more), through the project's own paths:
+//   `hsrl sids` on a synthetic catalog of that size (V sized for it) -> `hsrl catalog` (the bulk load, timed)
+//   -> `hsrl export --random` (a model with that V) -> `hsrl publish` -> promote
+// then, with the prefix index built from D1 and again mapped from its R2 artifact: the cold first recommend (wall
+// time, in-Worker time, workerd CPU time), warm recommend p50/p99 (end to end and in the Worker), D1 round trips,
+// recommend right after a PUT, recommend p99 at 32 connections with and without one write per second, rerank of
+// 1,000 candidates, and the memory the catalog adds to the workerd process.
+import autocannon from "autocannon";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { codebookFromJson } from "../core/codebook";
+import { d1Migrate, ROOT } from "../scripts/deploy/wrangler";
+import { type DevServer, startDevServer } from "./dev-server";
+
+const PORT = Number(process.env.BENCH_PORT ?? 8793); // 8791 is the browser test's
+const SIZES = (process.env.BENCH_SCALE_SIZES ?? "10000,100000").split(",").map(Number);
+const TOKEN = "bench-scale-token";
+const admin = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
+const WORK = join(ROOT, "runs", "bench-scale");
+const LOAD_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+
+function hsrl(args: string[], env: Record<string, string> = {}): string {
+  const res = spawnSync(join(ROOT, "node_modules", ".bin", "tsx"), ["scripts/cli.ts", ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    maxBuffer: 1 << 28,
+  });
+  if (res.status !== 0) throw new Error(`hsrl ${args[0]} failed: ${(res.stderr ?? "").trim().split("\n").slice(-3).join(" ")}`);
+  return res.stdout;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const round = (x: number, d = 2) => Number(x.toFixed(d));
+
+/** The processes wrangler dev started (its descendants), read from /proc: workerd's RSS (MB), and their CPU time (ms). */
+function descendants(server: DevServer): { pid: number; name: string }[] {
+  const parent = new Map<number, number>();
+  const names = new Map<number, string>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      names.set(Number(entry), stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")));
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const under = (pid: number) => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === server.process.pid) return true;
+    return false;
+  };
+  return [...names].filter(([pid]) => under(pid)).map(([pid, name]) => ({ pid, name }));
+}
+function rssMb(server: DevServer): number {
+  const w = descendants(server).filter((p) => p.name.startsWith("workerd"));
+  let kb = 0;
+  for (const p of w) kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, "utf8"))?.[1] ?? 0);
+  return kb / 1024;
+}
+function cpuMs(server: DevServer): number {
+  let ticks = 0;
+  for (const p of descendants(server)) {
+    try {
+      const f = readFileSync(`/proc/${p.pid}/stat`, "utf8").split(") ")[1].split(" ");
+      ticks += Number(f[11]) + Number(f[12]); // utime + stime
+    } catch {
+      /* gone */
+    }
+  }
+  return (ticks * 1000) / 100; // clock ticks of 10 ms
+}
+
+interface Timed {
+  ms: number;
+  inWorker: number;
+  trips: number;
+  index: string;
+  status: number;
+}
+
+async function call(
+  base: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = { "content-type": "application/json" },
+  method = "POST",
+): Promise<Timed> {
+  const t0 = performance.now();
+  const res = await fetch(`${base}${path}`, { method, headers, body: JSON.stringify(body) });
+  await res.arrayBuffer();
+  const timing = res.headers.get("server-timing") ?? "";
+  return {
+    ms: performance.now() - t0,
+    inWorker: Number(/total;dur=([\d.]+)/.exec(timing)?.[1] ?? NaN),
+    trips: Number(/desc="(\d+) round trips"/.exec(timing)?.[1] ?? NaN),
+    index: res.headers.get("x-catalog-index") ?? "",
+    status: res.status,
+  };
+}
+
+async function loadP99(
+  base: string,
+  body: unknown,
+  write?: () => Promise<Response>,
+): Promise<{ p99: number; p50: number; rps: number; errors: number; writes: number; failedWrites: number }> {
+  let writes = 0;
+  let failedWrites = 0;
+  const timer = write
+    ? setInterval(() => {
+        writes++;
+        write().then(
+          (res) => void (res.ok || failedWrites++),
+          () => void failedWrites++,
+        );
+      }, 1000)
+    : null;
+  const r = await autocannon({
+    url: `${base}/v1/recommend`,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    connections: 32,
+    duration: LOAD_SECONDS,
+  });
+  if (timer) clearInterval(timer);
+  return { p99: r.latency.p99, p50: r.latency.p50, rps: r.requests.average, errors: r.errors + r.non2xx, writes, failedWrites };
+}
+
+async function measureServing(server: DevServer, ids: string[], dim: number) {
+  const base = server.base;
+  const history = () => Array.from({ length: 5 }, () => ids[Math.floor(Math.random() * ids.length)]);
+  const stage = (what: string) => process.stderr.write(`  ${what}\n`);
+  const rssBefore = rssMb(server);
+  const cpu0 = cpuMs(server);
+  const cold = await call(base, "/v1/recommend", { history: history(), k: 10 });
+  const coldCpu = cpuMs(server) - cpu0;
+  stage(`cold ${cold.status} ${cold.ms.toFixed(0)} ms`);
+  const warm: Timed[] = [];
+  for (let i = 0; i < 200; i++) warm.push(await call(base, "/v1/recommend", { history: history(), k: 10 }));
+  const sameHistory = history();
+  await call(base, "/v1/recommend", { history: sameHistory, k: 10 });
+  const cachedTrips = (await call(base, "/v1/recommend", { history: sameHistory, k: 10 })).trips;
+  stage("after PUT");
+  const afterPut: Timed[] = [];
+  for (let i = 0; i < 10; i++) {
+    const put = await call(
+      base,
+      "/v1/items",
+      { items: [{ id: `bench-new-${Date.now()}-${i}`, features: Array.from({ length: dim }, () => Math.random() - 0.5) }] },
+      admin,
+      "PUT",
+    );
+    if (put.status !== 200) throw new Error(`PUT answered ${put.status}`);
+    afterPut.push(await call(base, "/v1/recommend", { history: history(), k: 10 }));
+  }
+  stage("rerank");
+  const rerank: Timed[] = [];
+  for (let i = 0; i < 50; i++)
+    rerank.push(
+      await call(base, "/v1/rerank", {
+        history: history(),
+        candidates: Array.from({ length: 1000 }, (_, j) => ids[(i * 1000 + j) % ids.length]),
+      }),
+    );
+  const body = { history: history(), k: 10 };
+  stage("load");
+  const quiet = await loadP99(base, body);
+  let n = 0;
+  const withWrites = await loadP99(base, body, () =>
+    fetch(`${base}/v1/items`, {
+      method: "PUT",
+      headers: admin,
+      body: JSON.stringify({
+        items: [{ id: `bench-load-${Date.now()}-${n++}`, features: Array.from({ length: dim }, () => Math.random() - 0.5) }],
+      }),
+    }),
+  );
+  return {
+    coldFirstRecommend: {
+      ms: round(cold.ms),
+      inWorkerMs: cold.inWorker,
+      devServerCpuMs: round(coldCpu),
+      index: cold.index,
+      d1RoundTrips: cold.trips,
+    },
+    warmRecommend: {
+      p50Ms: round(
+        pct(
+          warm.map((w) => w.ms),
+          50,
+        ),
+      ),
+      p99Ms: round(
+        pct(
+          warm.map((w) => w.ms),
+          99,
+        ),
+      ),
+      inWorkerP50Ms: round(
+        pct(
+          warm.map((w) => w.inWorker),
+          50,
+        ),
+      ),
+      inWorkerP99Ms: round(
+        pct(
+          warm.map((w) => w.inWorker),
+          99,
+        ),
+      ),
+      d1RoundTripsMedian: pct(
+        warm.map((w) => w.trips),
+        50,
+      ),
+      d1RoundTripsWhenItemsCached: cachedTrips,
+    },
+    recommendAfterPut: {
+      medianMs: round(
+        pct(
+          afterPut.map((w) => w.ms),
+          50,
+        ),
+      ),
+      maxMs: round(Math.max(...afterPut.map((w) => w.ms))),
+      inWorkerMedianMs: round(
+        pct(
+          afterPut.map((w) => w.inWorker),
+          50,
+        ),
+      ),
+      d1RoundTripsMedian: pct(
+        afterPut.map((w) => w.trips),
+        50,
+      ),
+      index: afterPut.at(-1)?.index,
+    },
+    rerank1000: {
+      p50Ms: round(
+        pct(
+          rerank.map((w) => w.ms),
+          50,
+        ),
+      ),
+      p99Ms: round(
+        pct(
+          rerank.map((w) => w.ms),
+          99,
+        ),
+      ),
+      inWorkerP50Ms: round(
+        pct(
+          rerank.map((w) => w.inWorker),
+          50,
+        ),
+      ),
+    },
+    load32: { quiet, withWrites, p99Ratio: round(withWrites.p99 / quiet.p99) },
+    // the index's own arrays (what the catalog adds to an isolate), and workerd's RSS around the run (its whole process)
+    catalogIndexBytes: Number(/bytes=(\d+)/.exec(afterPut.at(-1)?.index ?? "")?.[1] ?? NaN),
+    workerdRssMb: { beforeFirstRecommend: round(rssBefore, 1), afterLoad: round(rssMb(server), 1) },
+  };
+}
+
+async function benchSize(items: number): Promise<Record<string, unknown>> {
+  const dir = join(WORK, String(items));
+  const persist = join(ROOT, ".wrangler", `bench-scale-${items}`);
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(persist, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const env = { HSRL_PERSIST_TO: persist };
+  process.env.HSRL_PERSIST_TO = persist;
+
+  process.stderr.write(`bench scale ${items}: SIDs\n`);
+  let t0 = performance.now();
+  const spec = `items=${items},users=${Math.max(200, Math.round(items / 10))},interactions=${items * 5},seed=1`;
+  hsrl(["sids", "--data", spec, "--format", "synthetic", "--out", join(dir, "sids"), "--no-plain", "--popularity", "0"], env);
+  const sidsSeconds = (performance.now() - t0) / 1000;
+  const codebook = codebookFromJson(readFileSync(join(dir, "sids", "codebook.json"), "utf8"));
+
+  process.stderr.write(`bench scale ${items}: bulk load\n`);
+  d1Migrate("local");
+  t0 = performance.now();
+  const load = JSON.parse(
+    hsrl(["catalog", "--sids", join(dir, "sids"), "--local"], env)
+      .trim()
+      .split("\n")
+      .at(-1)!,
+  );
+  const bulkLoadSeconds = (performance.now() - t0) / 1000;
+
+  process.stderr.write(`bench scale ${items}: model V ${codebook.size}\n`);
+  hsrl(
+    [
+      "export",
+      "--random",
+      "--levels",
+      String(codebook.levels),
+      "--vocab",
+      String(codebook.size),
+      "--codebook",
+      join(dir, "sids", "codebook.json"),
+      "--out",
+      join(dir, "model"),
+      "--histories",
+      "50",
+    ],
+    env,
+  );
+  cpIfMissing(join(dir, "sids", "item-encoder.json"), join(dir, "model", "item-encoder.json"));
+  const published = JSON.parse(
+    hsrl(["publish", "--model", join(dir, "model"), "--sids", join(dir, "sids"), "--local"], env)
+      .trim()
+      .split("\n")
+      .at(-1)!,
+  );
+
+  const ids = Array.from({ length: Math.min(items, 5000) }, (_, i) => `s${1 + Math.floor((i * items) / Math.min(items, 5000))}`);
+  const out: Record<string, unknown> = {
+    items,
+    codebook: { levels: codebook.levels, size: codebook.size },
+    sidsSeconds: round(sidsSeconds, 1),
+    bulkLoadSeconds: round(bulkLoadSeconds, 1),
+    load,
+  };
+  for (const mode of ["d1", "r2"] as const) {
+    process.stderr.write(`bench scale ${items}: serving, index from ${mode}\n`);
+    const server = await startDevServer(PORT, { ADMIN_TOKEN: TOKEN }, persist);
+    try {
+      const promote = await call(server.base, `/v1/admin/models/${published.version}/promote`, {}, admin);
+      if (promote.status !== 200 && mode === "d1") throw new Error(`promote answered ${promote.status}`);
+      if (mode === "r2") {
+        const res = await fetch(`${server.base}/v1/admin/catalog/index`, { method: "POST", headers: admin });
+        out.artifact = await res.json();
+        server.stop();
+        await new Promise((r) => setTimeout(r, 1000));
+        const cold = await startDevServer(PORT, { ADMIN_TOKEN: TOKEN }, persist);
+        try {
+          out.fromR2 = await measureServing(cold, ids, codebook.dim);
+        } finally {
+          cold.stop();
+        }
+      } else {
+        server.stop();
+        await new Promise((r) => setTimeout(r, 1000));
+        const cold = await startDevServer(PORT, { ADMIN_TOKEN: TOKEN }, persist);
+        try {
+          out.fromD1 = await measureServing(cold, ids, codebook.dim);
+        } finally {
+          cold.stop();
+        }
+      }
+    } finally {
+      server.stop();
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  return out;
+}
+
+function cpIfMissing(from: string, to: string): void {
+  if (existsSync(from) && !existsSync(to)) writeFileSync(to, readFileSync(from));
+}
+
+export default async function benchScale(): Promise<Record<string, unknown>> {
+  const results: Record<string, unknown>[] = [];
+  for (const n of SIZES) results.push(await benchSize(n));
+  const report = {
+    note: "local wrangler dev on a shared 2-core machine; in-Worker times from Server-Timing; D1 round trips from Server-Timing's count (exact for sequential requests); CPU of wrangler dev's processes (workerd and its proxy) from /proc, 10 ms ticks; 1M is pending a faster bulk load (hsrl catalog writes one statement per row: 48.7 s for 10k)",
+    sizes: results,
+  };
+  mkdirSync(join(ROOT, "reports", "bench"), { recursive: true });
+  writeFileSync(join(ROOT, "reports", "bench", "scale.json"), `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
