@@ -161,6 +161,6 @@ describe("buildSids", () => {
   });
 
   it("refuses bad sizes with a clear message", async () => {
-    await expect(buildSids(data, { ...options, size: 300 })).rejects.toThrow(/codebook size must be an integer in 16\.\.256/);
+    await expect(buildSids(data, { ...options, size: 2000 })).rejects.toThrow(/codebook size must be an integer in 16\.\.1024/);
   });
 });

@@ -61,9 +61,9 @@ describe("hsrl sids (CLI)", () => {
     expect(r.stderr.trim().split("\n")).toEqual([
       `error: ${join(d, "ratings.csv")}:3: expected 4 fields (userId,movieId,rating,timestamp), got 2`,
     ]);
-    const s = hsrl("sids", "--data", "x", "--format", "synthetic", "--out", d, "--size", "300");
+    const s = hsrl("sids", "--data", "x", "--format", "synthetic", "--out", d, "--size", "2000");
     expect(s.status).toBe(1);
-    expect(s.stderr).toMatch(/--size must be an integer in 16\.\.256, got "300"/);
+    expect(s.stderr).toMatch(/--size must be an integer in 16\.\.1024, got "2000"/);
     const p = hsrl("sids", "--data", "x", "--format", "synthetic", "--out", d, "--popularity", "1");
     expect(p.status).toBe(1);
     expect(p.stderr.trim()).toBe('error: --popularity must be a number in [0, 1), got "1"');
