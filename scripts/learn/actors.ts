@@ -15,7 +15,7 @@ import { Hpn, type HpnConfig } from "../model/hpn";
 import { scoreItems } from "../../core/score";
 import { nextItemPerPosition, sidHistoryBatch } from "./episodes";
 import { SidTrie } from "./sid-trie";
-import { gatherRows, glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "../model/tfops";
+import { glorot, readVariables, rowSumOp, writeVariables, zerosVar, type NamedWeights } from "../model/tfops";
 
 export interface ActorOutput {
   contexts: tf.Tensor3D; // [B, C, d]: c_0..c_L (HPN) or c_0 (flat)
@@ -114,7 +114,7 @@ export class HpnActor implements Actor {
   readonly numContexts: number;
   readonly loss: HpnLoss;
   readonly prefix: HpnPrefix;
-  private readonly tokenRows: tf.Tensor1D | null = null; // [N*L] row l*V + z_l(item) of the flattened [L*V] log-probs
+  private readonly itemScores: ((flat: tf.Tensor2D) => tf.Tensor2D) | null = null; // [B, L*V] -> Σ_l log p_l(z_l) [B, N]
   private readonly catalogMask: tf.Tensor1D | null = null; // [N] 0 for catalog items, -1e9 for the rest
   private readonly trainTrie: SidTrie | null = null; // prefix "chosen": the training catalog's SIDs (losses)
   private readonly fullTrie: SidTrie | null = null; // prefix "chosen": every item's SID (scoring: new items included)
@@ -137,9 +137,10 @@ export class HpnActor implements Actor {
       this.trainTrie = new SidTrie(sidTokens, L, V, catalog!);
       this.fullTrie = new SidTrie(sidTokens, L, V, new Uint8Array(N).fill(1));
     } else if (this.loss === "catalog") {
-      this.tokenRows = tf.tensor1d(
+      // rows l*V + z_l(item) of the flattened [L*V] log-probs
+      this.itemScores = rowSumOp(
         Int32Array.from(sidTokens, (z, j) => (j % L) * V + z),
-        "int32",
+        L,
       );
       this.catalogMask = tf.tensor1d(Float32Array.from(catalog!, (c) => (c ? 0 : -1e9)));
     }
@@ -159,14 +160,12 @@ export class HpnActor implements Actor {
     return { logp: logProbs, contexts, itemLogp };
   }
 
-  /** log π over the catalog [B, N] from per-level log-probs [B, L, V] (a gather, not an [L*V, N] one-hot product). */
+  /** log π over the catalog [B, N] from per-level log-probs [B, L, V] (one JS row-sum op, model/tfops rowSumOp). */
   private catalogLogProbs(logp: tf.Tensor3D): tf.Tensor2D {
     const { levels: L, vocab: V } = this.hpn.config;
     const B = logp.shape[0];
-    const N = this.sidTokens.length / L;
     return tf.tidy(() => {
-      const rows = gatherRows(tf.transpose(tf.reshape(logp, [B, L * V])), this.tokenRows!); // [N*L, B]
-      const scores = tf.transpose(tf.sum(tf.reshape(rows, [N, L, B]), 1)); // [B, N]
+      const scores = this.itemScores!(tf.reshape(logp, [B, L * V]) as tf.Tensor2D); // [B, N]
       return tf.logSoftmax(tf.add(scores, this.catalogMask!)) as tf.Tensor2D;
     });
   }
@@ -322,7 +321,7 @@ export class HpnActor implements Actor {
   }
   dispose(): void {
     this.hpn.dispose();
-    tf.dispose([this.tokenRows, this.catalogMask].filter((t): t is tf.Tensor1D => t !== null));
+    this.catalogMask?.dispose();
   }
 }
 

@@ -69,3 +69,44 @@ export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): Gra
     return out;
   });
 }
+
+/**
+ * out[b, i] = Σ_l x[b, rows[i·L + l]] for x [B, C] and rows [N·L]: every catalog item's score from per-level token
+ * log-probs, as one op with a JS kernel each way (backward: dx[b, rows[i·L + l]] += dy[b, i]). It replaces a gather
+ * of [N·L, B] rows, a reshape-sum and two transposes, which cost ~20x more on tfjs-wasm at N ~ 10,000. The sum is
+ * the same math (float64 accumulation of the L terms, then float32).
+ */
+export function rowSumOp(rows: Int32Array, L: number): (x: tf.Tensor2D) => tf.Tensor2D {
+  const N = rows.length / L;
+  const op = tf.customGrad(((x: tf.Tensor) => {
+    const [B, C] = x.shape;
+    const xs = x.dataSync() as Float32Array;
+    const out = new Float32Array(B * N);
+    for (let b = 0; b < B; b++) {
+      const xo = b * C;
+      const oo = b * N;
+      for (let i = 0; i < N; i++) {
+        let s = 0;
+        for (let l = 0; l < L; l++) s += xs[xo + rows[i * L + l]];
+        out[oo + i] = s;
+      }
+    }
+    return {
+      value: tf.tensor2d(out, [B, N]),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
+        const g = (dy as tf.Tensor).dataSync() as Float32Array;
+        const dx = new Float32Array(B * C);
+        for (let b = 0; b < B; b++) {
+          const xo = b * C;
+          const go = b * N;
+          for (let i = 0; i < N; i++) {
+            const v = g[go + i];
+            for (let l = 0; l < L; l++) dx[xo + rows[i * L + l]] += v;
+          }
+        }
+        return [tf.tensor2d(dx, [B, C])];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (x) => op(x) as tf.Tensor2D;
+}
