@@ -21,6 +21,20 @@ export interface ActorOutput {
   contexts: tf.Tensor3D; // [B, C, d]: c_0..c_L (HPN) or c_0 (flat)
   logp: tf.Tensor; // HPN: [B, L, V] per-level log-probs; flat: [B, N] log-probs over the catalog
   itemLogp?: tf.Tensor2D; // HPN with loss "catalog", training forward only: [B, N] log π over the training catalog
+  /** How itemLogp follows from logp (row-wise), so a slice of the output computes it for its rows only. */
+  itemLogpOf?: (logp: tf.Tensor3D) => tf.Tensor2D;
+}
+
+/**
+ * An output whose itemLogp is computed on first read (in the reader's tidy scope). The trainer slices one forward of
+ * [RL states; BC examples] in two, and slicing the [2B, N] log π (forward and backward) cost more than computing it
+ * per half from the [B, L, V] log-probs.
+ */
+function lazyItemLogp(logp: tf.Tensor3D, contexts: tf.Tensor3D, of: (logp: tf.Tensor3D) => tf.Tensor2D): ActorOutput {
+  let cached: tf.Tensor2D | undefined;
+  const out = { logp, contexts, itemLogpOf: of } as ActorOutput;
+  Object.defineProperty(out, "itemLogp", { enumerable: true, get: () => (cached ??= of(logp)) });
+  return out;
 }
 
 export type HpnLoss = "catalog" | "tokens";
@@ -156,8 +170,9 @@ export class HpnActor implements Actor {
     // item log-probs follow the chosen prefixes (pathLogProbs, scoresFrom).
     const { logProbs, contexts } = this.hpn.forward(x.sids, x.length, training);
     tf.dispose([x.sids, x.length]);
-    const itemLogp = training && this.loss === "catalog" && this.prefix === "expected" ? this.catalogLogProbs(logProbs) : undefined;
-    return { logp: logProbs, contexts, itemLogp };
+    if (training && this.loss === "catalog" && this.prefix === "expected")
+      return lazyItemLogp(logProbs, contexts, (lp) => this.catalogLogProbs(lp));
+    return { logp: logProbs, contexts };
   }
 
   /** log π over the catalog [B, N] from per-level log-probs [B, L, V] (one JS row-sum op, model/tfops rowSumOp). */
@@ -424,5 +439,8 @@ export class FlatActor implements Actor {
 /** Rows [start, start+size) of an actor output (the trainer batches RL states and BC examples in one forward). */
 export function sliceOutput(out: ActorOutput, start: number, size: number): ActorOutput {
   const sl = (t: tf.Tensor) => tf.slice(t, [start, ...t.shape.slice(1).map(() => 0)], [size, ...t.shape.slice(1)]);
-  return { logp: sl(out.logp), contexts: sl(out.contexts) as tf.Tensor3D, itemLogp: out.itemLogp && (sl(out.itemLogp) as tf.Tensor2D) };
+  const logp = sl(out.logp);
+  const contexts = sl(out.contexts) as tf.Tensor3D;
+  if (out.itemLogpOf) return lazyItemLogp(logp as tf.Tensor3D, contexts, out.itemLogpOf);
+  return { logp, contexts, itemLogp: out.itemLogp && (sl(out.itemLogp) as tf.Tensor2D) };
 }
