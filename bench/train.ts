@@ -7,7 +7,8 @@
 // and, when `python3 -c "import torch"` works (python3 on PATH, or Debian's /usr/bin/python3 with python3-torch),
 // the same step in PyTorch on CPU with one thread (bench/reference/hsrl_step.py), run in the same process run, so the
 // two are measured side by side on the same (shared, noisy) machine. Without torch: "no reference".
-// BENCH_TRAIN_REPS (default 8) sets the timed repetitions; BENCH_TRAIN_BATCHES (default "64,256") the RL batches.
+// BENCH_TRAIN_REPS (default 8) sets the timed repetitions, BENCH_TRAIN_ROUNDS (default 3) the ours/torch rounds,
+// BENCH_TRAIN_BATCHES (default "64,256") the RL batches.
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import path from "node:path";
@@ -29,6 +30,7 @@ const B = 64,
 const cfg = { ...DEFAULT_HPN_CONFIG, levels: L, vocab: V, historyLength: H };
 const REPS = Number(process.env.BENCH_TRAIN_REPS ?? 8);
 const BATCHES = (process.env.BENCH_TRAIN_BATCHES ?? "64,256").split(",").map(Number);
+const ROUNDS = Number(process.env.BENCH_TRAIN_ROUNDS ?? 3);
 
 /** Multiply-adds x 2 of one training step (forward x 3 for forward + backward), for `rows` histories. */
 export function stepFlops(rows: number): number {
@@ -70,7 +72,7 @@ function setup(loss: HpnLoss, batch: number) {
   return { actor, hist, targets, catalog };
 }
 
-function measureBc(loss: HpnLoss) {
+function measureBc(loss: HpnLoss, allPositions: boolean) {
   const { actor, hist, targets } = setup(loss, B);
   const opt = tf.train.adam(1e-3);
   const step = (f: () => tf.Scalar) => () => {
@@ -82,10 +84,13 @@ function measureBc(loss: HpnLoss) {
     step(() => tf.neg(tf.mean(actor.itemLogProb(actor.forward(hist, true), targets))) as tf.Scalar),
     REPS,
   );
-  const bcAll = timeIt(
-    step(() => actor.sequenceNll(hist, targets)),
-    REPS,
-  );
+  // all positions with the catalog loss is a [B·H, N] log π: slow, so timed once (2 reps)
+  const bcAll = allPositions
+    ? timeIt(
+        step(() => actor.sequenceNll(hist, targets)),
+        2,
+      )
+    : NaN;
   const fwd = timeIt(() => {
     const o = actor.forward(hist, false);
     o.logp.dataSync();
@@ -163,17 +168,42 @@ function torchReference(batch: number, threads: number): Record<string, unknown>
   return { none: 'no reference: `python3 -c "import torch"` fails (apt-get install python3-torch)' };
 }
 
+const range = (xs: number[]) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return { min: round(v[0]), median: round(v[v.length >> 1]), max: round(v[v.length - 1]) };
+};
+
 export default async function benchTrain(): Promise<Record<string, unknown>> {
   const threads = 1;
   await initBackend({ threads });
   await tf.setBackend("wasm");
   const flops = stepFlops(B);
-  const bc = measureBc("catalog");
-  const rl = BATCHES.map((b) => measureRl("catalog", b, b > B ? Math.max(2, Math.round(REPS / 2)) : REPS));
-  const torch = torchReference(B, threads);
-  const rl64 = rl.find((r) => r.batch === B)!;
-  const ratio = (ours: number, theirs: unknown) => (typeof theirs === "number" ? round(ours / theirs, 2) : null);
-  const t = torch as { bcStepMs?: number; rlStepMs?: number };
+  // Rounds alternate ours and torch, so both see the same (shared, changing) load; figures are min / median / max.
+  const ours: { bc: ReturnType<typeof measureBc>; rl: ReturnType<typeof measureRl> }[] = [];
+  const torchRuns: Record<string, unknown>[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    ours.push({ bc: measureBc("catalog", r === 0), rl: measureRl("catalog", B, REPS) });
+    torchRuns.push(torchReference(B, threads));
+  }
+  const bcAll = ours[0].bc.bcAllPositionsStepMs;
+  const larger = BATCHES.filter((b) => b !== B).map((b) => measureRl("catalog", b, Math.max(2, Math.round(REPS / 2))));
+  const bc = range(ours.map((o) => o.bc.bcStepMs));
+  const rl = range(ours.map((o) => o.rl.rlStepMs));
+  const best = ours.reduce((a, o) => (o.rl.rlStepMs < a.rl.rlStepMs ? o : a));
+  const haveTorch = torchRuns.every((t) => typeof t.rlStepMs === "number");
+  const t = haveTorch
+    ? {
+        ...torchRuns.reduce((a, x) => ((x.rlStepMs as number) < (a.rlStepMs as number) ? x : a)),
+        bcStepMs: range(torchRuns.map((x) => x.bcStepMs as number)),
+        rlStepMs: range(torchRuns.map((x) => x.rlStepMs as number)),
+      }
+    : torchRuns[0];
+  const ratio = (a: { min: number; median: number; max: number }, b: unknown) => {
+    const r = b as { min: number; median: number; max: number } | undefined;
+    return haveTorch && r ? { min: round(a.min / r.min, 2), median: round(a.median / r.median, 2) } : null;
+  };
+  const perRound = (k: "bcStepMs" | "rlStepMs") =>
+    haveTorch ? ours.map((o, i) => round((k === "bcStepMs" ? o.bc.bcStepMs : o.rl.rlStepMs) / (torchRuns[i][k] as number), 2)) : null;
   return {
     shape: {
       batch: B,
@@ -192,18 +222,22 @@ export default async function benchTrain(): Promise<Record<string, unknown>> {
     cores: availableParallelism(),
     backend: tf.getBackend(),
     hpnLoss: "catalog",
+    rounds: ROUNDS,
     bcStepGflop: round(flops / 1e9, 3),
-    bcStepMs: bc.bcStepMs,
-    bcAllPositionsStepMs: bc.bcAllPositionsStepMs,
-    forwardMs: bc.forwardMs,
-    bcGflopPerS: round(flops / 1e9 / (bc.bcStepMs / 1000), 2),
-    rlStepMs: rl64.rlStepMs,
-    samplesPerSecond: rl64.samplesPerSecond,
-    phases: rl64.phases,
-    rlByBatch: rl,
-    torch,
-    oursOverTorch: { bc: ratio(bc.bcStepMs, t.bcStepMs), rl: ratio(rl64.rlStepMs, t.rlStepMs) },
+    bcStepMs: bc,
+    bcAllPositionsStepMs: bcAll,
+    forwardMs: range(ours.map((o) => o.bc.forwardMs)),
+    bcGflopPerS: round(flops / 1e9 / (bc.min / 1000), 2),
+    rlStepMs: rl,
+    samplesPerSecond: round((B / rl.min) * 1000, 0),
+    phases: best.rl.phases, // of the fastest round
+    rlByBatch: [best.rl, ...larger],
+    torch: t,
+    oursOverTorch: {
+      bc: { ...ratio(bc, (t as { bcStepMs?: unknown }).bcStepMs), perRound: perRound("bcStepMs") },
+      rl: { ...ratio(rl, (t as { rlStepMs?: unknown }).rlStepMs), perRound: perRound("rlStepMs") },
+    },
     targets: { rlStepMs: 71, samplesPerSecond: 900, bcStepMs: 40 },
-    note: "ours and torch in the same run, one thread each; the machine's cores are shared, so times include contention",
+    note: "ours and torch alternate in rounds in the same run, one thread each; the machine's cores are shared, so times include contention",
   };
 }
