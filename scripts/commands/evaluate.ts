@@ -2,12 +2,13 @@
 // and budget over several seeds, then evaluated in the simulator (>= 500 episodes per seed, with 15% of the items held
 // out of all training and added back at evaluation) and on the test split (learn/experiment.ts).
 // Writes <out>/eval.json, eval.md, curves-*.svg; trained policies are kept in <out>/work/ so a rerun resumes.
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
 import { loadDataset } from "../data/load";
 import { POLICY_NAMES, type PolicyName } from "../learn/config";
 import { buildEpisodes } from "../learn/episodes";
-import { runExperiment } from "../learn/experiment";
+import { runExperimentJobs } from "../learn/experiment";
 import { writeReport } from "../learn/report";
 import { initBackend } from "../model/backend";
 import { holdoutSids } from "../sids/holdout";
@@ -21,6 +22,8 @@ interface EvaluateFlags extends LearningFlags {
   holdout: number;
   policies: string;
   budgetNote?: string;
+  jobs: number;
+  resume?: boolean;
 }
 
 function parseSeeds(list: string): number[] {
@@ -48,8 +51,16 @@ export function register(program: Command): void {
     .option("--holdout <x>", "share of items held out of all training (dynamic catalog)", fraction("holdout"), 0.15)
     .option("--policies <list>", `comma-separated subset of ${POLICY_NAMES.join(",")}`, POLICY_NAMES.join(","))
     .option("--budget-note <text>", "one line describing the budget, printed at the top of eval.md")
+    .option(
+      "--jobs <n>",
+      "(policy, seed) jobs run in parallel, one worker thread each (same results at any n)",
+      nonNegativeInt("jobs"),
+      availableParallelism(),
+    )
+    .option("--resume", "continue interrupted trainings from <out>/work/runs/seed-*/<policy>/progress")
     .action(async (o: EvaluateFlags) => {
       if (o.episodes < 1) throw new Error("--episodes must be >= 1");
+      if (o.jobs < 1) throw new Error("--jobs must be >= 1");
       const base = experimentConfigFrom(o);
       const cfg = {
         ...base,
@@ -73,7 +84,12 @@ export function register(program: Command): void {
           popularity: ep.trainPositiveCount,
           inTrain: ep.inTrain,
         });
-        const report = runExperiment(dataset, sids, cfg, path.join(o.out, "work"), sids.features, progress);
+        const report = await runExperimentJobs(dataset, sids, cfg, path.join(o.out, "work"), {
+          features: sids.features,
+          progress,
+          jobs: o.jobs,
+          resume: o.resume,
+        });
         stop();
         const note =
           o.budgetNote ??

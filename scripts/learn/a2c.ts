@@ -61,12 +61,36 @@ export interface StartSampler {
   sample(rng: Rng): { user: number; history: number[] };
 }
 
+/** Milliseconds per named phase of the trainer's steps, summed over steps (bench/train.ts reads it). */
+export class PhaseProfile {
+  readonly ms: Record<string, number> = {};
+  readonly steps = { bc: 0, rl: 0 };
+  time<T>(phase: string, f: () => T): T {
+    const t0 = performance.now();
+    const out = f();
+    this.ms[phase] = (this.ms[phase] ?? 0) + performance.now() - t0;
+    return out;
+  }
+  /** Mean ms per step of each phase (phases named "bc.*" over BC steps, the rest over RL steps). */
+  perStep(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this.ms)) out[k] = v / Math.max(1, k.startsWith("bc.") ? this.steps.bc : this.steps.rl);
+    return out;
+  }
+  reset(): void {
+    for (const k of Object.keys(this.ms)) delete this.ms[k];
+    this.steps.bc = 0;
+    this.steps.rl = 0;
+  }
+}
+
 export interface TrainContext {
   clickModel: ClickModel | null; // null: a world without a simulator (supervised mode only)
   sim: SimulatorConfig;
   catalog: Uint8Array; // items the policy may recommend while training (held-out items excluded)
   bcExamples: NextItemExample[]; // next-positive examples of the train split (held-out items excluded)
   starts: StartSampler;
+  profile?: PhaseProfile; // when given, the trainer times its phases into it (the bench's per-phase profile)
 }
 
 export interface StepLog {
@@ -126,13 +150,29 @@ export function trainPolicy(
   const finished: number[] = [];
   const ms = { bc: [] as number[], rl: [] as number[] };
 
-  const applyActor = (lossFn: () => tf.Scalar): number => {
-    const { value, grads } = tf.variableGrads(lossFn, actorVars);
-    const clipped = clipByGlobalNorm(grads, cfg.gradClip);
-    actorOpt.applyGradients(clipped);
-    const v = (value.dataSync() as Float32Array)[0];
-    tf.dispose([value, ...Object.values(grads), ...(Object.values(clipped) as tf.Tensor[])]);
-    return v;
+  const prof = ctx.profile;
+  const time = <T>(phase: string, f: () => T): T => (prof ? prof.time(phase, f) : f());
+  // phases: "<p>.forward" (the loss, taped), "<p>.backward" (the gradients), "<p>.clip+adam" (incl. the loss read-back)
+  const applyActor = (p: "bc" | "actor", lossFn: () => tf.Scalar): number => {
+    let fwd = 0;
+    const t0 = performance.now();
+    const { value, grads } = tf.variableGrads(() => {
+      const t = performance.now();
+      const l = lossFn();
+      fwd = performance.now() - t;
+      return l;
+    }, actorVars);
+    if (prof) {
+      prof.ms[`${p}.forward`] = (prof.ms[`${p}.forward`] ?? 0) + fwd;
+      prof.ms[`${p}.backward`] = (prof.ms[`${p}.backward`] ?? 0) + performance.now() - t0 - fwd;
+    }
+    return time(`${p}.clip+adam`, () => {
+      const clipped = clipByGlobalNorm(grads, cfg.gradClip);
+      actorOpt.applyGradients(clipped);
+      const v = (value.dataSync() as Float32Array)[0];
+      tf.dispose([value, ...Object.values(grads), ...(Object.values(clipped) as tf.Tensor[])]);
+      return v;
+    });
   };
 
   const record = (entry: StepLog): void => {
@@ -144,9 +184,10 @@ export function trainPolicy(
 
   for (let step = startStep; step < cfg.steps; step++) {
     const t0 = performance.now();
-    const bc = bcBatch(ctx.bcExamples, B, rng);
+    const bc = time(step < warm ? "bc.batch" : "batch", () => bcBatch(ctx.bcExamples, B, rng));
     if (step < warm) {
-      const bcLoss = applyActor(() =>
+      if (prof) prof.steps.bc++;
+      const bcLoss = applyActor("bc", () =>
         tf.tidy(() => {
           if (cfg.bcPositions === "all") return actor.sequenceNll(bc.histories, bc.targets);
           const out = actor.forward(bc.histories, true);
@@ -167,25 +208,33 @@ export function trainPolicy(
       targetCritic = new MultiLevelCritic(critic!.config, 0);
       targetCritic.setWeights(critic!.getWeights());
     }
+    if (prof) prof.steps.rl++;
     const obs = users.histories.slice();
     // act: Gumbel-top-K sample from the current policy's scores over the training catalog
-    const acted = actor.forward(obs, false);
-    const slates = selectSlates(actor.scoresFrom(acted), obs, ctx.catalog, K, rng);
+    const acted = time("act.forward", () => actor.forward(obs, false));
+    const scores = time("act.scores", () => actor.scoresFrom(acted)); // read-back of [B, L, V] + Σ_l log p_l per item (JS)
+    const slates = time("act.slates", () => selectSlates(scores, obs, ctx.catalog, K, rng)); // Gumbel-top-K (JS)
     const ctxS = acted.contexts;
     acted.logp.dispose();
-    const res = users.step(slates);
+    const batch = users;
+    const res = time("simulator", () => batch.step(slates));
     const next = users.histories.slice();
-    const { y, adv } = tf.tidy(() => {
-      const nextCtx = targetActor!.forward(next, false).contexts;
-      const y = tdTarget(tf.tensor1d(res.reward), tf.tensor1d(Float32Array.from(res.done)), targetCritic!.value(nextCtx), cfg.gamma);
-      const v = critic!.value(ctxS);
-      const adv = tf.clipByValue(tf.sub(y, v), -cfg.advantageClamp, cfg.advantageClamp);
-      return { y, adv };
+    const { y, adv } = time("critic.target", () =>
+      tf.tidy(() => {
+        const nextCtx = targetActor!.forward(next, false).contexts;
+        const y = tdTarget(tf.tensor1d(res.reward), tf.tensor1d(Float32Array.from(res.done)), targetCritic!.value(nextCtx), cfg.gamma);
+        const v = critic!.value(ctxS);
+        const adv = tf.clipByValue(tf.sub(y, v), -cfg.advantageClamp, cfg.advantageClamp);
+        return { y, adv };
+      }),
+    );
+    const criticLossValue = time("critic.update", () => {
+      const cl = criticOpt.minimize(() => tf.mean(tf.square(tf.sub(critic!.value(ctxS), y))) as tf.Scalar, true, critic!.variables())!;
+      const v = (cl.dataSync() as Float32Array)[0];
+      cl.dispose();
+      return v;
     });
-    const cl = criticOpt.minimize(() => tf.mean(tf.square(tf.sub(critic!.value(ctxS), y))) as tf.Scalar, true, critic!.variables())!;
-    const criticLossValue = (cl.dataSync() as Float32Array)[0];
-    cl.dispose();
-    const actorLoss = applyActor(() =>
+    const actorLoss = applyActor("actor", () =>
       tf.tidy(() => {
         const out = actor.forward([...obs, ...bc.histories], true);
         const rl = sliceOutput(out, 0, B);
@@ -197,8 +246,10 @@ export function trainPolicy(
       }),
     );
     tf.dispose([y, adv, ctxS]);
-    softUpdate(targetActor!.variables(), actor.variables(), cfg.tau);
-    softUpdate(targetCritic!.variables(), critic!.variables(), cfg.tau);
+    time("targets", () => {
+      softUpdate(targetActor!.variables(), actor.variables(), cfg.tau);
+      softUpdate(targetCritic!.variables(), critic!.variables(), cfg.tau);
+    });
 
     let stepReward = 0;
     for (let b = 0; b < B; b++) {

@@ -15,12 +15,26 @@ import { Hpn, type HpnConfig } from "../model/hpn";
 import { scoreItems } from "../../core/score";
 import { nextItemPerPosition, sidHistoryBatch } from "./episodes";
 import { SidTrie } from "./sid-trie";
-import { gatherRows, glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "../model/tfops";
+import { glorot, readVariables, rowSumOp, writeVariables, zerosVar, type NamedWeights } from "../model/tfops";
 
 export interface ActorOutput {
   contexts: tf.Tensor3D; // [B, C, d]: c_0..c_L (HPN) or c_0 (flat)
   logp: tf.Tensor; // HPN: [B, L, V] per-level log-probs; flat: [B, N] log-probs over the catalog
   itemLogp?: tf.Tensor2D; // HPN with loss "catalog", training forward only: [B, N] log π over the training catalog
+  /** How itemLogp follows from logp (row-wise), so a slice of the output computes it for its rows only. */
+  itemLogpOf?: (logp: tf.Tensor3D) => tf.Tensor2D;
+}
+
+/**
+ * An output whose itemLogp is computed on first read (in the reader's tidy scope). The trainer slices one forward of
+ * [RL states; BC examples] in two, and slicing the [2B, N] log π (forward and backward) cost more than computing it
+ * per half from the [B, L, V] log-probs.
+ */
+function lazyItemLogp(logp: tf.Tensor3D, contexts: tf.Tensor3D, of: (logp: tf.Tensor3D) => tf.Tensor2D): ActorOutput {
+  let cached: tf.Tensor2D | undefined;
+  const out = { logp, contexts, itemLogpOf: of } as ActorOutput;
+  Object.defineProperty(out, "itemLogp", { enumerable: true, get: () => (cached ??= of(logp)) });
+  return out;
 }
 
 export type HpnLoss = "catalog" | "tokens";
@@ -114,7 +128,7 @@ export class HpnActor implements Actor {
   readonly numContexts: number;
   readonly loss: HpnLoss;
   readonly prefix: HpnPrefix;
-  private readonly tokenRows: tf.Tensor1D | null = null; // [N*L] row l*V + z_l(item) of the flattened [L*V] log-probs
+  private readonly itemScores: ((flat: tf.Tensor2D) => tf.Tensor2D) | null = null; // [B, L*V] -> Σ_l log p_l(z_l) [B, N]
   private readonly catalogMask: tf.Tensor1D | null = null; // [N] 0 for catalog items, -1e9 for the rest
   private readonly trainTrie: SidTrie | null = null; // prefix "chosen": the training catalog's SIDs (losses)
   private readonly fullTrie: SidTrie | null = null; // prefix "chosen": every item's SID (scoring: new items included)
@@ -137,9 +151,10 @@ export class HpnActor implements Actor {
       this.trainTrie = new SidTrie(sidTokens, L, V, catalog!);
       this.fullTrie = new SidTrie(sidTokens, L, V, new Uint8Array(N).fill(1));
     } else if (this.loss === "catalog") {
-      this.tokenRows = tf.tensor1d(
+      // rows l*V + z_l(item) of the flattened [L*V] log-probs
+      this.itemScores = rowSumOp(
         Int32Array.from(sidTokens, (z, j) => (j % L) * V + z),
-        "int32",
+        L,
       );
       this.catalogMask = tf.tensor1d(Float32Array.from(catalog!, (c) => (c ? 0 : -1e9)));
     }
@@ -155,18 +170,17 @@ export class HpnActor implements Actor {
     // item log-probs follow the chosen prefixes (pathLogProbs, scoresFrom).
     const { logProbs, contexts } = this.hpn.forward(x.sids, x.length, training);
     tf.dispose([x.sids, x.length]);
-    const itemLogp = training && this.loss === "catalog" && this.prefix === "expected" ? this.catalogLogProbs(logProbs) : undefined;
-    return { logp: logProbs, contexts, itemLogp };
+    if (training && this.loss === "catalog" && this.prefix === "expected")
+      return lazyItemLogp(logProbs, contexts, (lp) => this.catalogLogProbs(lp));
+    return { logp: logProbs, contexts };
   }
 
-  /** log π over the catalog [B, N] from per-level log-probs [B, L, V] (a gather, not an [L*V, N] one-hot product). */
+  /** log π over the catalog [B, N] from per-level log-probs [B, L, V] (one JS row-sum op, model/tfops rowSumOp). */
   private catalogLogProbs(logp: tf.Tensor3D): tf.Tensor2D {
     const { levels: L, vocab: V } = this.hpn.config;
     const B = logp.shape[0];
-    const N = this.sidTokens.length / L;
     return tf.tidy(() => {
-      const rows = gatherRows(tf.transpose(tf.reshape(logp, [B, L * V])), this.tokenRows!); // [N*L, B]
-      const scores = tf.transpose(tf.sum(tf.reshape(rows, [N, L, B]), 1)); // [B, N]
+      const scores = this.itemScores!(tf.reshape(logp, [B, L * V]) as tf.Tensor2D); // [B, N]
       return tf.logSoftmax(tf.add(scores, this.catalogMask!)) as tf.Tensor2D;
     });
   }
@@ -322,7 +336,7 @@ export class HpnActor implements Actor {
   }
   dispose(): void {
     this.hpn.dispose();
-    tf.dispose([this.tokenRows, this.catalogMask].filter((t): t is tf.Tensor1D => t !== null));
+    this.catalogMask?.dispose();
   }
 }
 
@@ -425,5 +439,8 @@ export class FlatActor implements Actor {
 /** Rows [start, start+size) of an actor output (the trainer batches RL states and BC examples in one forward). */
 export function sliceOutput(out: ActorOutput, start: number, size: number): ActorOutput {
   const sl = (t: tf.Tensor) => tf.slice(t, [start, ...t.shape.slice(1).map(() => 0)], [size, ...t.shape.slice(1)]);
-  return { logp: sl(out.logp), contexts: sl(out.contexts) as tf.Tensor3D, itemLogp: out.itemLogp && (sl(out.itemLogp) as tf.Tensor2D) };
+  const logp = sl(out.logp);
+  const contexts = sl(out.contexts) as tf.Tensor3D;
+  if (out.itemLogpOf) return lazyItemLogp(logp as tf.Tensor3D, contexts, out.itemLogpOf);
+  return { logp, contexts, itemLogp: out.itemLogp && (sl(out.itemLogp) as tf.Tensor2D) };
 }

@@ -9,11 +9,14 @@ import type { Progress } from "../util/progress";
 import { Rng } from "../util/rng";
 import type { StepLog } from "./a2c";
 import { simulatorConfig, type ExperimentConfig } from "./config";
+import type { OfflineResult, OnlineResult } from "./evaluate";
+import type { PolicyName } from "./config";
+import { runJobsInWorkers } from "./job-pool";
 import { disposeLearner, evaluateLearner, trainLearner, type TrainedLearner } from "./learner";
-import { compare, seedResult, type PairedDifference, type PolicySummary, type SeedResult } from "./seed-stats";
 import { ActorPolicy, OraclePolicy, PopularPolicy, RandomPolicy, type Policy } from "./policies";
+import { compare, seedResult, type PairedDifference, type PolicySummary, type SeedResult } from "./seed-stats";
 import { ResponseClickModel } from "./simulator";
-import { buildWorld } from "./world";
+import { buildWorld, type World } from "./world";
 
 export interface EvalReport {
   policies: Record<string, PolicySummary>; // seed-level figures (learn/seed-stats.ts)
@@ -27,6 +30,85 @@ export interface EvalReport {
   levelWeights: Record<string, number[][]>;
 }
 
+/** One (policy, seed) job of an experiment: its own seed, so its result does not depend on which process ran it. */
+export interface JobSpec {
+  name: PolicyName;
+  seed: number;
+}
+
+export interface JobResult extends JobSpec {
+  online: OnlineResult;
+  offline: OfflineResult;
+  trainSeconds: number;
+  log?: StepLog[];
+  msPerStep?: { bc: number; rl: number };
+  levelWeights?: number[];
+}
+
+export interface ExperimentOptions {
+  features?: Float32Array[];
+  progress?: Progress;
+  jobs?: number; // (policy, seed) jobs run at once, each in its own worker thread; 1 (default) = in this thread
+  resume?: boolean; // continue interrupted trainings from <dir>/runs/seed-s/<policy>/progress
+  checkpointEvery?: number; // with resume: save progress every n steps (default 100)
+}
+
+/** The jobs in report order: seeds, then policies. */
+export const experimentJobs = (cfg: ExperimentConfig): JobSpec[] =>
+  cfg.seeds.flatMap((seed) => cfg.policies.map((name) => ({ name, seed })));
+
+/** Trains (or loads) and evaluates one job in a world. */
+export function runJob(
+  job: JobSpec,
+  cfg: ExperimentConfig,
+  sids: SidInputs,
+  world: World,
+  dir: string | null,
+  o: { progress?: Progress; resume?: boolean; checkpointEvery?: number } = {},
+): JobResult {
+  const { name, seed } = job;
+  let policy: Policy;
+  let trained: TrainedLearner | null = null;
+  if (name === "random") policy = new RandomPolicy(world.episodes.numItems, new Rng(seed * 7 + 1));
+  else if (name === "popular") policy = new PopularPolicy(world.episodes.trainPositiveCount);
+  else if (name === "oracle") {
+    if (!world.response) throw new Error("experiment: the oracle needs a simulator");
+    policy = new OraclePolicy(new ResponseClickModel(world.response));
+  } else {
+    const runDir = dir ? path.join(dir, "runs", `seed-${seed}`, name) : null;
+    trained = trainLearner(
+      {
+        name,
+        seed,
+        dir: runDir,
+        progress: o.progress,
+        resume: o.resume,
+        checkpointEvery: o.resume ? (o.checkpointEvery ?? 100) : undefined,
+      },
+      cfg,
+      sids,
+      world,
+    );
+    policy = new ActorPolicy(name, trained.actor);
+  }
+  try {
+    const { online, offline } = evaluateLearner(policy, cfg, world, { seed, episodes: cfg.episodesPerSeed, progress: o.progress });
+    if (!online) throw new Error("experiment: the world has no simulator");
+    const out: JobResult = { name, seed, online, offline, trainSeconds: trained?.seconds ?? 0 };
+    if (trained) Object.assign(out, { log: trained.log, msPerStep: trained.msPerStep, levelWeights: trained.levelWeights });
+    return out;
+  } finally {
+    if (trained) disposeLearner(trained);
+  }
+}
+
+function checkInputs(dataset: Dataset, sids: SidInputs): void {
+  if (sids.sidTokens.length !== dataset.items.length * sids.levels) {
+    throw new Error(`experiment: SID table has ${sids.sidTokens.length / sids.levels} items, dataset has ${dataset.items.length}`);
+  }
+}
+
+/** Every policy and seed, one after another in this thread (the same numbers as runExperimentJobs at any jobs). */
 export function runExperiment(
   dataset: Dataset,
   sids: SidInputs,
@@ -36,10 +118,61 @@ export function runExperiment(
   progress?: Progress,
 ): EvalReport {
   const t0 = performance.now();
-  if (sids.sidTokens.length !== dataset.items.length * sids.levels) {
-    throw new Error(`experiment: SID table has ${sids.sidTokens.length / sids.levels} items, dataset has ${dataset.items.length}`);
-  }
+  checkInputs(dataset, sids);
   const world = buildWorld(dataset, cfg, { dir, features, progress });
+  try {
+    const results = experimentJobs(cfg).map((j) => runJob(j, cfg, sids, world, dir, { progress }));
+    return assemble(dataset, sids, cfg, world, results, t0);
+  } finally {
+    world.response?.dispose();
+  }
+}
+
+/**
+ * Every policy and seed as (policy, seed) jobs, `jobs` at a time in worker threads (job-pool.ts); jobs 1 runs them in
+ * this thread. The world (episodes, response model) is built once here and handed to the workers, and every job has
+ * its own seed, so the report's numbers are the same whatever `jobs` is. A failed job stops the run with its error.
+ */
+export async function runExperimentJobs(
+  dataset: Dataset,
+  sids: SidInputs,
+  cfg: ExperimentConfig,
+  dir: string | null,
+  o: ExperimentOptions = {},
+): Promise<EvalReport> {
+  const t0 = performance.now();
+  checkInputs(dataset, sids);
+  const world = buildWorld(dataset, cfg, { dir, features: o.features, progress: o.progress, reuse: true });
+  try {
+    const specs = experimentJobs(cfg);
+    const jobs = Math.max(1, Math.min(o.jobs ?? 1, specs.length));
+    const jobOpts = { resume: o.resume, checkpointEvery: o.checkpointEvery };
+    const results =
+      jobs === 1
+        ? specs.map((j) => runJob(j, cfg, sids, world, dir, { ...jobOpts, progress: o.progress }))
+        : await runJobsInWorkers(
+            specs,
+            jobs,
+            {
+              dataset,
+              sids,
+              cfg,
+              dir,
+              features: o.features,
+              response: world.response
+                ? { config: world.response.config, weights: world.response.getWeights(), valAuc: world.responseAuc }
+                : null,
+              ...jobOpts,
+            },
+            o.progress,
+          );
+    return assemble(dataset, sids, cfg, world, results, t0);
+  } finally {
+    world.response?.dispose();
+  }
+}
+
+function assemble(dataset: Dataset, sids: SidInputs, cfg: ExperimentConfig, world: World, results: JobResult[], t0: number): EvalReport {
   const report: EvalReport = {
     policies: {},
     paired: {},
@@ -51,26 +184,14 @@ export function runExperiment(
     levelWeights: {},
   };
   const perSeed = new Map<string, SeedResult[]>();
-  for (const seed of cfg.seeds) {
-    for (const name of cfg.policies) {
-      let policy: Policy;
-      let trained: TrainedLearner | null = null;
-      if (name === "random") policy = new RandomPolicy(world.episodes.numItems, new Rng(seed * 7 + 1));
-      else if (name === "popular") policy = new PopularPolicy(world.episodes.trainPositiveCount);
-      else if (name === "oracle") policy = new OraclePolicy(new ResponseClickModel(world.response!));
-      else {
-        trained = trainLearner({ name, seed, dir: dir ? path.join(dir, "runs", `seed-${seed}`, name) : null, progress }, cfg, sids, world);
-        policy = new ActorPolicy(name, trained.actor);
-      }
-      const { online, offline } = evaluateLearner(policy, cfg, world, { seed, episodes: cfg.episodesPerSeed, progress });
-      if (!perSeed.has(name)) perSeed.set(name, []);
-      perSeed.get(name)!.push(seedResult(seed, online!, offline, trained?.seconds ?? 0));
-      if (trained) {
-        (report.curves[name] ??= []).push({ seed, log: trained.log });
-        report.msPerStep[name] = trained.msPerStep;
-        if (trained.levelWeights) (report.levelWeights[name] ??= []).push(trained.levelWeights);
-        disposeLearner(trained);
-      }
+  for (const r of results) {
+    const { name, seed } = r;
+    if (!perSeed.has(name)) perSeed.set(name, []);
+    perSeed.get(name)!.push(seedResult(seed, r.online, r.offline, r.trainSeconds));
+    if (r.log) {
+      (report.curves[name] ??= []).push({ seed, log: r.log });
+      if (r.msPerStep) report.msPerStep[name] = r.msPerStep;
+      if (r.levelWeights) (report.levelWeights[name] ??= []).push(r.levelWeights);
     }
   }
   const { policies, paired } = compare(perSeed);
@@ -95,6 +216,5 @@ export function runExperiment(
     episodesPerSeed: cfg.episodesPerSeed,
     backend: tf.getBackend(),
   };
-  world.response?.dispose();
   return report;
 }

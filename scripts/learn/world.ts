@@ -5,6 +5,7 @@ import path from "node:path";
 import type { Dataset } from "../data/dataset";
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from "../model/checkpoint";
 import { ResponseModel } from "../model/response";
+import type { NamedWeights } from "../model/tfops";
 import type { Progress } from "../util/progress";
 import type { Rng } from "../util/rng";
 import type { TrainContext } from "./a2c";
@@ -29,6 +30,14 @@ export interface WorldOptions {
   progress?: Progress;
   reuse?: boolean; // reuse a saved response model trained on the same inputs (default true)
   simulator?: boolean; // train (or load) the response model (default true)
+  response?: ResponseSnapshot; // use this response model (a job worker gets its parent's): nothing trained or loaded
+}
+
+/** A response model as plain data (what a job worker is handed). */
+export interface ResponseSnapshot {
+  config: ResponseModel["config"];
+  weights: NamedWeights;
+  valAuc: number;
 }
 
 export function buildWorld(dataset: Dataset, cfg: ExperimentConfig, o: WorldOptions = {}): World {
@@ -38,6 +47,11 @@ export function buildWorld(dataset: Dataset, cfg: ExperimentConfig, o: WorldOpti
   const trainCatalog = fullCatalog.map((a, i) => (a && !episodes.heldOut[i] ? 1 : 0));
   const bcExamples = nextPositiveExamples(episodes, "train", true);
   if (o.simulator === false) return { episodes, trainCatalog, fullCatalog, bcExamples, response: null, responseAuc: NaN };
+  if (o.response) {
+    const response = new ResponseModel(o.response.config, 0, o.features);
+    response.setWeights(o.response.weights);
+    return { episodes, trainCatalog, fullCatalog, bcExamples, response, responseAuc: o.response.valAuc };
+  }
 
   const responseCfg = { ...cfg.response, seed: cfg.seed };
   const rdir = o.dir ? path.join(o.dir, "response") : null;

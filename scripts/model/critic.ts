@@ -2,6 +2,7 @@
 // per-level values combined with softmax weights over L+1 learned logits:  V(s) = Σ_j softmax(w)_j · MLP(c_j).
 // levels = 1 (only c_0) is the "no MLC" ablation and the flat actor's critic.
 import * as tf from "@tensorflow/tfjs";
+import { matMul } from "./ops";
 import { glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "./tfops";
 import { Rng } from "../util/rng";
 
@@ -43,9 +44,9 @@ export class MultiLevelCritic {
       if (C < n || d !== this.config.dim)
         throw new Error(`critic: contexts [${B}, ${C}, ${d}] but the critic reads ${n} x ${this.config.dim}`);
       const x = tf.reshape(tf.slice(contexts, [0, 0, 0], [B, n, d]), [B * n, d]);
-      const h1 = tf.relu(tf.add(tf.matMul(x, this.vars.w1), this.vars.b1));
-      const h2 = tf.relu(tf.add(tf.matMul(h1, this.vars.w2), this.vars.b2));
-      const v = tf.reshape(tf.add(tf.matMul(h2, this.vars.w3), this.vars.b3), [B, n]);
+      const h1 = tf.relu(tf.add(matMul(x, this.vars.w1), this.vars.b1));
+      const h2 = tf.relu(tf.add(matMul(h1, this.vars.w2), this.vars.b2));
+      const v = tf.reshape(tf.add(matMul(h2, this.vars.w3), this.vars.b3), [B, n]);
       return tf.sum(tf.mul(v, tf.expandDims(this.levelWeights(), 0)), 1) as tf.Tensor1D;
     });
   }

@@ -24,8 +24,9 @@
 // state, always finite. The additive mask is -1e9 (not -Infinity), so no row of the softmax can be NaN.
 //
 // Trainable-path traps of tfjs-backend-wasm: `gather` has no gradient (embeddings are one-hot · matrix); `bandPart` has
-// no gradient (the causal mask is a constant built once); its transposed matMuls are ~10x slower than plain ones (every
-// product goes through ./ops matMul, whose gradient transposes explicitly); its logical ops are slow (float 0/1 masks).
+// no gradient, and its logical and broadcasting ops are slow (the masks are built in JS from the lengths: attentionMasks);
+// its transposed matMuls are ~10x slower than plain ones (every product goes through ./ops matMul, whose gradient
+// transposes explicitly).
 // The ONNX exporter (scripts/export/hpn-graph.ts) rebuilds exactly this computation from getWeights(); keep the two in step.
 import * as tf from "@tensorflow/tfjs";
 import { matMul, matMulBT } from "./ops";
@@ -99,15 +100,12 @@ export class Hpn {
   readonly config: HpnConfig;
   readonly seed: number;
   private readonly w = new Map<string, tf.Variable>();
-  private readonly causal: tf.Tensor3D; // [1, H, H] 1 where j <= i
-  private readonly eye: tf.Tensor3D; // [1, H, H] 1 where j == i
   private dropoutCalls = 0; // makes each dropout mask distinct yet reproducible from the seed
 
   constructor(config: HpnConfig, seed: number) {
     validateHpnConfig(config);
     this.config = { ...config };
     this.seed = seed;
-    const H = config.historyLength;
     let k = 0;
     for (const [name, shape] of hpnWeightShapes(config)) {
       const init = name.endsWith(".g")
@@ -118,16 +116,6 @@ export class Hpn {
       this.w.set(name, tf.variable(init, true, `hpn/${name}/${seed}/${uid++}`));
       init.dispose();
     }
-    // Float 0/1 masks (not bool): tfjs-wasm's logical ops are slow, and the ONNX graph uses the same float form.
-    const causal = new Float32Array(H * H);
-    const eye = new Float32Array(H * H);
-    for (let i = 0; i < H; i++)
-      for (let j = 0; j < H; j++) {
-        causal[i * H + j] = j <= i ? 1 : 0;
-        eye[i * H + j] = i === j ? 1 : 0;
-      }
-    this.causal = tf.tensor3d(causal, [1, H, H]);
-    this.eye = tf.tensor3d(eye, [1, H, H]);
   }
 
   /** Full forward pass: per-level log-probs [B, L, V] and contexts c_0..c_L [B, L+1, d]. */
@@ -151,12 +139,11 @@ export class Hpn {
     const B = sids.shape[0];
     if (length.rank !== 1 || length.shape[0] !== B) throw new Error(`Hpn: length must be [${B}], got [${length.shape.join(", ")}]`);
     return tf.tidy(() => {
-      // Valid rows are the last `length` positions (right-aligned history).
-      const pos = tf.range(0, H, 1, "int32").reshape([1, H]);
-      const start = tf.sub(tf.scalar(H, "int32"), length.toInt()).reshape([B, 1]);
-      const valid = tf.greaterEqual(pos, start).toFloat(); // [B, H]
-      const open = tf.maximum(valid.reshape([B, 1, H]), this.eye).mul(this.causal); // [B, H, H] 1 = key open
-      const bias = open.sub(1).mul(-MASK_NEG).reshape([B, 1, H, H]); // 0 or -1e9, exactly as in the ONNX graph
+      // Valid rows are the last `length` positions (right-aligned history). The masks are built in JS from the lengths:
+      // on tfjs-wasm the broadcasting maximum over [B, H, H] alone cost ~45 ms at B 128 (the same 0 / -1e9 values).
+      const masks = attentionMasks(length.dataSync() as Int32Array, H);
+      const valid = tf.tensor2d(masks.valid, [B, H]);
+      const bias = tf.tensor4d(masks.bias, [B, 1, H, H]);
 
       // Item embedding: Σ_l one-hot(z_l) · tok_in_l (one-hot, not gather: gather has no gradient on wasm).
       let emb: tf.Tensor = tf.zeros([B * H, d]);
@@ -290,8 +277,6 @@ export class Hpn {
 
   dispose(): void {
     for (const v of this.w.values()) v.dispose();
-    this.causal.dispose();
-    this.eye.dispose();
   }
 
   private p(name: string): tf.Variable {
@@ -328,3 +313,23 @@ export class Hpn {
 }
 
 let uid = 0; // tfjs variable names must be unique per process
+
+/**
+ * The encoder's masks from the valid lengths: valid [B*H] (1 on the last length[b] rows, right-aligned) and the additive
+ * attention bias [B*H*H]: 0 where key j is open to query i (j <= i, and j valid or j == i), MASK_NEG elsewhere.
+ */
+export function attentionMasks(length: ArrayLike<number>, H: number): { valid: Float32Array; bias: Float32Array } {
+  const B = length.length;
+  const valid = new Float32Array(B * H);
+  const bias = new Float32Array(B * H * H).fill(MASK_NEG);
+  for (let b = 0; b < B; b++) {
+    const start = Math.max(0, H - length[b]);
+    for (let j = start; j < H; j++) valid[b * H + j] = 1;
+    for (let i = 0; i < H; i++) {
+      const row = (b * H + i) * H;
+      for (let j = start; j <= i; j++) bias[row + j] = 0;
+      bias[row + i] = 0;
+    }
+  }
+  return { valid, bias };
+}

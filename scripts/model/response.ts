@@ -4,6 +4,7 @@
 //
 // item vector e(i) = id embedding + projected item features (features optional); padding is the extra row N.
 import * as tf from "@tensorflow/tfjs";
+import { matMul, matMulBT } from "./ops";
 import { unitFloat32 } from "../../core/item-encoder";
 import { Rng } from "../util/rng";
 import { gatherRows, glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "./tfops";
@@ -52,8 +53,8 @@ export class ResponseModel {
   private embed(items: tf.Tensor): tf.Tensor {
     const e = gatherRows(this.vars.itemEmb, items);
     if (!this.features) return e;
-    const f = tf.gather(this.features, tf.reshape(items, [-1]));
-    const p = tf.reshape(tf.matMul(f, this.vars.featProj), e.shape);
+    const f = gatherRows(this.features, tf.reshape(items, [-1]));
+    const p = tf.reshape(matMul(f, this.vars.featProj), e.shape);
     return tf.add(e, p);
   }
 
@@ -72,20 +73,20 @@ export class ResponseModel {
       const [B, K] = items.shape;
       const eItem = tf.reshape(this.embed(items), [B, K, d]);
       const eHist = tf.reshape(this.embed(history), [B * H, d]);
-      const k = tf.reshape(tf.matMul(eHist, this.vars.wk), [B, H, d]);
-      const v = tf.reshape(tf.matMul(eHist, this.vars.wv), [B, H, d]);
-      const q = tf.reshape(tf.matMul(tf.reshape(eItem, [B * K, d]), this.vars.wq), [B, K, d]);
-      const scores = tf.div(tf.matMul(q, k, false, true), Math.sqrt(d)); // [B, K, H]
+      const k = tf.reshape(matMul(eHist, this.vars.wk), [B, H, d]);
+      const v = tf.reshape(matMul(eHist, this.vars.wv), [B, H, d]);
+      const q = tf.reshape(matMul(tf.reshape(eItem, [B * K, d]), this.vars.wq), [B, K, d]);
+      const scores = tf.div(matMulBT(q, k), Math.sqrt(d)); // [B, K, H]
       // valid positions are the last `length` ones (right-aligned)
       const pos = tf.range(0, H, 1, "int32");
       const valid = tf.cast(tf.greaterEqual(tf.expandDims(pos, 0), tf.expandDims(tf.sub(H, length), 1)), "float32"); // [B, H]
       const att = tf.softmax(tf.add(scores, tf.expandDims(tf.mul(tf.sub(1, valid), -1e9), 1)), -1);
       const any = tf.reshape(tf.cast(tf.greater(length, 0), "float32"), [B, 1, 1]); // cold user: no pooled history
-      const pooled = tf.mul(tf.matMul(att, v), any); // [B, K, d]
+      const pooled = tf.mul(matMul(att, v), any); // [B, K, d]
       const x = tf.reshape(tf.concat([eItem, pooled, tf.mul(eItem, pooled)], 2), [B * K, 3 * d]);
-      const h = tf.relu(tf.add(tf.matMul(x, this.vars.w1), this.vars.b1));
+      const h = tf.relu(tf.add(matMul(x, this.vars.w1), this.vars.b1));
       const out = tf.add(
-        tf.reshape(tf.add(tf.matMul(h, this.vars.w2), this.vars.b2), [B, K]),
+        tf.reshape(tf.add(matMul(h, this.vars.w2), this.vars.b2), [B, K]),
         tf.reshape(gatherRows(this.vars.itemBias, items), [B, K]),
       );
       return out as tf.Tensor2D;
