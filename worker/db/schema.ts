@@ -37,7 +37,10 @@ export const items = sqliteTable(
   ],
 );
 
-/** Published models and their lifecycle: candidate -> active -> retired, or candidate -> rejected. */
+/**
+ * Published models and their lifecycle: candidate -> canary -> active -> retired, or candidate -> rejected (by the
+ * validation, the replay gate, or a canary that was rolled back).
+ */
 export const modelVersions = sqliteTable(
   "model_versions",
   {
@@ -45,16 +48,22 @@ export const modelVersions = sqliteTable(
     r2Key: text("r2_key").notNull(),
     sha256: text("sha256").notNull(),
     codebookVersion: text("codebook_version").notNull(),
-    status: text("status", { enum: ["candidate", "active", "rejected", "retired"] })
+    status: text("status", { enum: ["candidate", "canary", "active", "rejected", "retired"] })
       .notNull()
       .default("candidate"),
     reason: text("reason"),
     manifest: text("manifest", { mode: "json" }).$type<Record<string, unknown>>(),
     promotedAt: integer("promoted_at", { mode: "number" }),
+    // The replay gate's figures and decision (worker/gate.ts), and the canary's state and verdict (worker/canary.ts).
+    gate: text("gate", { mode: "json" }).$type<Record<string, unknown>>(),
+    canary: text("canary", { mode: "json" }).$type<Record<string, unknown>>(),
     ...timestamps,
   },
-  // At most one active model, enforced by the database rather than by the promoter's care.
-  (t) => [uniqueIndex("model_versions_one_active").on(t.status).where(sql`status = 'active'`)],
+  // At most one active and one canary model, enforced by the database rather than by the promoter's care.
+  (t) => [
+    uniqueIndex("model_versions_one_active").on(t.status).where(sql`status = 'active'`),
+    uniqueIndex("model_versions_one_canary").on(t.status).where(sql`status = 'canary'`),
+  ],
 );
 
 /** Feedback from clients: impressions and clicks, the raw material of the next training run. */
@@ -63,6 +72,9 @@ export const events = sqliteTable(
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
     requestId: text("request_id"),
+    // The model that served the slate, from the signed request id the client sent back (worker/served.ts); null when
+    // the event carried none, or one that does not verify.
+    modelVersion: text("model_version"),
     userId: text("user_id").notNull(),
     itemId: text("item_id").notNull(),
     type: text("type", { enum: ["impression", "click"] }).notNull(),
@@ -70,7 +82,12 @@ export const events = sqliteTable(
     createdAt: timestamps.createdAt,
   },
   // The userId read filters on type and a ts window: both inside the index. Retention deletes by ts.
-  (t) => [index("events_user_type_ts").on(t.userId, t.type, t.ts), index("events_ts").on(t.ts)],
+  // The canary's click-through per model version reads (model_version, type, ts).
+  (t) => [
+    index("events_user_type_ts").on(t.userId, t.type, t.ts),
+    index("events_ts").on(t.ts),
+    index("events_model_type_ts").on(t.modelVersion, t.type, t.ts),
+  ],
 );
 
 /** Per-client API keys for POST /v1/events: only the SHA-256 of the secret is stored; the key is shown once. */
