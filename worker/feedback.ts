@@ -11,6 +11,7 @@ import { d1 } from "./errors";
 
 export interface EventRow {
   requestId: string | null;
+  modelVersion: string | null; // from a served request id that verifies (served.ts)
   userId: string;
   itemId: string;
   type: "impression" | "click";
@@ -39,7 +40,7 @@ export function eventsConfig(
   };
 }
 
-const COLUMNS = 5; // request_id, user_id, item_id, type, ts (id and created_at are defaulted)
+const COLUMNS = 6; // request_id, model_version, user_id, item_id, type, ts (id and created_at are defaulted)
 
 /** Which of `ids` are catalog items (active or retired), in one round trip. */
 export async function knownItemIds(env: { DB: D1Database }, ids: string[]): Promise<Set<string>> {

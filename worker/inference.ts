@@ -5,10 +5,12 @@ import type { CatalogItem, Lookup } from "./catalog";
 import { lookupItems } from "./catalog";
 import { runHpn, servingModel, type ServingModel } from "./model";
 import { causeMessage, d1RoundTrips, ModelUnavailable } from "./errors";
+import { type Arm, inCanary } from "./served";
 
 export interface HistoryRequest {
   history?: string[];
   userId?: string;
+  clientKey?: string; // an anonymous client's stable key: picks its canary arm like a userId would
 }
 
 export interface Context {
@@ -16,6 +18,7 @@ export interface Context {
   history: CatalogItem[]; // oldest first, known items only
   unknownHistory: string[];
   timings: Timings;
+  unit?: string; // what the canary split hashes: the userId, else the client key
 }
 
 /** Milliseconds spent per stage, reported in the Server-Timing header (the benchmark reads it). */
@@ -41,7 +44,8 @@ export async function resolve(env: Bindings, req: HistoryRequest, extraIds: stri
     historySince: Date.now() - eventsConfig(env).retentionMs, // the cron deletes older rows; until it runs, skip them
   });
   const timings = { d1: performance.now() - t0, model: 0, d1Start };
-  if (lookup.userHistory) return { lookup, history: lookup.userHistory, unknownHistory: [], timings };
+  const unit = req.userId ?? req.clientKey;
+  if (lookup.userHistory) return { lookup, history: lookup.userHistory, unknownHistory: [], timings, unit };
   const history: CatalogItem[] = [];
   const unknownHistory: string[] = [];
   for (const id of historyIds) {
@@ -49,24 +53,44 @@ export async function resolve(env: Bindings, req: HistoryRequest, extraIds: stri
     if (item) history.push(item);
     else unknownHistory.push(id);
   }
-  return { lookup, history, unknownHistory, timings };
+  return { lookup, history, unknownHistory, timings, unit };
 }
 
 // The history length used for stored-history lookups before the model (and its H) is known; the model keeps the
 // newest H of what it is given, and no model has a longer history than this.
 export const MAX_HISTORY = 200;
 
-/** The serving model and its log-probs [L * V] for one history; throws ModelUnavailable when it cannot run. */
-export async function score(env: Stores, ctx: Context): Promise<{ model: ServingModel; logProbs: Float32Array }> {
-  const model = await servingModel(env, ctx.lookup.versions.activeModel);
-  const { levels } = model.manifest;
-  // Items encoded with another codebook shape cannot be fed to this model; leave them out of the history.
-  const tokens = ctx.history.filter((i) => i.tokens.length === levels).map((i) => i.tokens);
+/** The history as the model reads it: items encoded with another codebook shape are left out. */
+export function historyTokens(history: readonly { tokens: number[] }[], levels: number): number[][] {
+  return history.filter((i) => i.tokens.length === levels).map((i) => i.tokens);
+}
+
+/**
+ * The model that serves this request and its log-probs [L * V] for one history; throws ModelUnavailable when it
+ * cannot run. While a canary runs, units in its share get the canary model; if it cannot load, the active one serves.
+ */
+export async function score(env: Stores, ctx: Context): Promise<{ model: ServingModel; logProbs: Float32Array; arm: Arm }> {
+  const { activeModel, canary } = ctx.lookup.versions;
+  let arm: Arm = inCanary(canary, ctx.unit) ? "canary" : "active";
+  let model: ServingModel;
+  if (arm === "canary" && canary) {
+    try {
+      model = await servingModel(env, canary.version, "canary");
+    } catch (err) {
+      if (!(err instanceof ModelUnavailable)) throw err;
+      console.error(
+        JSON.stringify({ level: "error", message: "canary model unavailable; serving the active one", detail: causeMessage(err) }),
+      );
+      arm = "active";
+      model = await servingModel(env, activeModel);
+    }
+  } else model = await servingModel(env, activeModel);
+  const tokens = historyTokens(ctx.history, model.manifest.levels);
   const t0 = performance.now();
   try {
     const logProbs = await runHpn(model, [tokens]);
     ctx.timings.model += performance.now() - t0;
-    return { model, logProbs };
+    return { model, logProbs, arm };
   } catch (err) {
     throw new ModelUnavailable(`inference failed: ${causeMessage(err)}`);
   }

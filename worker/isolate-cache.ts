@@ -19,6 +19,11 @@ export class IsolateCache<T> {
     return value;
   }
 
+  /** The cached value when it is for `key`. */
+  peek(key: string): T | undefined {
+    return this.entry?.key === key ? this.entry.value : undefined;
+  }
+
   clear(): void {
     this.entry = undefined;
   }

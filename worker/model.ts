@@ -20,7 +20,13 @@ export interface ServingModel {
   session: ort.InferenceSession;
 }
 
-const cache = new IsolateCache<ServingModel>((m) => void m.session.release());
+// Two slots: the active model and, while a canary runs, the canary model; both stay loaded in the isolate. When a
+// canary is completed, the active slot takes its session over instead of loading the same bytes again.
+const caches = {
+  active: new IsolateCache<ServingModel>((m) => void m.session.release()),
+  canary: new IsolateCache<ServingModel>((m) => void m.session.release()),
+};
+export type ModelSlot = keyof typeof caches;
 
 // Failed loads, per isolate: until `until`, requests for that version fail at once instead of downloading and hashing
 // the model again. The delay doubles with every failure, up to a minute; a success (or another version) forgets it.
@@ -32,20 +38,26 @@ export function resetModelFailures(): void {
   failures.clear();
 }
 
-/** The model for `activeVersion` (null: the embedded default), loading it on first use or when the version moves. */
-export async function servingModel(env: Stores, activeVersion: string | null): Promise<ServingModel> {
+/**
+ * The model for `activeVersion` (null: the embedded default), loading it on first use or when the version moves.
+ * `slot` "canary" keeps a second model beside the active one.
+ */
+export async function servingModel(env: Stores, activeVersion: string | null, slot: ModelSlot = "active"): Promise<ServingModel> {
   const key = activeVersion ?? "embedded";
   const failed = failures.get(key);
   if (failed && Date.now() < failed.until) throw new ModelUnavailable(failed.reason, Math.ceil((failed.until - Date.now()) / 1000));
   try {
-    const model = await cache.get(key, () => (activeVersion === null ? loadEmbedded() : loadFromR2(env, activeVersion)));
+    const load = () => (activeVersion === null ? loadEmbedded() : loadFromR2(env, activeVersion));
+    const fromCanary = slot === "active" ? caches.canary.peek(key) : undefined;
+    const model = await caches[slot].get(key, fromCanary ? async () => fromCanary : load);
+    if (fromCanary) caches.canary.clear(); // the session moved to the active slot
     failures.delete(key);
     return model;
   } catch (err) {
     if (err instanceof DatabaseUnavailable) throw err; // D1's trouble, not the model's: nothing to back off from
     const reason = err instanceof ModelUnavailable ? causeMessage(err) : `model ${key} could not be loaded: ${causeMessage(err)}`;
     const delayMs = failed ? Math.min(failed.delayMs * 2, BACKOFF.maxMs) : BACKOFF.firstMs;
-    failures.clear(); // only the version requests ask for matters
+    if (failures.size >= 4) failures.clear(); // only the versions requests ask for (active, canary) matter
     failures.set(key, { until: Date.now() + delayMs, delayMs, reason });
     throw new ModelUnavailable(reason, Math.ceil(delayMs / 1000));
   }

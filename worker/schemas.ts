@@ -27,6 +27,12 @@ const HistoryInput = {
     .max(128)
     .optional()
     .openapi({ description: "use the user's stored click history (POST /v1/events) instead of `history`" }),
+  clientKey: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .openapi({ description: "an anonymous client's stable key (say, a first-party cookie): picks its canary arm as a userId does" }),
 };
 const oneHistory = (b: { history?: unknown; userId?: unknown }) => (b.history === undefined) !== (b.userId === undefined);
 const oneHistoryMessage = { message: "give exactly one of `history` or `userId`", path: ["history"] };
@@ -67,6 +73,10 @@ export const RerankResponse = z
     retired: z.array(z.string()).openapi({ description: "candidate ids retired from the catalog (never ranked)" }),
     unknownHistory: z.array(z.string()),
     model: z.string().nullable(),
+    requestId: z.string().openapi({
+      description: "send it back with this slate's impressions and clicks (POST /v1/events): it names the model that answered (signed)",
+    }),
+    arm: z.enum(["active", "canary"]).openapi({ description: "which model of a running canary answered" }),
     fallback: z.boolean().optional(),
     reason: z.string().optional(),
   })
@@ -77,6 +87,10 @@ export const RecommendResponse = z
     items: z.array(ScoredItem.extend({ attributes: z.record(z.string(), z.unknown()) })),
     unknownHistory: z.array(z.string()),
     model: z.string(),
+    requestId: z.string().openapi({
+      description: "send it back with this slate's impressions and clicks (POST /v1/events): it names the model that answered (signed)",
+    }),
+    arm: z.enum(["active", "canary"]).openapi({ description: "which model of a running canary answered" }),
   })
   .openapi("RecommendResponse");
 

@@ -286,7 +286,7 @@ describe("POST /v1/events", () => {
     }));
     const res = await post("/v1/events", { events }, await apiKeyHeader());
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ accepted: 210, refused: { ts: 0, unknownItem: 0 } });
+    expect(await res.json()).toEqual({ accepted: 210, refused: { ts: 0, unknownItem: 0 }, attributed: 0 });
     const rows = await env.DB.prepare("SELECT type, COUNT(*) AS n FROM events GROUP BY type ORDER BY type").all<{
       type: string;
       n: number;

@@ -110,9 +110,9 @@ describe("feedback with an identity", () => {
       bearer(key),
     );
     expect(attack.status).toBe(200);
-    expect(await attack.json()).toEqual({ accepted: 0, refused: { ts: 3, unknownItem: 1 } });
+    expect(await attack.json()).toEqual({ accepted: 0, refused: { ts: 3, unknownItem: 1 }, attributed: 0 });
     const genuine = await post("/v1/events", { events: [click("victim", ["item-12", "item-20"])] }, bearer(key));
-    expect(await genuine.json()).toEqual({ accepted: 2, refused: { ts: 0, unknownItem: 0 } });
+    expect(await genuine.json()).toEqual({ accepted: 2, refused: { ts: 0, unknownItem: 0 }, attributed: 0 });
     const viaUser = (await (await post("/v1/recommend", { userId: "victim", k: 5 })).json()) as { items: { id: string }[] };
     const viaHistory = (await (await post("/v1/recommend", { history: ["item-12", "item-20"], k: 5 })).json()) as {
       items: { id: string }[];

@@ -5,7 +5,13 @@ import { d1 } from "../errors";
 import { database, type Db } from "./client";
 import { meta } from "./schema";
 
-export type MetaKey = "catalog_version" | "active_model" | "codebook_version" | "catalog_index";
+export type MetaKey = "catalog_version" | "active_model" | "codebook_version" | "catalog_index" | "canary";
+
+/** What meta.canary holds while a canary serves: the version and the share of units (users, client keys) it gets. */
+export interface CanaryPointer {
+  version: string;
+  share: number;
+}
 
 /** What meta.catalog_index holds: the newest prefix-index artifact in R2 and what it was built from. */
 export interface IndexPointer {
@@ -21,6 +27,7 @@ export interface Versions {
   activeModel: string | null;
   codebook: string | null; // the codebook the catalog's SIDs were encoded with
   catalogIndex: IndexPointer | null;
+  canary: CanaryPointer | null;
 }
 
 /** The query for the version rows, to run inside a batch; readVersions turns its rows into Versions. */
@@ -28,7 +35,7 @@ export function versionsQuery(db: Db) {
   return db
     .select()
     .from(meta)
-    .where(inArray(meta.key, ["catalog_version", "active_model", "codebook_version", "catalog_index"] satisfies MetaKey[]));
+    .where(inArray(meta.key, ["catalog_version", "active_model", "codebook_version", "catalog_index", "canary"] satisfies MetaKey[]));
 }
 
 export function readVersions(rows: { key: string; value: string }[]): Versions {
@@ -38,7 +45,18 @@ export function readVersions(rows: { key: string; value: string }[]): Versions {
     activeModel: get("active_model"),
     codebook: get("codebook_version"),
     catalogIndex: parsePointer(get("catalog_index")),
+    canary: parseCanary(get("canary")),
   };
+}
+
+function parseCanary(value: string | null): CanaryPointer | null {
+  if (!value) return null;
+  try {
+    const p = JSON.parse(value) as CanaryPointer;
+    return typeof p.version === "string" && p.share > 0 && p.share <= 1 ? p : null;
+  } catch {
+    return null; // a damaged pointer serves everyone the active model
+  }
 }
 
 function parsePointer(value: string | null): IndexPointer | null {

@@ -3,6 +3,7 @@ import { requireClient } from "../auth";
 import { ApiError } from "../errors";
 import { type EventRow, eventsConfig, knownItemIds, recordEvents, withinRateLimit } from "../feedback";
 import { router } from "../router";
+import { verifyServedId } from "../served";
 import { authErrors, clientSecurity, ErrorBody, errorResponses, ItemId, json } from "../schemas";
 
 export const EVENT_LIMITS = { events: 500, rows: 5000, users: 100 } as const;
@@ -14,7 +15,11 @@ const Event = z
     type: z.enum(["impression", "click"]),
     userId: z.string().min(1).max(128),
     itemIds: z.array(ItemId).min(1).max(100).openapi({ description: "the items shown (impression) or clicked" }),
-    requestId: z.string().max(128).optional(),
+    requestId: z
+      .string()
+      .max(128)
+      .optional()
+      .openapi({ description: "the requestId of the rerank/recommend answer that showed the slate: credits the event to its model" }),
     ts: z
       .number()
       .int()
@@ -46,6 +51,7 @@ const Accepted = z
         .openapi({ description: "rows whose ts was outside [now - EVENTS_TS_PAST_SECONDS, now + EVENTS_TS_FUTURE_SECONDS]" }),
       unknownItem: z.number().int().openapi({ description: "rows naming an item id the catalog does not have" }),
     }),
+    attributed: z.number().int().openapi({ description: "stored rows whose requestId verified: they name the model that served them" }),
   })
   .openapi("EventsAccepted");
 
@@ -92,6 +98,7 @@ export const eventsRoutes = router().openapi(route, async (c) => {
   );
   const refused = { ts: 0, unknownItem: 0 };
   const rows: EventRow[] = [];
+  let attributed = 0;
   for (const e of body.events) {
     const ts = e.ts ?? now;
     // History is ordered by ts: one far-future row would sit on top of a user's history for good.
@@ -99,12 +106,17 @@ export const eventsRoutes = router().openapi(route, async (c) => {
       refused.ts += e.itemIds.length;
       continue;
     }
+    // An id that does not verify is stored as sent, credited to no model.
+    const modelVersion = e.requestId ? (verifyServedId(c.env.USER_TOKEN_SECRET, e.requestId)?.version ?? null) : null;
     for (const itemId of e.itemIds) {
       if (!known.has(itemId)) refused.unknownItem++;
-      else rows.push({ requestId: e.requestId ?? null, userId: e.userId, itemId, type: e.type, ts });
+      else {
+        rows.push({ requestId: e.requestId ?? null, modelVersion, userId: e.userId, itemId, type: e.type, ts });
+        if (modelVersion !== null) attributed++;
+      }
     }
   }
   if (refused.ts + refused.unknownItem > 0)
     console.log(JSON.stringify({ level: "info", requestId: c.get("requestId"), events: "refused", ...refused, principal: principal.kind }));
-  return c.json({ accepted: await recordEvents(c.env, rows), refused }, 200);
+  return c.json({ accepted: await recordEvents(c.env, rows), refused, attributed }, 200);
 });

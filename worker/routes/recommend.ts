@@ -6,6 +6,7 @@ import { decodeCatalog } from "../decode";
 import { MAX_HISTORY, resolve, score, serverTiming } from "../inference";
 import { settleAll } from "../isolate-cache";
 import { router } from "../router";
+import { servedRequestId } from "../served";
 import { errorResponses, json, RecommendRequest, RecommendResponse } from "../schemas";
 
 const route = createRoute({
@@ -21,7 +22,7 @@ export const recommend = router().openapi(route, async (c) => {
   const body = c.req.valid("json");
   const ctx = await resolve(c.env, body, [], MAX_HISTORY);
   const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-  const [{ model, logProbs }, index] = await settleAll([score(c.env, ctx), catalogIndex(c.env, ctx.lookup.versions, waitUntil)]);
+  const [{ model, logProbs, arm }, index] = await settleAll([score(c.env, ctx), catalogIndex(c.env, ctx.lookup.versions, waitUntil)]);
   const excluded = new Set([...body.exclude, ...ctx.history.map((i) => i.id)]);
   const { levels, vocab } = model.manifest;
   const top = decodeCatalog(logProbs, levels, vocab, index, body.k, excluded);
@@ -44,5 +45,6 @@ export const recommend = router().openapi(route, async (c) => {
     "x-catalog-index",
     `${index.source} base=${index.base.size} overlay=${index.overlay.size} deltas=${index.deltaReads} bytes=${sidIndexBytes(index.base) + sidIndexBytes(index.overlayIndex)}`,
   );
-  return c.json({ items, unknownHistory: ctx.unknownHistory, model: model.version }, 200);
+  const requestId = servedRequestId(c.env.USER_TOKEN_SECRET, { version: model.version, arm }, c.get("requestId"));
+  return c.json({ items, unknownHistory: ctx.unknownHistory, model: model.version, requestId, arm }, 200);
 });

@@ -3,6 +3,7 @@ import { scoreSid } from "../../core/score";
 import { ModelUnavailable } from "../errors";
 import { MAX_HISTORY, resolve, score, serverTiming } from "../inference";
 import { router } from "../router";
+import { servedRequestId } from "../served";
 import { errorResponses, json, RerankRequest, RerankResponse } from "../schemas";
 
 const route = createRoute({
@@ -35,9 +36,9 @@ export const rerank = router().openapi(route, async (c) => {
     if (!(err instanceof ModelUnavailable)) throw err;
     // Degrade, don't fail: the candidates in the order given.
     const items = rankable.slice(0, k).map((i) => ({ id: i.id, score: null, sid: i.tokens, collision: i.collision }));
-    return c.json({ items, ...base, model: null, fallback: true, reason: err.message }, 200);
+    return c.json({ items, ...base, model: null, requestId: c.get("requestId"), arm: "active", fallback: true, reason: err.message }, 200);
   }
-  const { model, logProbs } = scored;
+  const { model, logProbs, arm } = scored;
   const { levels, vocab } = model.manifest;
   const ranked = rankable
     .map((i, order) => ({ i, order, s: scoreSid(logProbs, levels, vocab, i.tokens) }))
@@ -46,5 +47,6 @@ export const rerank = router().openapi(route, async (c) => {
     .slice(0, k)
     .map(({ i, s }) => ({ id: i.id, score: Number.isFinite(s) ? s : null, sid: i.tokens, collision: i.collision }));
   c.header("server-timing", serverTiming(ctx.timings, start));
-  return c.json({ items: ranked, ...base, model: model.version }, 200);
+  const requestId = servedRequestId(c.env.USER_TOKEN_SECRET, { version: model.version, arm }, c.get("requestId"));
+  return c.json({ items: ranked, ...base, model: model.version, requestId, arm }, 200);
 });
