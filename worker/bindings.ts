@@ -2,7 +2,18 @@
 import type { RequestIdVariables } from "hono/request-id";
 import type { Principal } from "./credentials";
 
-type Vars = "CORS_ORIGINS" | "EVENTS_TS_PAST_SECONDS" | "EVENTS_TS_FUTURE_SECONDS" | "EVENTS_RETENTION_DAYS";
+type Vars =
+  | "CORS_ORIGINS"
+  | "EVENTS_TS_PAST_SECONDS"
+  | "EVENTS_TS_FUTURE_SECONDS"
+  | "EVENTS_RETENTION_DAYS"
+  | "GATE_MARGIN"
+  | "GATE_MIN_SESSIONS"
+  | "GATE_MAX_SESSIONS"
+  | "GATE_WINDOW_DAYS"
+  | "CANARY_SHARE"
+  | "CANARY_MIN_IMPRESSIONS"
+  | "CANARY_CTR_MARGIN";
 
 export type Bindings = Omit<Cloudflare.Env, Vars | "EVENTS_PER_KEY" | "EVENTS_PER_USER"> & {
   /** Bearer token for admin routes: a Worker secret (`wrangler secret put ADMIN_TOKEN`), `.dev.vars` locally. */

@@ -91,3 +91,83 @@ export async function withinRateLimit(limiter: RateLimit | undefined, key: strin
   return true;
 }
 const unlimitedLogged = new Set<string>();
+
+/** One logged click with its item's SID, as the replay gate reads it. */
+export interface LoggedClick {
+  userId: string;
+  itemId: string;
+  ts: number;
+  sid: string;
+  status: "active" | "retired";
+}
+
+/**
+ * The replay gate's sample: the `users` users with the most recent clicks (at least two since `since`), each with
+ * their newest `perUser` clicks, oldest first. One bounded query: the cron's CPU and D1 limits apply.
+ */
+export async function recentSessions(env: { DB: D1Database }, since: number, users: number, perUser: number): Promise<LoggedClick[]> {
+  const { results } = await d1(() =>
+    env.DB.prepare(
+      `WITH recent AS (
+         SELECT user_id FROM events WHERE type = 'click' AND ts >= ?1
+         GROUP BY user_id HAVING count(*) >= 2 ORDER BY max(ts) DESC, user_id LIMIT ?2
+       ), ranked AS (
+         SELECT e.id, e.user_id, e.item_id, e.ts,
+                ROW_NUMBER() OVER (PARTITION BY e.user_id ORDER BY e.ts DESC, e.id DESC) AS rn
+         FROM events e JOIN recent r ON r.user_id = e.user_id WHERE e.type = 'click' AND e.ts >= ?1
+       )
+       SELECT ranked.user_id AS userId, ranked.item_id AS itemId, ranked.ts AS ts, items.sid AS sid, items.status AS status
+       FROM ranked JOIN items ON items.id = ranked.item_id
+       WHERE ranked.rn <= ?3 ORDER BY ranked.user_id, ranked.ts, ranked.id`,
+    )
+      .bind(since, users, perUser)
+      .all<LoggedClick>(),
+  );
+  return results;
+}
+
+/** An attributed event: it came back with a served request id that verified. */
+export interface AttributedEvent {
+  requestId: string;
+  userId: string;
+  itemId: string;
+  type: "impression" | "click";
+  ts: number;
+  modelVersion: string;
+}
+
+/** The newest `limit` attributed events since `since` (impressions and their clicks, grouped by request id later). */
+export async function attributedEvents(env: { DB: D1Database }, since: number, limit: number): Promise<AttributedEvent[]> {
+  const { results } = await d1(() =>
+    env.DB.prepare(
+      `SELECT request_id AS requestId, user_id AS userId, item_id AS itemId, type, ts, model_version AS modelVersion
+       FROM events WHERE ts >= ?1 AND model_version IS NOT NULL AND request_id IS NOT NULL ORDER BY ts DESC, id DESC LIMIT ?2`,
+    )
+      .bind(since, limit)
+      .all<AttributedEvent>(),
+  );
+  return results;
+}
+
+/** Impressions and clicks per model version since `since` (the canary's comparison), through (model_version, type, ts). */
+export async function clickThrough(
+  env: { DB: D1Database },
+  versions: string[],
+  since: number,
+): Promise<Map<string, { impressions: number; clicks: number }>> {
+  const out = new Map(versions.map((v) => [v, { impressions: 0, clicks: 0 }]));
+  if (versions.length === 0) return out;
+  const { results } = await d1(() =>
+    env.DB.prepare(
+      `SELECT model_version AS version, type, count(*) AS n FROM events
+       WHERE model_version IN (${versions.map(() => "?").join(", ")}) AND ts >= ? GROUP BY model_version, type`,
+    )
+      .bind(...versions, since)
+      .all<{ version: string; type: "impression" | "click"; n: number }>(),
+  );
+  for (const r of results) {
+    const counts = out.get(r.version);
+    if (counts) counts[r.type === "click" ? "clicks" : "impressions"] += r.n;
+  }
+  return out;
+}

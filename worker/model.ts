@@ -68,6 +68,11 @@ async function loadEmbedded(): Promise<ServingModel> {
   return { version: manifest.version, source: "embedded", manifest, session: await createSession(embeddedModel) };
 }
 
+/** A published model in a session of its own, outside the serving slots (the replay gate releases it after use). */
+export async function loadPublished(env: Stores, version: string): Promise<ServingModel> {
+  return loadFromR2(env, version);
+}
+
 async function loadFromR2(env: Stores, version: string): Promise<ServingModel> {
   const { manifest, bytes } = await fetchPublished(env, version);
   return { version, source: "r2", manifest, session: await createSession(bytes) };
@@ -128,4 +133,9 @@ export async function runHpn(model: ServingModel, histories: readonly (readonly 
     ),
   });
   return out.logprobs.data as Float32Array;
+}
+
+/** The embedded default's version: what events served by it are credited to (meta.active_model is unset then). */
+export function embeddedModelVersion(): string {
+  return (embeddedManifest as { version: string }).version;
 }

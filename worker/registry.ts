@@ -1,6 +1,6 @@
 // The model registry: published candidates are validated, then promoted atomically or rejected with a reason, while
 // the active model keeps serving. Used by the Cron Trigger and by the admin routes.
-import type { Stores } from "./bindings";
+import type { Bindings, Stores } from "./bindings";
 import { and, desc, eq, ne, sql } from "drizzle-orm";
 import { servingTensors, type Manifest } from "../core/manifest";
 import { embeddedCodebookVersion } from "./codebook";
@@ -8,6 +8,19 @@ import { database, type Db } from "./db/client";
 import { deleteMeta, readVersionsNow, setMeta } from "./db/meta";
 import { modelVersions, nowMs } from "./db/schema";
 import { causeMessage, d1, ModelUnavailable } from "./errors";
+import {
+  type CanaryOutcome,
+  type CanaryState,
+  canaryConfig,
+  canaryRow,
+  completeCanary,
+  evaluateCanary,
+  pauseCanary,
+  resumeCanary,
+  rollbackCanary,
+  startCanary,
+} from "./canary";
+import { replayGate } from "./gate";
 import { fetchPublished } from "./model";
 import { createSession, ort } from "./onnx";
 
@@ -15,6 +28,9 @@ export type Outcome =
   | { action: "promoted"; version: string }
   | { action: "rejected"; version: string; reason: string }
   | { action: "none"; reason: string; missing?: boolean };
+
+/** What one cron step did to the registry: a promotion outcome, or a canary's progress. */
+export type CronOutcome = Outcome | CanaryOutcome;
 
 /** Checks a published model without touching the registry; returns the reason it cannot serve, or null. */
 export async function validate(env: Stores, version: string): Promise<string | null> {
@@ -93,40 +109,96 @@ async function smokeTest(bytes: Uint8Array, m: Manifest): Promise<string | null>
 /**
  * Validates `version` and, if it passes, makes it the active model in one transaction. Idempotent and safe to run
  * concurrently (Cron is at-least-once): each statement re-checks the state it changes, and the partial UNIQUE index
- * on status='active' refuses two active models whatever happens.
+ * on status='active' refuses two active models whatever happens. This is the by-hand path (no gate, no canary).
  */
 export async function promote(env: Stores, version: string, from: ("candidate" | "retired")[] = ["candidate"]): Promise<Outcome> {
+  const checked = await checkEligible(env, version, from);
+  if ("action" in checked) return checked;
+  await activateNow(env, version, checked.status);
+  return { action: "promoted", version };
+}
+
+type Row = typeof modelVersions.$inferSelect;
+
+/** The row, if `version` is registered, in a status of `from`, and validates; else the outcome that says why not. */
+async function checkEligible(env: Stores, version: string, from: Row["status"][]): Promise<Row | Outcome> {
   const db = database(env.DB);
   const [row] = await d1(() => db.select().from(modelVersions).where(eq(modelVersions.version, version)).limit(1));
   if (!row) return { action: "none", reason: `model ${version} is not registered`, missing: true };
   if (row.status === "active") return { action: "promoted", version };
-  if (!(from as string[]).includes(row.status))
+  if (!from.includes(row.status))
     return { action: "none", reason: `model ${version} is ${row.status}; only ${from.join("/")} models can be promoted` };
   const reason = await validate(env, version);
   if (reason !== null) {
-    await d1(() =>
-      db
-        .update(modelVersions)
-        .set({ status: "rejected", reason, updatedAt: nowMs })
-        .where(and(eq(modelVersions.version, version), eq(modelVersions.status, row.status))),
-    );
+    await reject(env, version, row.status, reason);
     return { action: "rejected", version, reason };
   }
-  const stillEligible = sql`EXISTS (SELECT 1 FROM ${modelVersions} WHERE ${modelVersions.version} = ${version} AND ${modelVersions.status} = ${row.status})`;
+  return row;
+}
+
+async function reject(env: Stores, version: string, from: Row["status"], reason: string, gate?: object): Promise<void> {
+  const db = database(env.DB);
+  await d1(() =>
+    db
+      .update(modelVersions)
+      .set({ status: "rejected", reason, ...(gate ? { gate } : {}), updatedAt: nowMs })
+      .where(and(eq(modelVersions.version, version), eq(modelVersions.status, from))),
+  );
+}
+
+async function activateNow(env: Stores, version: string, from: Row["status"], gate?: object): Promise<void> {
+  const db = database(env.DB);
+  const stillEligible = sql`EXISTS (SELECT 1 FROM ${modelVersions} WHERE ${modelVersions.version} = ${version} AND ${modelVersions.status} = ${from})`;
   await d1(() =>
     db.batch([
       db
         .update(modelVersions)
         .set({ status: "retired", updatedAt: nowMs })
         .where(and(eq(modelVersions.status, "active"), ne(modelVersions.version, version), stillEligible)),
-      ...activate(db, version, row.status),
+      ...(gate
+        ? [
+            db
+              .update(modelVersions)
+              .set({ gate })
+              .where(and(eq(modelVersions.version, version), eq(modelVersions.status, from))),
+          ]
+        : []),
+      ...activate(db, version, from),
     ]),
   );
-  return { action: "promoted", version };
 }
 
-/** What the Cron Trigger runs: the newest candidate, validated and promoted, or rejected. */
-export async function promoteNewest(env: Stores): Promise<Outcome> {
+/**
+ * The cron's path to production, on evidence: a candidate that validates is scored by the replay gate against the
+ * active model; failing it rejects the candidate with the figures. Passing (or too few sessions to judge) starts a
+ * canary at CANARY_SHARE, or with a share of 0 promotes at once.
+ */
+export async function promoteOnEvidence(env: Stores & Partial<Bindings>, version: string): Promise<CronOutcome> {
+  const checked = await checkEligible(env, version, ["candidate"]);
+  if ("action" in checked) return checked;
+  const gate = await replayGate(env, version);
+  if (gate.decision === "fail") {
+    const reason = `replay gate: ${gate.reason}`;
+    await reject(env, version, "candidate", reason, gate);
+    return { action: "rejected", version, reason };
+  }
+  const { share } = canaryConfig(env);
+  if (share === 0) {
+    await activateNow(env, version, "candidate", gate);
+    return { action: "promoted", version };
+  }
+  if (await startCanary(env, version, share, "cron", gate))
+    return { action: "canary", version, state: "started", reason: `canary on ${share} of units; ${gate.reason}` };
+  return { action: "none", reason: `model ${version} did not become the canary (another one started first)` };
+}
+
+/**
+ * What the Cron Trigger runs: while a canary runs, its verdict (wait, complete, roll back); otherwise the newest
+ * candidate through validation, the replay gate and the start of a canary.
+ */
+export async function promoteNewest(env: Stores & Partial<Bindings>): Promise<CronOutcome> {
+  const running = await canaryRow(env);
+  if (running) return evaluateCanary(env, running);
   const db = database(env.DB);
   const [newest] = await d1(() =>
     db
@@ -137,7 +209,35 @@ export async function promoteNewest(env: Stores): Promise<Outcome> {
       .limit(1),
   );
   if (!newest) return { action: "none", reason: "no candidate models" };
-  return promote(env, newest.version);
+  return promoteOnEvidence(env, newest.version);
+}
+
+/** Admin: start a canary for a validated candidate (no gate), or start a stopped one again. */
+export async function startCanaryByHand(env: Stores & Partial<Bindings>, version: string, share?: number): Promise<CronOutcome> {
+  const running = await canaryRow(env);
+  if (running) {
+    if (running.version !== version)
+      return { action: "none", reason: `model ${running.version} is the canary: complete it or roll it back first` };
+    if ((running.canary as CanaryState | null)?.paused) return resumeCanary(env, running, share);
+    return { action: "canary", version, state: "running", reason: "the canary is already running" };
+  }
+  const checked = await checkEligible(env, version, ["candidate"]);
+  if ("action" in checked) return checked;
+  const at = share ?? canaryConfig(env).share;
+  if (at <= 0) return { action: "none", reason: "a canary needs a share above 0" };
+  if (await startCanary(env, version, at, "admin"))
+    return { action: "canary", version, state: "started", reason: `started by hand on ${at} of units (no replay gate)` };
+  return { action: "none", reason: `model ${version} did not become the canary (another one started first)` };
+}
+
+/** Admin: stop (pause), complete or roll back the running canary. */
+export async function canaryByHand(env: Stores, action: "stop" | "complete" | "rollback"): Promise<CanaryOutcome> {
+  if (action === "stop") return pauseCanary(env);
+  const running = await canaryRow(env);
+  if (!running) return { action: "none", reason: "no canary is running" };
+  return action === "complete"
+    ? completeCanary(env, running, "admin", "completed by hand")
+    : rollbackCanary(env, running, "admin", "rolled back by hand");
 }
 
 /** The reason of every rollback starts with this; a model rolled back from is never restored by a later rollback. */
@@ -205,9 +305,10 @@ export async function healActive(env: Stores): Promise<(Outcome & { from?: strin
   }
 }
 
+/** The registry, newest first, each row with its gate figures, its canary state and a sentence on where it stands. */
 export async function listModels(env: Stores) {
   const db = database(env.DB);
-  return d1(() =>
+  const rows = await d1(() =>
     db
       .select({
         version: modelVersions.version,
@@ -216,8 +317,34 @@ export async function listModels(env: Stores) {
         codebookVersion: modelVersions.codebookVersion,
         createdAt: modelVersions.createdAt,
         promotedAt: modelVersions.promotedAt,
+        gate: modelVersions.gate,
+        canary: modelVersions.canary,
       })
       .from(modelVersions)
       .orderBy(desc(modelVersions.createdAt)),
   );
+  return rows.map((r) => ({ ...r, decision: decisionOf(r) }));
+}
+
+function decisionOf(r: { status: Row["status"]; reason: string | null; gate: object | null; canary: object | null }): string {
+  const gate = (r.gate as { reason?: string } | null)?.reason;
+  const canary = r.canary as CanaryState | null;
+  switch (r.status) {
+    case "candidate":
+      return "waits for the cron: validation, the replay gate against the active model on logged sessions, then a canary";
+    case "canary": {
+      if (canary?.paused) return "canary stopped by hand: serving nobody until started again";
+      const f = canary?.figures;
+      const arms = f
+        ? `; so far ${f.canary.clicks}/${f.canary.impressions} clicks vs the active model's ${f.active.clicks}/${f.active.impressions}`
+        : "";
+      return `canary on ${canary?.share} of units since ${new Date(canary?.startedAt ?? 0).toISOString()}${arms}${gate ? `; gate: ${gate}` : ""}`;
+    }
+    case "active":
+      return [r.reason ?? "promoted", gate && !r.reason?.includes(gate) ? `gate: ${gate}` : null].filter(Boolean).join("; ");
+    case "rejected":
+      return r.reason ?? "rejected";
+    case "retired":
+      return r.reason ?? "retired: a newer model was promoted";
+  }
 }

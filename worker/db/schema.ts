@@ -55,8 +55,8 @@ export const modelVersions = sqliteTable(
     manifest: text("manifest", { mode: "json" }).$type<Record<string, unknown>>(),
     promotedAt: integer("promoted_at", { mode: "number" }),
     // The replay gate's figures and decision (worker/gate.ts), and the canary's state and verdict (worker/canary.ts).
-    gate: text("gate", { mode: "json" }).$type<Record<string, unknown>>(),
-    canary: text("canary", { mode: "json" }).$type<Record<string, unknown>>(),
+    gate: text("gate", { mode: "json" }).$type<object>(),
+    canary: text("canary", { mode: "json" }).$type<object>(),
     ...timestamps,
   },
   // At most one active and one canary model, enforced by the database rather than by the promoter's care.

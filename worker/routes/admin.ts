@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAdmin } from "../auth";
-import { listModels, promote, rollback } from "../registry";
-import { errorJson } from "../errors";
+import { gateConfig, replayGate } from "../gate";
+import { canaryByHand, listModels, promote, rollback, startCanaryByHand } from "../registry";
+import { ApiError, errorJson } from "../errors";
 import { router } from "../router";
 import { adminSecurity, authErrors, ErrorBody, errorResponses, json } from "../schemas";
 
@@ -13,6 +14,69 @@ const Outcome = z
     from: z.string().nullable().optional(),
   })
   .openapi("PromotionOutcome");
+
+const CanaryOutcome = z
+  .object({
+    action: z.enum(["canary", "completed", "rolled back", "promoted", "rejected", "none"]),
+    version: z.string().optional(),
+    state: z.enum(["started", "resumed", "running", "paused"]).optional(),
+    reason: z.string(),
+    figures: z.record(z.string(), z.unknown()).optional(),
+  })
+  .openapi("CanaryOutcome");
+
+const Version = z.object({ version: z.string().min(1).max(64) });
+
+const startCanaryRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/models/{version}/canary",
+  summary: "Start a canary for a validated candidate by hand (no replay gate), or start a stopped canary again",
+  middleware: [requireAdmin] as const,
+  security: adminSecurity,
+  request: {
+    params: Version,
+    body: {
+      content: {
+        "application/json": {
+          schema: z.object({ share: z.number().gt(0).max(1).optional().openapi({ description: "of units (default CANARY_SHARE)" }) }),
+        },
+      },
+      required: false,
+    },
+  },
+  responses: {
+    200: json(CanaryOutcome, "the canary runs"),
+    404: json(ErrorBody, "not registered"),
+    409: json(z.union([CanaryOutcome, ErrorBody]), "rejected by validation, or another canary runs"),
+    ...authErrors,
+    ...errorResponses,
+  },
+});
+
+const canaryAction = (action: "stop" | "complete" | "rollback", summary: string) =>
+  createRoute({
+    method: "post",
+    path: `/v1/admin/canary/${action}`,
+    summary,
+    middleware: [requireAdmin] as const,
+    security: adminSecurity,
+    responses: { 200: json(CanaryOutcome, "done"), 409: json(CanaryOutcome, "no canary is running"), ...authErrors, ...errorResponses },
+  });
+
+const gateRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/models/{version}/gate",
+  summary: "Run the replay gate for a registered model against the active one and show the figures (changes nothing)",
+  middleware: [requireAdmin] as const,
+  security: adminSecurity,
+  request: { params: Version },
+  responses: {
+    200: json(z.record(z.string(), z.unknown()), "the gate's figures and the decision it would take"),
+    404: json(ErrorBody, "not registered"),
+    ...authErrors,
+    ...errorResponses,
+  },
+});
 
 const promoteRoute = createRoute({
   method: "post",
@@ -66,4 +130,33 @@ adminRoutes
     const outcome = await rollback(c.env);
     return c.json(outcome, outcome.action === "promoted" ? 200 : 409);
   })
-  .openapi(listRoute, async (c) => c.json({ models: await listModels(c.env) }, 200));
+  .openapi(listRoute, async (c) => c.json({ models: await listModels(c.env) }, 200))
+  .openapi(startCanaryRoute, async (c) => {
+    const { version } = c.req.valid("param");
+    const body = (await c.req.json().catch(() => ({}))) as { share?: unknown };
+    if (body.share !== undefined && !(typeof body.share === "number" && body.share > 0 && body.share <= 1))
+      throw new ApiError(400, "invalid_request", "share must be a number in (0, 1]", { issues: [{ path: "share", message: "(0, 1]" }] });
+    const share = body.share as number | undefined;
+    const outcome = await startCanaryByHand(c.env, version, share);
+    if (outcome.action === "canary") return c.json(outcome, 200);
+    if (outcome.action === "none" && "missing" in outcome && outcome.missing) return c.json(errorJson(c, "not_found", outcome.reason), 404);
+    return c.json({ reason: "", ...outcome }, 409);
+  })
+  .openapi(canaryAction("stop", "Stop the canary: all traffic on the active model until it is started again"), async (c) => {
+    const outcome = await canaryByHand(c.env, "stop");
+    return c.json(outcome, outcome.action === "none" ? 409 : 200);
+  })
+  .openapi(canaryAction("complete", "Complete the canary now: it becomes the active model"), async (c) => {
+    const outcome = await canaryByHand(c.env, "complete");
+    return c.json(outcome, outcome.action === "none" ? 409 : 200);
+  })
+  .openapi(canaryAction("rollback", "Roll the canary back now: it is rejected, all traffic on the active model"), async (c) => {
+    const outcome = await canaryByHand(c.env, "rollback");
+    return c.json(outcome, outcome.action === "none" ? 409 : 200);
+  })
+  .openapi(gateRoute, async (c) => {
+    const { version } = c.req.valid("param");
+    const registered = (await listModels(c.env)).some((m) => m.version === version);
+    if (!registered) return c.json(errorJson(c, "not_found", `model ${version} is not registered`), 404);
+    return c.json({ version, ...(await replayGate(c.env, version, gateConfig(c.env))) }, 200);
+  });

@@ -1,0 +1,266 @@
+// The canary: a candidate that passed the replay gate first serves a share of units (users, or anonymous clients'
+// keys; served.ts picks them by a stable hash), while the rest stay on the active model. Each cron compares
+// click-through per model version on the traffic since the canary started and, once both arms have the minimum
+// sample, completes the promotion or rolls back and records why. Admin routes start, stop (pause), complete and roll
+// back by hand. Every transition is one D1 batch whose statements re-check the state they change, and a partial
+// UNIQUE index allows one canary row, so concurrent crons can never leave two canaries or two active models.
+import { and, eq, sql } from "drizzle-orm";
+import type { Bindings, Stores } from "./bindings";
+import { database, type Db } from "./db/client";
+import { type CanaryPointer, readVersionsNow } from "./db/meta";
+import { meta, modelVersions, nowMs } from "./db/schema";
+import { d1 } from "./errors";
+import { clickThrough } from "./feedback";
+import { embeddedModelVersion } from "./model";
+
+export interface CanaryConfig {
+  share: number; // of units on the canary; 0 promotes a gated candidate at once
+  minImpressions: number; // per arm before any verdict
+  ctrMargin: number; // relative: the canary may lose at most this share of the active model's click-through
+}
+
+const num = (v: string | undefined, fallback: number) => (v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : fallback);
+
+/** wrangler.toml [vars]: CANARY_SHARE, CANARY_MIN_IMPRESSIONS, CANARY_CTR_MARGIN. */
+export function canaryConfig(env: Partial<Bindings>): CanaryConfig {
+  return {
+    share: Math.min(1, Math.max(0, num(env.CANARY_SHARE, 0.1))),
+    minImpressions: Math.max(1, num(env.CANARY_MIN_IMPRESSIONS, 1000)),
+    ctrMargin: num(env.CANARY_CTR_MARGIN, 0.05),
+  };
+}
+
+/** What model_versions.canary holds. */
+export interface CanaryState {
+  share: number;
+  startedAt: number; // ms; traffic from here on counts
+  startedBy: "cron" | "admin";
+  paused?: boolean;
+  figures?: CanaryFigures;
+  verdict?: { action: "completed" | "rolled back"; by: "cron" | "admin"; reason: string; at: string };
+}
+
+export interface CanaryFigures {
+  canary: { version: string; impressions: number; clicks: number; ctr: number };
+  active: { version: string; impressions: number; clicks: number; ctr: number };
+  delta: { mean: number; lo: number; hi: number }; // canary - active click-through, 95% normal interval
+  floor: number; // -margin x active click-through
+  minImpressions: number;
+  checkedAt: string;
+}
+
+export type CanaryOutcome =
+  | { action: "canary"; version: string; state: "started" | "resumed" | "running" | "paused"; reason: string; figures?: CanaryFigures }
+  | { action: "completed" | "rolled back"; version: string; reason: string; figures?: CanaryFigures }
+  | { action: "none"; reason: string; missing?: boolean };
+
+type Row = typeof modelVersions.$inferSelect;
+
+export async function canaryRow(env: Stores): Promise<Row | null> {
+  const db = database(env.DB);
+  const [row] = await d1(() => db.select().from(modelVersions).where(eq(modelVersions.status, "canary")).limit(1));
+  return row ?? null;
+}
+
+const isCanary = (version: string) =>
+  sql`EXISTS (SELECT 1 FROM ${modelVersions} WHERE ${modelVersions.version} = ${version} AND ${modelVersions.status} = 'canary')`;
+
+/** Sets meta.canary only while `version` is the canary row (so a losing concurrent start writes nothing). */
+function pointTo(db: Db, pointer: CanaryPointer) {
+  return db.run(
+    sql`INSERT INTO ${meta} (key, value) SELECT 'canary', ${JSON.stringify(pointer)} WHERE ${isCanary(pointer.version)}
+        ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+  );
+}
+
+function unpoint(db: Db, version: string) {
+  return db.run(sql`DELETE FROM ${meta} WHERE key = 'canary' AND json_extract(value, '$.version') = ${version}`);
+}
+
+/**
+ * Makes `version` (a validated candidate) the canary at `share`, with the gate's figures; a no-op when another canary
+ * runs or the row moved on. Returns whether `version` is the canary now.
+ */
+export async function startCanary(env: Stores, version: string, share: number, by: "cron" | "admin", gate?: object): Promise<boolean> {
+  const db = database(env.DB);
+  const state: CanaryState = { share, startedAt: Date.now(), startedBy: by };
+  await d1(() =>
+    db.batch([
+      db
+        .update(modelVersions)
+        .set({ status: "canary", reason: null, canary: state, ...(gate ? { gate } : {}), updatedAt: nowMs })
+        .where(
+          and(
+            eq(modelVersions.version, version),
+            eq(modelVersions.status, "candidate"),
+            sql`NOT EXISTS (SELECT 1 FROM ${modelVersions} AS other WHERE other.status = 'canary')`,
+          ),
+        ),
+      pointTo(db, { version, share }),
+    ]),
+  );
+  return (await canaryRow(env))?.version === version;
+}
+
+/** Stop: the canary keeps its row and figures but serves nobody until it is started again. */
+export async function pauseCanary(env: Stores): Promise<CanaryOutcome> {
+  const row = await canaryRow(env);
+  if (!row) return { action: "none", reason: "no canary is running" };
+  const db = database(env.DB);
+  const state = { ...(row.canary as unknown as CanaryState), paused: true };
+  await d1(() =>
+    db.batch([
+      db
+        .update(modelVersions)
+        .set({ canary: state, updatedAt: nowMs })
+        .where(and(eq(modelVersions.version, row.version), eq(modelVersions.status, "canary"))),
+      unpoint(db, row.version),
+    ]),
+  );
+  return { action: "canary", version: row.version, state: "paused", reason: "stopped by hand: all traffic on the active model" };
+}
+
+/** Start again after a stop, at `share` (default: the share it had). */
+export async function resumeCanary(env: Stores, row: Row, share?: number): Promise<CanaryOutcome> {
+  const db = database(env.DB);
+  const previous = row.canary as unknown as CanaryState;
+  const state: CanaryState = { ...previous, share: share ?? previous.share, paused: false };
+  await d1(() =>
+    db.batch([
+      db
+        .update(modelVersions)
+        .set({ canary: state, updatedAt: nowMs })
+        .where(and(eq(modelVersions.version, row.version), eq(modelVersions.status, "canary"))),
+      pointTo(db, { version: row.version, share: state.share }),
+    ]),
+  );
+  return { action: "canary", version: row.version, state: "resumed", reason: `serving ${state.share} of units again` };
+}
+
+/** Completes the promotion: the canary becomes the active model (the previous one retires), in one batch. */
+export async function completeCanary(
+  env: Stores,
+  row: Row,
+  by: "cron" | "admin",
+  reason: string,
+  figures?: CanaryFigures,
+): Promise<CanaryOutcome> {
+  const db = database(env.DB);
+  const state: CanaryState = {
+    ...(row.canary as unknown as CanaryState),
+    ...(figures ? { figures } : {}),
+    verdict: { action: "completed", by, reason, at: new Date().toISOString() },
+  };
+  const v = row.version;
+  await d1(() =>
+    db.batch([
+      db
+        .update(modelVersions)
+        .set({ status: "retired", updatedAt: nowMs })
+        .where(and(eq(modelVersions.status, "active"), sql`${modelVersions.version} != ${v}`, isCanary(v))),
+      db
+        .update(modelVersions)
+        .set({ status: "active", reason: `canary completed: ${reason}`, canary: state, promotedAt: nowMs, updatedAt: nowMs })
+        .where(and(eq(modelVersions.version, v), eq(modelVersions.status, "canary"))),
+      db.run(
+        sql`INSERT INTO ${meta} (key, value) SELECT 'active_model', ${v}
+            WHERE EXISTS (SELECT 1 FROM ${modelVersions} WHERE ${modelVersions.version} = ${v} AND ${modelVersions.status} = 'active')
+            ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+      ),
+      unpoint(db, v),
+    ]),
+  );
+  return { action: "completed", version: v, reason, ...(figures ? { figures } : {}) };
+}
+
+/** Rolls the canary back: rejected with the reason, so the cron never tries it again; all traffic on the active model. */
+export async function rollbackCanary(
+  env: Stores,
+  row: Row,
+  by: "cron" | "admin",
+  reason: string,
+  figures?: CanaryFigures,
+): Promise<CanaryOutcome> {
+  const db = database(env.DB);
+  const state: CanaryState = {
+    ...(row.canary as unknown as CanaryState),
+    ...(figures ? { figures } : {}),
+    verdict: { action: "rolled back", by, reason, at: new Date().toISOString() },
+  };
+  await d1(() =>
+    db.batch([
+      db
+        .update(modelVersions)
+        .set({ status: "rejected", reason: `canary rolled back: ${reason}`, canary: state, updatedAt: nowMs })
+        .where(and(eq(modelVersions.version, row.version), eq(modelVersions.status, "canary"))),
+      unpoint(db, row.version),
+    ]),
+  );
+  return { action: "rolled back", version: row.version, reason, ...(figures ? { figures } : {}) };
+}
+
+/** Click-through of the canary and the active model on the traffic since the canary started. */
+export async function canaryFigures(env: Stores, row: Row, config: CanaryConfig): Promise<CanaryFigures> {
+  const state = row.canary as unknown as CanaryState;
+  const active = (await readVersionsNow(env)).activeModel ?? embeddedModelVersion();
+  const counts = await clickThrough(env, [row.version, active], state.startedAt);
+  const arm = (version: string) => {
+    const { impressions, clicks } = counts.get(version) ?? { impressions: 0, clicks: 0 };
+    return { version, impressions, clicks, ctr: impressions > 0 ? clicks / impressions : 0 };
+  };
+  const [c, a] = [arm(row.version), arm(active)];
+  const mean = c.ctr - a.ctr;
+  // Two-proportion normal interval. Impressions of one user are not independent, so it is optimistic; the minimum
+  // sample and the margin are what keep a verdict from resting on a handful of users.
+  const se = Math.sqrt(
+    (c.impressions > 0 ? (c.ctr * (1 - c.ctr)) / c.impressions : 0) + (a.impressions > 0 ? (a.ctr * (1 - a.ctr)) / a.impressions : 0),
+  );
+  return {
+    canary: c,
+    active: a,
+    delta: { mean, lo: mean - 1.96 * se, hi: mean + 1.96 * se },
+    floor: -config.ctrMargin * a.ctr,
+    minImpressions: config.minImpressions,
+    checkedAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * What the cron does while a canary runs: below the minimum sample on either arm, wait; then complete when the
+ * canary is not worse beyond the margin (95% lower bound of the difference >= floor), roll back when it is worse
+ * beyond it (upper bound < floor), and also roll back when neither is shown by 4x the minimum sample.
+ */
+export async function evaluateCanary(env: Stores & Partial<Bindings>, row: Row): Promise<CanaryOutcome> {
+  const state = row.canary as unknown as CanaryState;
+  if (state.paused)
+    return { action: "canary", version: row.version, state: "paused", reason: "stopped by hand; start it again to continue" };
+  const config = canaryConfig(env);
+  const f = await canaryFigures(env, row, config);
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  const summary =
+    `click-through ${pct(f.canary.ctr)} (${f.canary.clicks}/${f.canary.impressions}) vs active ${pct(f.active.ctr)} ` +
+    `(${f.active.clicks}/${f.active.impressions}), difference ${pct(f.delta.mean)} [95% CI ${pct(f.delta.lo)}, ${pct(f.delta.hi)}], ` +
+    `floor ${pct(f.floor)}`;
+  const smaller = Math.min(f.canary.impressions, f.active.impressions);
+  if (smaller < config.minImpressions) {
+    const db = database(env.DB);
+    await d1(() =>
+      db
+        .update(modelVersions)
+        .set({ canary: { ...state, figures: f } })
+        .where(and(eq(modelVersions.version, row.version), eq(modelVersions.status, "canary"))),
+    );
+    return {
+      action: "canary",
+      version: row.version,
+      state: "running",
+      reason: `waiting for ${config.minImpressions} impressions per arm (smaller arm: ${smaller}); ${summary}`,
+      figures: f,
+    };
+  }
+  if (f.delta.lo >= f.floor) return completeCanary(env, row, "cron", `not worse beyond the margin: ${summary}`, f);
+  if (f.delta.hi < f.floor) return rollbackCanary(env, row, "cron", `worse click-through: ${summary}`, f);
+  if (smaller >= 4 * config.minImpressions)
+    return rollbackCanary(env, row, "cron", `not shown to be within the margin after ${smaller} impressions per arm: ${summary}`, f);
+  return { action: "canary", version: row.version, state: "running", reason: `undecided, collecting more: ${summary}`, figures: f };
+}
