@@ -4,11 +4,11 @@
 // sample, completes the promotion or rolls back and records why. Admin routes start, stop (pause), complete and roll
 // back by hand. Every transition is one D1 batch whose statements re-check the state they change, and a partial
 // UNIQUE index allows one canary row, so concurrent crons can never leave two canaries or two active models.
-import { and, eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Bindings, Stores } from "./bindings";
-import { database, type Db } from "./db/client";
+import { database } from "./db/client";
 import { type CanaryPointer, readVersionsNow } from "./db/meta";
-import { meta, modelVersions, nowMs } from "./db/schema";
+import { modelVersions } from "./db/schema";
 import { d1 } from "./errors";
 import { clickThrough } from "./feedback";
 import { embeddedModelVersion } from "./model";
@@ -62,19 +62,25 @@ export async function canaryRow(env: Stores): Promise<Row | null> {
   return row ?? null;
 }
 
-const isCanary = (version: string) =>
-  sql`EXISTS (SELECT 1 FROM ${modelVersions} WHERE ${modelVersions.version} = ${version} AND ${modelVersions.status} = 'canary')`;
+// The transitions are plain D1 statements in one batch (a transaction): each re-checks the state it changes.
+const IS_CANARY = "EXISTS (SELECT 1 FROM model_versions WHERE version = ? AND status = 'canary')";
+const NOW = "(unixepoch('subsec') * 1000)";
 
 /** Sets meta.canary only while `version` is the canary row (so a losing concurrent start writes nothing). */
-function pointTo(db: Db, pointer: CanaryPointer) {
-  return db.run(
-    sql`INSERT INTO ${meta} (key, value) SELECT 'canary', ${JSON.stringify(pointer)} WHERE ${isCanary(pointer.version)}
-        ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
-  );
+function pointTo(db: D1Database, pointer: CanaryPointer): D1PreparedStatement {
+  return db
+    .prepare(`INSERT INTO meta (key, value) SELECT 'canary', ? WHERE ${IS_CANARY} ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
+    .bind(JSON.stringify(pointer), pointer.version);
 }
 
-function unpoint(db: Db, version: string) {
-  return db.run(sql`DELETE FROM ${meta} WHERE key = 'canary' AND json_extract(value, '$.version') = ${version}`);
+function unpoint(db: D1Database, version: string): D1PreparedStatement {
+  return db.prepare("DELETE FROM meta WHERE key = 'canary' AND json_extract(value, '$.version') = ?").bind(version);
+}
+
+function setCanaryState(db: D1Database, version: string, state: CanaryState): D1PreparedStatement {
+  return db
+    .prepare(`UPDATE model_versions SET canary = ?, updated_at = ${NOW} WHERE version = ? AND status = 'canary'`)
+    .bind(JSON.stringify(state), version);
 }
 
 /**
@@ -82,21 +88,14 @@ function unpoint(db: Db, version: string) {
  * runs or the row moved on. Returns whether `version` is the canary now.
  */
 export async function startCanary(env: Stores, version: string, share: number, by: "cron" | "admin", gate?: object): Promise<boolean> {
-  const db = database(env.DB);
   const state: CanaryState = { share, startedAt: Date.now(), startedBy: by };
   await d1(() =>
-    db.batch([
-      db
-        .update(modelVersions)
-        .set({ status: "canary", reason: null, canary: state, ...(gate ? { gate } : {}), updatedAt: nowMs })
-        .where(
-          and(
-            eq(modelVersions.version, version),
-            eq(modelVersions.status, "candidate"),
-            sql`NOT EXISTS (SELECT 1 FROM ${modelVersions} AS other WHERE other.status = 'canary')`,
-          ),
-        ),
-      pointTo(db, { version, share }),
+    env.DB.batch([
+      env.DB.prepare(
+        `UPDATE model_versions SET status = 'canary', reason = NULL, canary = ?, gate = coalesce(?, gate), updated_at = ${NOW}
+         WHERE version = ? AND status = 'candidate' AND NOT EXISTS (SELECT 1 FROM model_versions WHERE status = 'canary')`,
+      ).bind(JSON.stringify(state), gate ? JSON.stringify(gate) : null, version),
+      pointTo(env.DB, { version, share }),
     ]),
   );
   return (await canaryRow(env))?.version === version;
@@ -106,34 +105,16 @@ export async function startCanary(env: Stores, version: string, share: number, b
 export async function pauseCanary(env: Stores): Promise<CanaryOutcome> {
   const row = await canaryRow(env);
   if (!row) return { action: "none", reason: "no canary is running" };
-  const db = database(env.DB);
-  const state = { ...(row.canary as unknown as CanaryState), paused: true };
-  await d1(() =>
-    db.batch([
-      db
-        .update(modelVersions)
-        .set({ canary: state, updatedAt: nowMs })
-        .where(and(eq(modelVersions.version, row.version), eq(modelVersions.status, "canary"))),
-      unpoint(db, row.version),
-    ]),
-  );
+  const state = { ...(row.canary as CanaryState), paused: true };
+  await d1(() => env.DB.batch([setCanaryState(env.DB, row.version, state), unpoint(env.DB, row.version)]));
   return { action: "canary", version: row.version, state: "paused", reason: "stopped by hand: all traffic on the active model" };
 }
 
 /** Start again after a stop, at `share` (default: the share it had). */
 export async function resumeCanary(env: Stores, row: Row, share?: number): Promise<CanaryOutcome> {
-  const db = database(env.DB);
-  const previous = row.canary as unknown as CanaryState;
+  const previous = row.canary as CanaryState;
   const state: CanaryState = { ...previous, share: share ?? previous.share, paused: false };
-  await d1(() =>
-    db.batch([
-      db
-        .update(modelVersions)
-        .set({ canary: state, updatedAt: nowMs })
-        .where(and(eq(modelVersions.version, row.version), eq(modelVersions.status, "canary"))),
-      pointTo(db, { version: row.version, share: state.share }),
-    ]),
-  );
+  await d1(() => env.DB.batch([setCanaryState(env.DB, row.version, state), pointTo(env.DB, { version: row.version, share: state.share })]));
   return { action: "canary", version: row.version, state: "resumed", reason: `serving ${state.share} of units again` };
 }
 
@@ -145,29 +126,26 @@ export async function completeCanary(
   reason: string,
   figures?: CanaryFigures,
 ): Promise<CanaryOutcome> {
-  const db = database(env.DB);
   const state: CanaryState = {
-    ...(row.canary as unknown as CanaryState),
+    ...(row.canary as CanaryState),
     ...(figures ? { figures } : {}),
     verdict: { action: "completed", by, reason, at: new Date().toISOString() },
   };
   const v = row.version;
   await d1(() =>
-    db.batch([
-      db
-        .update(modelVersions)
-        .set({ status: "retired", updatedAt: nowMs })
-        .where(and(eq(modelVersions.status, "active"), sql`${modelVersions.version} != ${v}`, isCanary(v))),
-      db
-        .update(modelVersions)
-        .set({ status: "active", reason: `canary completed: ${reason}`, canary: state, promotedAt: nowMs, updatedAt: nowMs })
-        .where(and(eq(modelVersions.version, v), eq(modelVersions.status, "canary"))),
-      db.run(
-        sql`INSERT INTO ${meta} (key, value) SELECT 'active_model', ${v}
-            WHERE EXISTS (SELECT 1 FROM ${modelVersions} WHERE ${modelVersions.version} = ${v} AND ${modelVersions.status} = 'active')
-            ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
-      ),
-      unpoint(db, v),
+    env.DB.batch([
+      env.DB.prepare(
+        `UPDATE model_versions SET status = 'retired', updated_at = ${NOW} WHERE status = 'active' AND version != ? AND ${IS_CANARY}`,
+      ).bind(v, v),
+      env.DB.prepare(
+        `UPDATE model_versions SET status = 'active', reason = ?, canary = ?, promoted_at = ${NOW}, updated_at = ${NOW}
+         WHERE version = ? AND status = 'canary'`,
+      ).bind(`canary completed: ${reason}`, JSON.stringify(state), v),
+      env.DB.prepare(
+        `INSERT INTO meta (key, value) SELECT 'active_model', ? WHERE EXISTS (SELECT 1 FROM model_versions WHERE version = ? AND status = 'active')
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+      ).bind(v, v),
+      unpoint(env.DB, v),
     ]),
   );
   return { action: "completed", version: v, reason, ...(figures ? { figures } : {}) };
@@ -181,19 +159,17 @@ export async function rollbackCanary(
   reason: string,
   figures?: CanaryFigures,
 ): Promise<CanaryOutcome> {
-  const db = database(env.DB);
   const state: CanaryState = {
-    ...(row.canary as unknown as CanaryState),
+    ...(row.canary as CanaryState),
     ...(figures ? { figures } : {}),
     verdict: { action: "rolled back", by, reason, at: new Date().toISOString() },
   };
   await d1(() =>
-    db.batch([
-      db
-        .update(modelVersions)
-        .set({ status: "rejected", reason: `canary rolled back: ${reason}`, canary: state, updatedAt: nowMs })
-        .where(and(eq(modelVersions.version, row.version), eq(modelVersions.status, "canary"))),
-      unpoint(db, row.version),
+    env.DB.batch([
+      env.DB.prepare(
+        `UPDATE model_versions SET status = 'rejected', reason = ?, canary = ?, updated_at = ${NOW} WHERE version = ? AND status = 'canary'`,
+      ).bind(`canary rolled back: ${reason}`, JSON.stringify(state), row.version),
+      unpoint(env.DB, row.version),
     ]),
   );
   return { action: "rolled back", version: row.version, reason, ...(figures ? { figures } : {}) };
@@ -201,7 +177,7 @@ export async function rollbackCanary(
 
 /** Click-through of the canary and the active model on the traffic since the canary started. */
 export async function canaryFigures(env: Stores, row: Row, config: CanaryConfig): Promise<CanaryFigures> {
-  const state = row.canary as unknown as CanaryState;
+  const state = row.canary as CanaryState;
   const active = (await readVersionsNow(env)).activeModel ?? embeddedModelVersion();
   const counts = await clickThrough(env, [row.version, active], state.startedAt);
   const arm = (version: string) => {
@@ -231,7 +207,7 @@ export async function canaryFigures(env: Stores, row: Row, config: CanaryConfig)
  * beyond it (upper bound < floor), and also roll back when neither is shown by 4x the minimum sample.
  */
 export async function evaluateCanary(env: Stores & Partial<Bindings>, row: Row): Promise<CanaryOutcome> {
-  const state = row.canary as unknown as CanaryState;
+  const state = row.canary as CanaryState;
   if (state.paused)
     return { action: "canary", version: row.version, state: "paused", reason: "stopped by hand; start it again to continue" };
   const config = canaryConfig(env);
@@ -243,13 +219,7 @@ export async function evaluateCanary(env: Stores & Partial<Bindings>, row: Row):
     `floor ${pct(f.floor)}`;
   const smaller = Math.min(f.canary.impressions, f.active.impressions);
   if (smaller < config.minImpressions) {
-    const db = database(env.DB);
-    await d1(() =>
-      db
-        .update(modelVersions)
-        .set({ canary: { ...state, figures: f } })
-        .where(and(eq(modelVersions.version, row.version), eq(modelVersions.status, "canary"))),
-    );
+    await d1(() => setCanaryState(env.DB, row.version, { ...state, figures: f }).run());
     return {
       action: "canary",
       version: row.version,

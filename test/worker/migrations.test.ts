@@ -21,4 +21,10 @@ describe("D1 migrations", () => {
     await env.DB.prepare(insert).bind("v2", "candidate").run();
     await expect(env.DB.prepare(insert).bind("v3", "active").run()).rejects.toThrow(/UNIQUE/);
   });
+
+  it("allows at most one canary model", async () => {
+    const insert = "INSERT INTO model_versions (version, r2_key, sha256, codebook_version, status) VALUES (?, 'k', 's', 'cb', ?)";
+    await env.DB.prepare(insert).bind("c1", "canary").run();
+    await expect(env.DB.prepare(insert).bind("c2", "canary").run()).rejects.toThrow(/UNIQUE/);
+  });
 });
