@@ -2,6 +2,7 @@
 // JSON object {name: result}. Each module in bench/ default-exports an async function returning a JSON-able record.
 import benchExport from "./export";
 import benchLifecycle from "./lifecycle";
+import benchPromotion from "./promotion";
 import benchScale from "./scale";
 import benchServing from "./serving";
 import benchSids from "./sids";
@@ -14,6 +15,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   lifecycle: () => benchLifecycle(),
   train: () => benchTrain(),
   scale: () => benchScale(),
+  promotion: () => benchPromotion(),
 };
 
 const wanted = process.argv.slice(2);

@@ -178,9 +178,8 @@ export async function promoteOnEvidence(env: Stores & Partial<Bindings>, version
   if ("action" in checked) return checked;
   const gate = await replayGate(env, version);
   if (gate.decision === "fail") {
-    const reason = `replay gate: ${gate.reason}`;
-    await reject(env, version, "candidate", reason, gate);
-    return { action: "rejected", version, reason };
+    await reject(env, version, "candidate", gate.reason, gate);
+    return { action: "rejected", version, reason: gate.reason };
   }
   const { share } = canaryConfig(env);
   if (share === 0) {

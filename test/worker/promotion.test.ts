@@ -149,7 +149,7 @@ describe("the replay gate", () => {
     expect(record).toMatchObject({ action: "rejected", version: NEXT });
     const r = await row(NEXT);
     expect(r?.status).toBe("rejected");
-    expect(r?.reason).toMatch(/^replay gate on 12 sessions|^replay gate: replay gate on 12 sessions/);
+    expect(r?.reason).toMatch(/^replay gate on 12 sessions \(60 next clicks\): NDCG@10 /);
     const gate = JSON.parse(r?.gate ?? "{}");
     expect(gate).toMatchObject({ decision: "fail", sessions: 12, candidate: { version: NEXT }, active: { version: active } });
     expect(gate.predictions).toBeGreaterThanOrEqual(12);

@@ -69,7 +69,12 @@ const gateRoute = createRoute({
   summary: "Run the replay gate for a registered model against the active one and show the figures (changes nothing)",
   middleware: [requireAdmin] as const,
   security: adminSecurity,
-  request: { params: Version },
+  request: {
+    params: Version,
+    query: z.object({
+      maxSessions: z.coerce.number().int().min(1).max(2000).optional().openapi({ description: "sample size (default GATE_MAX_SESSIONS)" }),
+    }),
+  },
   responses: {
     200: json(z.record(z.string(), z.unknown()), "the gate's figures and the decision it would take"),
     404: json(ErrorBody, "not registered"),
@@ -156,7 +161,9 @@ adminRoutes
   })
   .openapi(gateRoute, async (c) => {
     const { version } = c.req.valid("param");
+    const { maxSessions } = c.req.valid("query");
     const registered = (await listModels(c.env)).some((m) => m.version === version);
     if (!registered) return c.json(errorJson(c, "not_found", `model ${version} is not registered`), 404);
-    return c.json({ version, ...(await replayGate(c.env, version, gateConfig(c.env))) }, 200);
+    const config = { ...gateConfig(c.env), ...(maxSessions ? { maxSessions } : {}) };
+    return c.json({ version, ...(await replayGate(c.env, version, config)) }, 200);
   });
