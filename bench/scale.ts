@@ -58,13 +58,13 @@ function descendants(server: DevServer): { pid: number; name: string }[] {
   };
   return [...names].filter(([pid]) => under(pid)).map(([pid, name]) => ({ pid, name }));
 }
-function rssMb(server: DevServer): number {
+export function rssMb(server: DevServer): number {
   const w = descendants(server).filter((p) => p.name.startsWith("workerd"));
   let kb = 0;
   for (const p of w) kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, "utf8"))?.[1] ?? 0);
   return kb / 1024;
 }
-function cpuMs(server: DevServer): number {
+export function cpuMs(server: DevServer): number {
   let ticks = 0;
   for (const p of descendants(server)) {
     try {

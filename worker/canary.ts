@@ -5,6 +5,7 @@
 // back by hand. Every transition is one D1 batch whose statements re-check the state they change, and a partial
 // UNIQUE index allows one canary row, so concurrent crons can never leave two canaries or two active models.
 import { eq } from "drizzle-orm";
+import { type CanaryConfig, canaryConfigOf } from "../core/promotion";
 import type { Bindings, Stores } from "./bindings";
 import { database } from "./db/client";
 import { type CanaryPointer, readVersionsNow } from "./db/meta";
@@ -13,21 +14,11 @@ import { d1 } from "./errors";
 import { clickThrough } from "./feedback";
 import { embeddedModelVersion } from "./model";
 
-export interface CanaryConfig {
-  share: number; // of units on the canary; 0 promotes a gated candidate at once
-  minImpressions: number; // per arm before any verdict
-  ctrMargin: number; // relative: the canary may lose at most this share of the active model's click-through
-}
+export type { CanaryConfig };
 
-const num = (v: string | undefined, fallback: number) => (v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : fallback);
-
-/** wrangler.toml [vars]: CANARY_SHARE, CANARY_MIN_IMPRESSIONS, CANARY_CTR_MARGIN. */
+/** wrangler.toml [vars]: CANARY_SHARE, CANARY_MIN_IMPRESSIONS, CANARY_CTR_MARGIN (core/promotion.ts). */
 export function canaryConfig(env: Partial<Bindings>): CanaryConfig {
-  return {
-    share: Math.min(1, Math.max(0, num(env.CANARY_SHARE, 0.1))),
-    minImpressions: Math.max(1, num(env.CANARY_MIN_IMPRESSIONS, 1000)),
-    ctrMargin: num(env.CANARY_CTR_MARGIN, 0.05),
-  };
+  return canaryConfigOf(env);
 }
 
 /** What model_versions.canary holds. */

@@ -3,6 +3,7 @@
 // over the catalog's prefix index), and promote only if it is not worse beyond a margin. Figures are stored on the
 // candidate's registry row (model_versions.gate) and shown by GET /v1/admin/models.
 import { parseSidKey } from "../core/codebook";
+import { type GateConfig, gateConfigOf } from "../core/promotion";
 import type { Bindings, Stores } from "./bindings";
 import { catalogIndex, type CatalogIndex } from "./catalog-index";
 import { readVersionsNow } from "./db/meta";
@@ -11,31 +12,11 @@ import { attributedEvents, type LoggedClick, recentSessions } from "./feedback";
 import { historyTokens, MAX_HISTORY } from "./inference";
 import { loadPublished, runHpn, type ServingModel, servingModel } from "./model";
 
-export interface GateConfig {
-  margin: number; // relative: the candidate may lose at most margin x the active model's NDCG@10 (95% bootstrap bound)
-  minSessions: number; // fewer sessions with a prediction: the gate is skipped (today's checks decide)
-  maxSessions: number; // the bounded sample (users with the most recent clicks)
-  predictionsPerSession: number; // the newest clicks of a session that are predicted from the clicks before them
-  windowDays: number; // how far back the sample reaches
-  maxEvents: number; // attributed events read for the IPS/SNIPS estimate
-  resamples: number; // bootstrap resamples over sessions
-  seed: number;
-}
+export type { GateConfig };
 
-const num = (v: string | undefined, fallback: number) => (v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : fallback);
-
-/** wrangler.toml [vars]: GATE_MARGIN, GATE_MIN_SESSIONS, GATE_MAX_SESSIONS, GATE_WINDOW_DAYS. */
+/** wrangler.toml [vars]: GATE_MARGIN, GATE_MIN_SESSIONS, GATE_MAX_SESSIONS, GATE_WINDOW_DAYS (core/promotion.ts). */
 export function gateConfig(env: Partial<Bindings>): GateConfig {
-  return {
-    margin: num(env.GATE_MARGIN, 0.05),
-    minSessions: num(env.GATE_MIN_SESSIONS, 30),
-    maxSessions: num(env.GATE_MAX_SESSIONS, 200),
-    predictionsPerSession: 5,
-    windowDays: num(env.GATE_WINDOW_DAYS, 14),
-    maxEvents: 5000,
-    resamples: 1000,
-    seed: 17,
-  };
+  return gateConfigOf(env);
 }
 
 export interface Interval {

@@ -6,7 +6,9 @@ import { targetOf } from "../deploy/wrangler";
 export function register(program: Command): void {
   program
     .command("publish")
-    .description("upload an exported model to R2 and register it as a candidate in D1 (promoted by the cron)")
+    .description(
+      "upload an exported model to R2 and register it as a candidate in D1; prints what will gate it (the cron's replay gate and canary)",
+    )
     .requiredOption(
       "--model <dir>",
       "directory written by `hsrl export` (manifest.json, hpn.*.onnx; codebook.json, item-encoder.json, sid-table.sql)",

@@ -8,7 +8,8 @@ import { encoderOutputDim, itemEncoderFromJson } from "../../core/item-encoder";
 import { parseManifest } from "../../core/manifest";
 import { sha256Hex } from "../../core/sha256";
 import { type CatalogLoadResult, loadCatalog } from "./catalog";
-import { d1Query, r2Put, sqlString, type Target } from "./wrangler";
+import { canaryConfigOf, gateConfigOf, type PromotionVars } from "../../core/promotion";
+import { d1Query, r2Put, ROOT, sqlString, type Target } from "./wrangler";
 
 export interface PublishOptions {
   model: string; // directory written by `hsrl export`
@@ -27,6 +28,18 @@ export interface PublishResult {
   r2Key: string;
   catalog?: CatalogLoadResult; // when the SID table was loaded (or, in a dry run, would be)
   dryRun?: boolean;
+  gate?: GatePreview;
+}
+
+/** What the cron will weigh the candidate on, from wrangler.toml's [vars] and the target's logged events now. */
+export interface GatePreview {
+  active: string; // the version it is compared with ("embedded" for the embedded default)
+  canaryRunning: string | null; // a running canary: the candidate waits until it is completed or rolled back
+  loggedSessions: number; // users with two or more clicks in the gate's window
+  attributedSlates: number; // impressions sent back with a served request id (the IPS/SNIPS estimate's slates)
+  gate: ReturnType<typeof gateConfigOf>;
+  canary: ReturnType<typeof canaryConfigOf>;
+  summary: string[];
 }
 
 export function publishModel(o: PublishOptions): PublishResult {
@@ -81,9 +94,11 @@ export function publishModel(o: PublishOptions): PublishResult {
     );
     catalog = loadCatalog({ sids: sidsDir, target, replace: o.replace, dryRun: o.dryRun, log: o.log });
   }
+  const gate = gatePreview(target);
+  for (const line of gate.summary) step(line);
   if (o.dryRun) {
     step(`model ${manifest.version} checked; nothing uploaded, registered or written`);
-    return { version: manifest.version, target, r2Key: prefix, catalog, dryRun: true };
+    return { version: manifest.version, target, r2Key: prefix, catalog, dryRun: true, gate };
   }
   // One wrangler call: the upsert, then the version's status (d1Query returns the last statement's rows).
   const [row] = d1Query<{ status: string }>(
@@ -97,5 +112,47 @@ export function publishModel(o: PublishOptions): PublishResult {
       `SELECT status FROM model_versions WHERE version = ${sqlString(manifest.version)}`,
   );
   step(`model ${manifest.version} registered (status: ${row?.status}); the cron validates and promotes candidates`);
-  return { version: manifest.version, target, status: row?.status, r2Key: prefix, catalog };
+  return { version: manifest.version, target, status: row?.status, r2Key: prefix, catalog, gate };
+}
+
+/** The promotion [vars] in wrangler.toml (a deployed Worker's vars are the ones it was deployed with). */
+export function promotionVars(toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8")): PromotionVars {
+  const vars: Record<string, string> = {};
+  for (const m of toml.matchAll(/^\s*((?:GATE|CANARY)_[A-Z_]+)\s*=\s*"([^"]*)"/gm)) vars[m[1]] = m[2];
+  return vars;
+}
+
+export function gatePreview(target: Target, vars = promotionVars()): GatePreview {
+  const gate = gateConfigOf(vars);
+  const canary = canaryConfigOf(vars);
+  const since = Date.now() - gate.windowDays * 86_400_000;
+  const [now] = d1Query<{ active: string | null; canary: string | null; sessions: number; slates: number }>(
+    target,
+    `SELECT (SELECT value FROM meta WHERE key = 'active_model') AS active, (SELECT value FROM meta WHERE key = 'canary') AS canary, ` +
+      `(SELECT count(*) FROM (SELECT user_id FROM events WHERE type = 'click' AND ts >= ${since} GROUP BY user_id HAVING count(*) >= 2)) AS sessions, ` +
+      `(SELECT count(DISTINCT request_id) FROM events WHERE type = 'impression' AND model_version IS NOT NULL AND ts >= ${since}) AS slates`,
+  );
+  const active = now?.active ?? "embedded";
+  let canaryRunning: string | null = null;
+  try {
+    canaryRunning = now?.canary ? (JSON.parse(now.canary) as { version: string }).version : null;
+  } catch {
+    canaryRunning = null;
+  }
+  const sessions = now?.sessions ?? 0;
+  const sample = Math.min(sessions, gate.maxSessions);
+  const summary = [
+    `gate: the cron validates the candidate (sha256, manifest, codebook, tensors, smoke inference), then replays it against the active model ${active}`,
+    sessions >= gate.minSessions
+      ? `gate: on ${sample} of the ${sessions} logged sessions of the last ${gate.windowDays} days: NDCG@10 and Recall@10 of each next click; ` +
+        `rejected if the 95% bootstrap lower bound of the NDCG@10 difference is below -${gate.margin} x the active model's`
+      : `gate: only ${sessions} logged sessions in the last ${gate.windowDays} days (it needs ${gate.minSessions}): the replay is skipped, validation decides`,
+    `gate: clipped-IPS/SNIPS click rate on ${now?.slates ?? 0} logged slates with request ids (diagnostic, not a criterion)`,
+    canary.share > 0
+      ? `canary: then ${canary.share} of users until each arm has ${canary.minImpressions} impressions; rolled back if its click-through is ` +
+        `below the active model's by more than ${canary.ctrMargin} of it`
+      : "canary: CANARY_SHARE is 0: a candidate that passes is promoted at once",
+  ];
+  if (canaryRunning) summary.push(`canary: ${canaryRunning} is running now; this candidate waits until it is completed or rolled back`);
+  return { active, canaryRunning, loggedSessions: sessions, attributedSlates: now?.slates ?? 0, gate, canary, summary };
 }

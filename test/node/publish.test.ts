@@ -36,7 +36,12 @@ describe("publish and events export (local wrangler state)", () => {
       status: "candidate",
       target: "local",
       catalog: { added: 2000, reencoded: 0, retired: 0, unchanged: 0, keptRetired: 0 },
+      gate: { active: "embedded", canaryRunning: null, loggedSessions: 0, gate: { minSessions: 30, margin: 0.05 }, canary: { share: 0.1 } },
     });
+    // what will gate it: the replay (skipped without logged sessions) and the canary
+    expect(res.stderr).toMatch(/gate: the cron validates the candidate .* against the active model embedded/);
+    expect(res.stderr).toMatch(/gate: only 0 logged sessions in the last 14 days \(it needs 30\)/);
+    expect(res.stderr).toMatch(/canary: then 0.1 of users until each arm has 1000 impressions/);
     expect(d1Query("local", `SELECT status, r2_key FROM model_versions WHERE version = '${manifest.version}'`)).toEqual([
       { status: "candidate", r2_key: `models/${manifest.version}/` },
     ]);
