@@ -56,3 +56,25 @@ export function canaryConfigOf(vars: PromotionVars): CanaryConfig {
     ctrMargin: num(vars.CANARY_CTR_MARGIN, 0.05, 0, 1),
   };
 }
+
+/**
+ * heldout.json beside an exported model: the test split's next-positive examples as item ids (history oldest first),
+ * uploaded by `hsrl publish`. The replay gate scores them when too few sessions are logged yet.
+ */
+export interface HeldOutSet {
+  format: "hsrl-heldout/1";
+  source: string;
+  examples: { history: string[]; target: string }[];
+}
+
+export const HELDOUT_FILE = "heldout.json";
+
+/** The set, or null when `json` is not one (a damaged file only costs the fallback). */
+export function parseHeldOut(json: unknown): HeldOutSet | null {
+  const h = json as Partial<HeldOutSet> | null;
+  if (h?.format !== "hsrl-heldout/1" || !Array.isArray(h.examples)) return null;
+  const ok = h.examples.every(
+    (e) => e && typeof e.target === "string" && Array.isArray(e.history) && e.history.every((id) => typeof id === "string"),
+  );
+  return ok ? { format: h.format, source: String(h.source ?? ""), examples: h.examples } : null;
+}

@@ -10,9 +10,9 @@ import type { Bindings, Stores } from "./bindings";
 import { database } from "./db/client";
 import { type CanaryPointer, readVersionsNow } from "./db/meta";
 import { modelVersions } from "./db/schema";
-import { d1 } from "./errors";
+import { causeMessage, d1, ModelUnavailable } from "./errors";
 import { clickThrough } from "./feedback";
-import { embeddedModelVersion } from "./model";
+import { embeddedModelVersion, fetchPublished } from "./model";
 
 export type { CanaryConfig };
 
@@ -201,6 +201,13 @@ export async function evaluateCanary(env: Stores & Partial<Bindings>, row: Row):
   const state = row.canary as CanaryState;
   if (state.paused)
     return { action: "canary", version: row.version, state: "paused", reason: "stopped by hand; start it again to continue" };
+  // Broken bytes would leave the canary's users silently on the active model: roll back and say why.
+  try {
+    await fetchPublished(env, row.version);
+  } catch (err) {
+    if (!(err instanceof ModelUnavailable)) throw err;
+    return rollbackCanary(env, row, "cron", `the canary failed verification: ${causeMessage(err)}`);
+  }
   const config = canaryConfig(env);
   const f = await canaryFigures(env, row, config);
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;

@@ -3,9 +3,14 @@
 // over the catalog's prefix index), and promote only if it is not worse beyond a margin. Figures are stored on the
 // candidate's registry row (model_versions.gate) and shown by GET /v1/admin/models.
 import { parseSidKey } from "../core/codebook";
-import { type GateConfig, gateConfigOf } from "../core/promotion";
+import { eq } from "drizzle-orm";
+import { type GateConfig, gateConfigOf, HELDOUT_FILE, parseHeldOut } from "../core/promotion";
 import type { Bindings, Stores } from "./bindings";
+import { lookupItems } from "./catalog";
 import { catalogIndex, type CatalogIndex } from "./catalog-index";
+import { database } from "./db/client";
+import { modelVersions } from "./db/schema";
+import { d1 } from "./errors";
 import { readVersionsNow } from "./db/meta";
 import { decodeCatalog } from "./decode";
 import { attributedEvents, type LoggedClick, recentSessions } from "./feedback";
@@ -42,7 +47,7 @@ export interface OffPolicy {
 export interface GateResult {
   decision: "pass" | "fail" | "skipped";
   reason: string;
-  source: "logged sessions";
+  source: "logged sessions" | "held-out set shipped with the candidate";
   sessions: number;
   predictions: number;
   candidate?: ModelFigures;
@@ -77,7 +82,7 @@ export async function replayGate(env: Stores & Partial<Bindings>, candidate: str
   const since = Date.now() - config.windowDays * 86_400_000;
   const rule = `pass when the 95% bootstrap lower bound of NDCG@10(candidate) - NDCG@10(active) >= -${config.margin} x NDCG@10(active)`;
   const base = {
-    source: "logged sessions" as const,
+    source: "logged sessions" as GateResult["source"],
     rule,
     config: {
       margin: config.margin,
@@ -92,15 +97,21 @@ export async function replayGate(env: Stores & Partial<Bindings>, candidate: str
   };
   const clicks = await recentSessions(env, since, config.maxSessions, MAX_HISTORY + config.predictionsPerSession);
   const { predictions, sessions, byUser } = predictionsOf(clicks, config.predictionsPerSession);
-  if (sessions < config.minSessions)
-    return {
-      ...base,
-      decision: "skipped",
-      reason: `too few logged sessions (${sessions} with a next click to predict, the gate needs ${config.minSessions}): today's checks decide`,
-      sessions,
-      predictions: predictions.length,
-      cpuMs: 0,
-    };
+  let sample = { source: "logged sessions" as GateResult["source"], predictions, sessions };
+  if (sessions < config.minSessions) {
+    const few = `too few logged sessions (${sessions} with a next click to predict, the gate needs ${config.minSessions})`;
+    const shipped = await shippedSample(env, candidate, config.maxSessions);
+    if (!shipped || shipped.sessions < config.minSessions)
+      return {
+        ...base,
+        decision: "skipped",
+        reason: `${few}${shipped ? ` and ${shipped.sessions} usable held-out examples shipped with the candidate` : ", no held-out set shipped with the candidate"}: today's checks decide`,
+        sessions,
+        predictions: predictions.length,
+        cpuMs: 0,
+      };
+    sample = { source: "held-out set shipped with the candidate", ...shipped };
+  }
 
   const [active, index, logged] = await Promise.all([
     servingModel(env, versions.activeModel),
@@ -110,6 +121,7 @@ export async function replayGate(env: Stores & Partial<Bindings>, candidate: str
   const cand = await loadPublished(env, candidate);
   try {
     const t0 = performance.now();
+    const { predictions, sessions, source } = sample;
     const a = await evaluate(active, index, predictions, sessions);
     const c = await evaluate(cand, index, predictions, sessions);
     const rng = mulberry32(config.seed);
@@ -124,11 +136,16 @@ export async function replayGate(env: Stores & Partial<Bindings>, candidate: str
     const floor = -config.margin * activeFigures.ndcg10;
     const pass = delta.ndcg10.lo >= floor;
     const fmt = (x: number) => x.toFixed(4);
-    const reason = `replay gate on ${sessions} sessions (${predictions.length} next clicks): NDCG@10 ${fmt(candidateFigures.ndcg10)} vs active ${fmt(activeFigures.ndcg10)}, difference ${fmt(delta.ndcg10.mean)} [95% CI ${fmt(delta.ndcg10.lo)}, ${fmt(delta.ndcg10.hi)}] ${pass ? ">=" : "<"} ${fmt(floor)} allowed`;
+    const on =
+      source === "logged sessions"
+        ? `${sessions} sessions (${predictions.length} next clicks)`
+        : `${sessions} held-out examples shipped with the candidate (too few logged sessions)`;
+    const reason = `replay gate on ${on}: NDCG@10 ${fmt(candidateFigures.ndcg10)} vs active ${fmt(activeFigures.ndcg10)}, difference ${fmt(delta.ndcg10.mean)} [95% CI ${fmt(delta.ndcg10.lo)}, ${fmt(delta.ndcg10.hi)}] ${pass ? ">=" : "<"} ${fmt(floor)} allowed`;
     return {
       ...base,
       decision: pass ? "pass" : "fail",
       reason,
+      source,
       sessions,
       predictions: predictions.length,
       candidate: candidateFigures,
@@ -140,6 +157,35 @@ export async function replayGate(env: Stores & Partial<Bindings>, candidate: str
   } finally {
     await cand.session.release().catch(() => undefined);
   }
+}
+
+/**
+ * The held-out examples `hsrl export` shipped beside the candidate (R2 <prefix>heldout.json), as one prediction per
+ * session: up to `max`, spread evenly; ids resolved to SIDs in the catalog as serving resolves a history.
+ */
+async function shippedSample(env: Stores, version: string, max: number): Promise<{ predictions: Prediction[]; sessions: number } | null> {
+  const db = database(env.DB);
+  const [row] = await d1(() =>
+    db.select({ r2Key: modelVersions.r2Key }).from(modelVersions).where(eq(modelVersions.version, version)).limit(1),
+  );
+  const object = row ? await env.MODELS.get(`${row.r2Key}${HELDOUT_FILE}`) : null;
+  const set = object ? parseHeldOut(await object.json().catch(() => null)) : null;
+  if (!set) return null;
+  const step = Math.max(1, set.examples.length / max);
+  const examples = Array.from({ length: Math.min(max, set.examples.length) }, (_, i) => set.examples[Math.floor(i * step)]);
+  const { items } = await lookupItems(env, [...new Set(examples.flatMap((e) => [...e.history, e.target]))]);
+  const known = (id: string) => {
+    const item = items.get(id);
+    return item ? [{ id, tokens: item.tokens }] : [];
+  };
+  const predictions: Prediction[] = [];
+  for (const e of examples) {
+    const target = items.get(e.target);
+    const history = e.history.flatMap(known);
+    if (target?.status !== "active" || target.tokens.length === 0 || history.some((h) => h.id === e.target)) continue;
+    predictions.push({ session: predictions.length, history, target: e.target });
+  }
+  return { predictions, sessions: predictions.length };
 }
 
 /** Each session's newest clicks as next-click predictions from the clicks before them (serving never re-recommends a history item). */

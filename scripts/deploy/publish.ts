@@ -8,7 +8,7 @@ import { encoderOutputDim, itemEncoderFromJson } from "../../core/item-encoder";
 import { parseManifest } from "../../core/manifest";
 import { sha256Hex } from "../../core/sha256";
 import { type CatalogLoadResult, loadCatalog } from "./catalog";
-import { canaryConfigOf, gateConfigOf, type PromotionVars } from "../../core/promotion";
+import { canaryConfigOf, gateConfigOf, HELDOUT_FILE, type PromotionVars } from "../../core/promotion";
 import { d1Query, r2Put, ROOT, sqlString, type Target } from "./wrangler";
 
 export interface PublishOptions {
@@ -79,6 +79,11 @@ export function publishModel(o: PublishOptions): PublishResult {
   }
   step(`${manifest.serving} (${manifest.quantization}) -> ${prefix}`);
   put(`${prefix}${manifest.serving}`, servingPath, "application/octet-stream");
+  // The held-out examples the replay gate falls back on while few sessions are logged (written by `hsrl export`).
+  if (existsSync(join(dir, HELDOUT_FILE))) {
+    step(`${HELDOUT_FILE} -> ${prefix}`);
+    put(`${prefix}${HELDOUT_FILE}`, join(dir, HELDOUT_FILE), "application/json");
+  }
   put(`${prefix}manifest.json`, manifestPath, "application/json");
 
   const [current] = d1Query<{ value: string }>(target, "SELECT value FROM meta WHERE key = 'codebook_version'");

@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Codebook } from "../../core/codebook";
 import { manifestVersion, parseManifest, servingTensors, type Manifest } from "../../core/manifest";
+import { HELDOUT_FILE, type HeldOutSet } from "../../core/promotion";
 import type { Hpn } from "../model/hpn";
 import { buildHpnOnnx } from "./hpn-graph";
 import { checkParity, type HeldOutHistories, type ParityReport } from "./parity";
@@ -46,6 +47,8 @@ export async function exportHpn(o: ExportOptions): Promise<ExportResult> {
   writeFileSync(join(o.outDir, INT8_FILE), int8);
   const sizes = { fp32: fp32.length, int8: int8.length, ratio: int8.length / fp32.length };
   writeFileSync(join(o.outDir, "parity.json"), `${JSON.stringify({ sizes, ...parity }, null, 2)}\n`);
+  const heldOutSet = shippedHeldOut(o.heldOut);
+  if (heldOutSet) writeFileSync(join(o.outDir, HELDOUT_FILE), `${JSON.stringify(heldOutSet)}\n`);
   if (!parity.fp32.pass)
     throw new Error(
       `export: fp32 parity failed: max |Δ log-prob| ${parity.fp32.maxAbsDiff.toExponential(3)} > ${parity.fp32.tolerance} (see ` +
@@ -93,4 +96,15 @@ export async function exportHpn(o: ExportOptions): Promise<ExportResult> {
   );
   writeFileSync(join(o.outDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   return { manifest, parity, sizes };
+}
+
+/** The held-out examples as item ids, for the Worker's replay gate (dataset held-outs only; random ones have no ids). */
+function shippedHeldOut(h: HeldOutHistories): HeldOutSet | null {
+  const { targets, historyItems, itemIds } = h;
+  if (!targets || !historyItems || !itemIds) return null;
+  return {
+    format: "hsrl-heldout/1",
+    source: h.source,
+    examples: Array.from(targets, (t, i) => ({ history: historyItems[i].map((j) => itemIds[j]), target: itemIds[t] })),
+  };
 }

@@ -73,5 +73,6 @@ export function datasetHeldOut(
     targets: Int32Array.from(examples.map((e) => e.target)),
     historyItems: examples.map((e) => e.history),
     catalog: sidTokens,
+    itemIds: dataset.items.map((i) => i.id),
   };
 }

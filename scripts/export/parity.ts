@@ -14,6 +14,7 @@ export interface HeldOutHistories {
   targets: Int32Array | null; // [N] catalog index of the next positive item (for NDCG@10), or null
   historyItems?: number[][]; // catalog indices in each history: excluded from the NDCG ranking (as learn/evaluate.ts does)
   catalog: Int32Array; // [numItems * L] SID tokens of every catalog item (ranking universe)
+  itemIds?: string[]; // external id of each catalog index (a dataset's): lets the export ship them as heldout.json
 }
 
 export interface ParityReport {

@@ -278,6 +278,18 @@ describe("the canary", () => {
     expect((await recommend("anyone")).model).toBe(NEXT);
   });
 
+  it("rolls back a canary whose bytes in R2 no longer verify", async () => {
+    await publishFixture({ name: "hpn-fixture-next" });
+    await post(`/v1/admin/models/${NEXT}/canary`, { share: 0.5 }, admin);
+    await env.MODELS.put(`models/${NEXT}/hpn-fixture-next.onnx`, new Uint8Array(10));
+    expect(await runCron()).toMatchObject({
+      action: "rolled back",
+      reason: expect.stringMatching(/^the canary failed verification: .*sha256/),
+    });
+    expect((await row(NEXT))?.status).toBe("rejected");
+    expect(await metaValue("canary")).toBeNull();
+  });
+
   it("admin routes start, stop, start again, complete and roll back by hand", async () => {
     await publishFixture({ name: "hpn-fixture-next" });
     const start = await post(`/v1/admin/models/${NEXT}/canary`, { share: 1 }, admin);
