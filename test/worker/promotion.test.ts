@@ -198,6 +198,32 @@ describe("the replay gate", () => {
   });
 });
 
+describe("the replay gate's fallback", () => {
+  it("with too few logged sessions scores the held-out set shipped with the candidate", async () => {
+    await logSessions(2, 2);
+    await publishFixture({ name: "hpn-fixture-next", createdAt: Date.now() + 1000 });
+    // examples whose next item is the active model's first choice: the active model scores 1 on them
+    const examples: { history: string[]; target: string }[] = [];
+    for (let i = 0; i < 15; i++) {
+      const history = [`item-${i}`, `item-${(i * 3 + 5) % 40}`, "not-in-the-catalog"];
+      const top = ((await (await post("/v1/recommend", { history, k: 1 })).json()) as Answer).items[0].id;
+      examples.push({ history, target: top });
+    }
+    await env.MODELS.put(`models/${NEXT}/heldout.json`, JSON.stringify({ format: "hsrl-heldout/1", source: "test split", examples }));
+    expect(await runCron({ GATE_MIN_SESSIONS: "10", CANARY_SHARE: "0.5" })).toMatchObject({ action: "rejected", version: NEXT });
+    const gate = JSON.parse((await row(NEXT))?.gate ?? "{}");
+    expect(gate).toMatchObject({
+      decision: "fail",
+      source: "held-out set shipped with the candidate",
+      sessions: 15,
+      predictions: 15,
+      active: { ndcg10: 1, recall10: 1 },
+      reason: expect.stringMatching(/^replay gate on 15 held-out examples shipped with the candidate \(too few logged sessions\)/),
+    });
+    expect(gate.candidate.ndcg10).toBeLessThan(1);
+  });
+});
+
 describe("the canary", () => {
   it("splits units deterministically by a stable hash, near the configured share", async () => {
     const share = 0.2;
