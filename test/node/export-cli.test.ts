@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseManifest } from "../../core/manifest";
+import { parseHeldOut } from "../../core/promotion";
 
 const tsx = join("node_modules", ".bin", "tsx");
 const hsrl = (...args: string[]) => spawnSync(tsx, ["scripts/cli.ts", ...args], { encoding: "utf8", timeout: 60_000 });
@@ -68,6 +69,13 @@ describe("hsrl export (CLI)", () => {
     const parity = JSON.parse(readFileSync(join(out, "parity.json"), "utf8"));
     expect(parity.ndcg10.histories).toBeGreaterThan(0);
     expect(parity.sizes.int8).toBe(manifest.files.int8.bytes);
+    // the held-out examples ship beside the model as item ids, for the Worker's replay gate
+    const heldOut = parseHeldOut(JSON.parse(readFileSync(join(out, "heldout.json"), "utf8")));
+    expect(heldOut?.examples).toHaveLength(parity.ndcg10.histories);
+    const ids = new Set(
+      (JSON.parse(readFileSync(join(sids, "sid-table.json"), "utf8")) as { items: { id: string }[] }).items.map((r) => r.id),
+    );
+    for (const e of heldOut?.examples ?? []) for (const id of [...e.history, e.target]) expect(ids.has(id)).toBe(true);
   });
 
   it("bad input: one clear line and a non-zero exit", () => {
