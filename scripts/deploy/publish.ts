@@ -8,7 +8,7 @@ import { encoderOutputDim, itemEncoderFromJson } from "../../core/item-encoder";
 import { parseManifest } from "../../core/manifest";
 import { sha256Hex } from "../../core/sha256";
 import { type CatalogLoadResult, loadCatalog } from "./catalog";
-import { canaryConfigOf, gateConfigOf, HELDOUT_FILE, type PromotionVars } from "../../core/promotion";
+import { canaryConfigOf, gateConfigOf, HELDOUT_FILE, parseHeldOut, type PromotionVars } from "../../core/promotion";
 import { d1Query, r2Put, ROOT, sqlString, type Target } from "./wrangler";
 
 export interface PublishOptions {
@@ -36,6 +36,7 @@ export interface GatePreview {
   active: string; // the version it is compared with ("embedded" for the embedded default)
   canaryRunning: string | null; // a running canary: the candidate waits until it is completed or rolled back
   loggedSessions: number; // users with two or more clicks in the gate's window
+  heldOutExamples: number; // in the model's heldout.json: the gate's fallback while few sessions are logged
   attributedSlates: number; // impressions sent back with a served request id (the IPS/SNIPS estimate's slates)
   gate: ReturnType<typeof gateConfigOf>;
   canary: ReturnType<typeof canaryConfigOf>;
@@ -81,6 +82,8 @@ export function publishModel(o: PublishOptions): PublishResult {
   put(`${prefix}${manifest.serving}`, servingPath, "application/octet-stream");
   // The held-out examples the replay gate falls back on while few sessions are logged (written by `hsrl export`).
   if (existsSync(join(dir, HELDOUT_FILE))) {
+    if (!parseHeldOut(JSON.parse(readFileSync(join(dir, HELDOUT_FILE), "utf8"))))
+      throw new Error(`${join(dir, HELDOUT_FILE)} is not a held-out set (format hsrl-heldout/1)`);
     step(`${HELDOUT_FILE} -> ${prefix}`);
     put(`${prefix}${HELDOUT_FILE}`, join(dir, HELDOUT_FILE), "application/json");
   }
@@ -99,7 +102,9 @@ export function publishModel(o: PublishOptions): PublishResult {
     );
     catalog = loadCatalog({ sids: sidsDir, target, replace: o.replace, dryRun: o.dryRun, log: o.log });
   }
-  const gate = gatePreview(target);
+  const heldOutPath = join(dir, HELDOUT_FILE);
+  const heldOut = existsSync(heldOutPath) ? (parseHeldOut(JSON.parse(readFileSync(heldOutPath, "utf8")))?.examples.length ?? 0) : 0;
+  const gate = gatePreview(target, promotionVars(), heldOut);
   for (const line of gate.summary) step(line);
   if (o.dryRun) {
     step(`model ${manifest.version} checked; nothing uploaded, registered or written`);
@@ -127,7 +132,7 @@ export function promotionVars(toml = readFileSync(join(ROOT, "wrangler.toml"), "
   return vars;
 }
 
-export function gatePreview(target: Target, vars = promotionVars()): GatePreview {
+export function gatePreview(target: Target, vars = promotionVars(), heldOutExamples = 0): GatePreview {
   const gate = gateConfigOf(vars);
   const canary = canaryConfigOf(vars);
   const since = Date.now() - gate.windowDays * 86_400_000;
@@ -151,7 +156,11 @@ export function gatePreview(target: Target, vars = promotionVars()): GatePreview
     sessions >= gate.minSessions
       ? `gate: on ${sample} of the ${sessions} logged sessions of the last ${gate.windowDays} days: NDCG@10 and Recall@10 of each next click; ` +
         `rejected if the 95% bootstrap lower bound of the NDCG@10 difference is below -${gate.margin} x the active model's`
-      : `gate: only ${sessions} logged sessions in the last ${gate.windowDays} days (it needs ${gate.minSessions}): the replay is skipped, validation decides`,
+      : heldOutExamples >= gate.minSessions
+        ? `gate: only ${sessions} logged sessions in the last ${gate.windowDays} days (it needs ${gate.minSessions}): the replay scores ` +
+          `up to ${gate.maxSessions} of the ${heldOutExamples} held-out examples shipped with the model (${HELDOUT_FILE}) instead`
+        : `gate: only ${sessions} logged sessions in the last ${gate.windowDays} days (it needs ${gate.minSessions}) and ` +
+          `${heldOutExamples} held-out examples shipped with the model: the replay is skipped, validation decides`,
     `gate: clipped-IPS/SNIPS click rate on ${now?.slates ?? 0} logged slates with request ids (diagnostic, not a criterion)`,
     canary.share > 0
       ? `canary: then ${canary.share} of users until each arm has ${canary.minImpressions} impressions; rolled back if its click-through is ` +
@@ -159,5 +168,5 @@ export function gatePreview(target: Target, vars = promotionVars()): GatePreview
       : "canary: CANARY_SHARE is 0: a candidate that passes is promoted at once",
   ];
   if (canaryRunning) summary.push(`canary: ${canaryRunning} is running now; this candidate waits until it is completed or rolled back`);
-  return { active, canaryRunning, loggedSessions: sessions, attributedSlates: now?.slates ?? 0, gate, canary, summary };
+  return { active, canaryRunning, loggedSessions: sessions, heldOutExamples, attributedSlates: now?.slates ?? 0, gate, canary, summary };
 }

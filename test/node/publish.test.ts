@@ -40,7 +40,7 @@ describe("publish and events export (local wrangler state)", () => {
     });
     // what will gate it: the replay (skipped without logged sessions) and the canary
     expect(res.stderr).toMatch(/gate: the cron validates the candidate .* against the active model embedded/);
-    expect(res.stderr).toMatch(/gate: only 0 logged sessions in the last 14 days \(it needs 30\)/);
+    expect(res.stderr).toMatch(/gate: only 0 logged sessions in the last 14 days \(it needs 30\) and 0 held-out examples/);
     expect(res.stderr).toMatch(/canary: then 0.1 of users until each arm has 1000 impressions/);
     expect(d1Query("local", `SELECT status, r2_key FROM model_versions WHERE version = '${manifest.version}'`)).toEqual([
       { status: "candidate", r2_key: `models/${manifest.version}/` },
