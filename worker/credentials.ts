@@ -5,36 +5,22 @@
 //   "ut.<userId base64url>.<expiry s>". A site's backend gets one from POST /v1/tokens (with its API key) and hands it
 //   to that user's browser; it lets the browser write that one user's events until it expires.
 import { and, desc, eq, isNull } from "drizzle-orm";
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256Hex } from "../core/sha256";
 import { database } from "./db/client";
 import { apiKeys, nowMs } from "./db/schema";
 import { d1 } from "./errors";
+import { base64url, fromBase64url, hmacSha256, sameBytes, utf8 } from "./signing";
 
 export type Principal = { kind: "key"; keyId: string } | { kind: "user"; userId: string };
 
-const utf8 = new TextEncoder();
 const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-const base64url = (bytes: Uint8Array) =>
-  btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
-function fromBase64url(s: string): Uint8Array | null {
-  try {
-    return Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
-  } catch {
-    return null;
-  }
-}
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && crypto.subtle.timingSafeEqual(a, b);
 
 /** A new API key: stored as its id and the SHA-256 of its secret; the full key is returned once. */
 export async function createApiKey(env: { DB: D1Database }, name: string): Promise<{ id: string; key: string; name: string }> {
   const id = hex(crypto.getRandomValues(new Uint8Array(8)));
   const secret = base64url(crypto.getRandomValues(new Uint8Array(32)));
   const db = database(env.DB);
-  await d1(() => db.insert(apiKeys).values({ id, name, secretSha256: hex(sha256(utf8.encode(secret))) }));
+  await d1(() => db.insert(apiKeys).values({ id, name, secretSha256: sha256Hex(utf8.encode(secret)) }));
   return { id, key: `hk_${id}_${secret}`, name };
 }
 
@@ -74,13 +60,13 @@ export async function verifyApiKey(env: { DB: D1Database }, key: string): Promis
       .limit(1),
   );
   if (!row) return null;
-  return sameBytes(utf8.encode(hex(sha256(utf8.encode(m[2])))), utf8.encode(row.secretSha256)) ? m[1] : null;
+  return sameBytes(utf8.encode(sha256Hex(utf8.encode(m[2]))), utf8.encode(row.secretSha256)) ? m[1] : null;
 }
 
 /** A user token for `userId`, valid until `expiresAt` (seconds since the epoch). */
 export function signUserToken(secret: string, userId: string, expiresAt: number): string {
   const payload = `ut.${base64url(utf8.encode(userId))}.${Math.floor(expiresAt)}`;
-  return `${payload}.${base64url(hmac(sha256, utf8.encode(secret), utf8.encode(payload)))}`;
+  return `${payload}.${base64url(hmacSha256(secret, payload))}`;
 }
 
 /** The user a token speaks for, or null when it is malformed, forged or expired (`now` in ms). */
@@ -88,7 +74,7 @@ export function verifyUserToken(secret: string, token: string, now: number): str
   const m = /^(ut\.([A-Za-z0-9_-]+)\.(\d{1,12}))\.([A-Za-z0-9_-]{43})$/.exec(token);
   if (!m) return null;
   const mac = fromBase64url(m[4]);
-  if (!mac || !sameBytes(mac, hmac(sha256, utf8.encode(secret), utf8.encode(m[1])))) return null;
+  if (!mac || !sameBytes(mac, hmacSha256(secret, m[1]))) return null;
   if (Number(m[3]) * 1000 <= now) return null;
   const user = fromBase64url(m[2]);
   return user ? new TextDecoder().decode(user) : null;

@@ -5,8 +5,8 @@
 // clicks of that slate; POST /v1/events verifies it and stores the version in events.model_version. A forged or
 // altered id verifies as nothing, so a client cannot credit its clicks to another model. The "sv1." prefix keeps these
 // MACs apart from user tokens ("ut."), which use the same secret.
-import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { base64url, hmacSha256, utf8 } from "./signing";
 
 export type Arm = "active" | "canary";
 
@@ -15,13 +15,7 @@ export interface Served {
   arm: Arm;
 }
 
-const utf8 = new TextEncoder();
-const base64url = (bytes: Uint8Array) =>
-  btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
-const mac = (secret: string, payload: string) => base64url(hmac(sha256, utf8.encode(secret), utf8.encode(payload)).slice(0, 16));
+const mac = (secret: string, payload: string) => base64url(hmacSha256(secret, payload).slice(0, 16));
 
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 const SERVED = /^(sv1\.([ac])\.([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{1,40}))\.([A-Za-z0-9_-]{22})$/;
