@@ -18,18 +18,18 @@ export interface CanaryConfig {
   ctrMargin: number; // relative: the canary may lose at most this share of the active model's click-through
 }
 
-export type PromotionVars = Partial<
-  Record<
-    | "GATE_MARGIN"
-    | "GATE_MIN_SESSIONS"
-    | "GATE_MAX_SESSIONS"
-    | "GATE_WINDOW_DAYS"
-    | "CANARY_SHARE"
-    | "CANARY_MIN_IMPRESSIONS"
-    | "CANARY_CTR_MARGIN",
-    string
-  >
->;
+/** The wrangler.toml [vars] that configure the gate and the canary (strings, as Workers give them). */
+export const PROMOTION_VARS = [
+  "GATE_MARGIN",
+  "GATE_MIN_SESSIONS",
+  "GATE_MAX_SESSIONS",
+  "GATE_WINDOW_DAYS",
+  "CANARY_SHARE",
+  "CANARY_MIN_IMPRESSIONS",
+  "CANARY_CTR_MARGIN",
+] as const;
+export type PromotionVar = (typeof PROMOTION_VARS)[number];
+export type PromotionVars = Partial<Record<PromotionVar, string>>;
 
 const num = (v: string | undefined, fallback: number, min: number, max: number) => {
   const n = v !== undefined && v.trim() !== "" ? Number(v) : Number.NaN;

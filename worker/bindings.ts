@@ -1,19 +1,9 @@
 // What the Worker is given by its environment (wrangler.toml bindings, [vars] and secrets).
 import type { RequestIdVariables } from "hono/request-id";
+import type { PromotionVar } from "../core/promotion";
 import type { Principal } from "./credentials";
 
-type Vars =
-  | "CORS_ORIGINS"
-  | "EVENTS_TS_PAST_SECONDS"
-  | "EVENTS_TS_FUTURE_SECONDS"
-  | "EVENTS_RETENTION_DAYS"
-  | "GATE_MARGIN"
-  | "GATE_MIN_SESSIONS"
-  | "GATE_MAX_SESSIONS"
-  | "GATE_WINDOW_DAYS"
-  | "CANARY_SHARE"
-  | "CANARY_MIN_IMPRESSIONS"
-  | "CANARY_CTR_MARGIN";
+type Vars = "CORS_ORIGINS" | "EVENTS_TS_PAST_SECONDS" | "EVENTS_TS_FUTURE_SECONDS" | "EVENTS_RETENTION_DAYS" | PromotionVar;
 
 export type Bindings = Omit<Cloudflare.Env, Vars | "EVENTS_PER_KEY" | "EVENTS_PER_USER"> & {
   /** Bearer token for admin routes: a Worker secret (`wrangler secret put ADMIN_TOKEN`), `.dev.vars` locally. */

@@ -109,6 +109,17 @@ export async function resumeCanary(env: Stores, row: Row, share?: number): Promi
   return { action: "canary", version: row.version, state: "resumed", reason: `serving ${state.share} of units again` };
 }
 
+/** The canary's state with its final verdict (and the figures it rests on, when the cron decided). */
+function withVerdict(
+  row: Row,
+  action: "completed" | "rolled back",
+  by: "cron" | "admin",
+  reason: string,
+  figures?: CanaryFigures,
+): CanaryState {
+  return { ...(row.canary as CanaryState), ...(figures ? { figures } : {}), verdict: { action, by, reason, at: new Date().toISOString() } };
+}
+
 /** Completes the promotion: the canary becomes the active model (the previous one retires), in one batch. */
 export async function completeCanary(
   env: Stores,
@@ -117,11 +128,7 @@ export async function completeCanary(
   reason: string,
   figures?: CanaryFigures,
 ): Promise<CanaryOutcome> {
-  const state: CanaryState = {
-    ...(row.canary as CanaryState),
-    ...(figures ? { figures } : {}),
-    verdict: { action: "completed", by, reason, at: new Date().toISOString() },
-  };
+  const state = withVerdict(row, "completed", by, reason, figures);
   const v = row.version;
   await d1(() =>
     env.DB.batch([
@@ -150,11 +157,7 @@ export async function rollbackCanary(
   reason: string,
   figures?: CanaryFigures,
 ): Promise<CanaryOutcome> {
-  const state: CanaryState = {
-    ...(row.canary as CanaryState),
-    ...(figures ? { figures } : {}),
-    verdict: { action: "rolled back", by, reason, at: new Date().toISOString() },
-  };
+  const state = withVerdict(row, "rolled back", by, reason, figures);
   await d1(() =>
     env.DB.batch([
       env.DB.prepare(

@@ -1,21 +1,13 @@
 // The promotion settings: one parser for the Worker and `hsrl publish`, defaults that match wrangler.toml, and the
 // held-out file format the export ships.
 import { describe, expect, it } from "vitest";
-import { canaryConfigOf, gateConfigOf, parseHeldOut } from "../../core/promotion";
+import { canaryConfigOf, gateConfigOf, PROMOTION_VARS, parseHeldOut } from "../../core/promotion";
 import { promotionVars } from "../../scripts/deploy/publish";
 
 describe("promotion settings", () => {
   it("wrangler.toml's [vars] say what the code's defaults are", () => {
     const vars = promotionVars();
-    expect(Object.keys(vars).sort()).toEqual([
-      "CANARY_CTR_MARGIN",
-      "CANARY_MIN_IMPRESSIONS",
-      "CANARY_SHARE",
-      "GATE_MARGIN",
-      "GATE_MAX_SESSIONS",
-      "GATE_MIN_SESSIONS",
-      "GATE_WINDOW_DAYS",
-    ]);
+    expect(Object.keys(vars).sort()).toEqual([...PROMOTION_VARS].sort());
     expect(gateConfigOf(vars)).toEqual(gateConfigOf({}));
     expect(canaryConfigOf(vars)).toEqual(canaryConfigOf({}));
   });
