@@ -50,6 +50,13 @@ export function d1Query<T = Record<string, unknown>>(target: Target, sql: string
   return parsed.at(-1)?.results ?? [];
 }
 
+/** d1Query with the SQL in a file (for statements longer than a command-line argument may be). */
+export function d1QueryFile<T = Record<string, unknown>>(target: Target, file: string): T[] {
+  const out = wrangler(["d1", "execute", DATABASE, ...where(target), "--json", "--yes", "--file", file]);
+  const parsed = JSON.parse(out) as { results: T[] }[];
+  return parsed.at(-1)?.results ?? [];
+}
+
 export function d1File(target: Target, file: string): void {
   wrangler(["d1", "execute", DATABASE, ...where(target), "--yes", "--file", file]);
 }

@@ -6,7 +6,7 @@ import { DatabaseSync } from "node:sqlite";
 import { beforeEach, describe, expect, it } from "vitest";
 import { type Codebook, encodeSid, sidKey } from "../../core/codebook";
 import { blobHex, readSidTableSql, type SidTableRow } from "../../scripts/sids/artifacts";
-import { type CatalogRow, planCatalogMerge } from "../../scripts/sids/catalog-merge";
+import { type CatalogRow, planCatalogMerge, rowsNeedingFeatures } from "../../scripts/sids/catalog-merge";
 import { embeddedCodebook, embeddedTable, encodeTable, featuresOfHex, rotatedCodebook } from "./catalog-fixtures";
 
 let db: DatabaseSync;
@@ -20,14 +20,33 @@ function migrate(): DatabaseSync {
   return d;
 }
 
-function merge(table: SidTableRow[], codebook: Codebook, replace = false) {
-  const current = db
-    .prepare("SELECT id, sid, collision, status, retired_by, codebook_version, lower(hex(features)) AS features FROM items")
-    .all() as unknown as CatalogRow[];
-  const plan = planCatalogMerge(table, codebook, current, { replace, catalogVersion: "v-test" });
-  db.exec(`BEGIN; ${plan.statements.join("\n")} COMMIT;`);
-  return plan;
+function plan(table: SidTableRow[], codebook: Codebook, replace = false, batchRows?: number) {
+  // what deploy/catalog.ts reads: the rows without features, then the features of the rows that need them
+  const current = db.prepare("SELECT id, sid, collision, status, retired_by, codebook_version FROM items").all() as unknown as CatalogRow[];
+  const need = new Set(rowsNeedingFeatures(table, codebook.version, current, replace));
+  for (const r of current)
+    if (need.has(r.id))
+      r.features = (db.prepare("SELECT lower(hex(features)) AS f FROM items WHERE id = ?").get(r.id) as { f: string | null }).f;
+  return planCatalogMerge(table, codebook, current, { replace, catalogVersion: "v-test", batchRows });
 }
+
+function merge(table: SidTableRow[], codebook: Codebook, replace = false) {
+  const p = plan(table, codebook, replace);
+  db.exec(`BEGIN; ${p.statements.join("\n")} COMMIT;`);
+  return p;
+}
+
+/** Each batch in a transaction of its own, as `hsrl catalog` applies them; stops after `upTo` batches. */
+function mergeInBatches(table: SidTableRow[], codebook: Codebook, batchRows: number, upTo = Number.POSITIVE_INFINITY) {
+  const p = plan(table, codebook, false, batchRows);
+  for (const b of p.batches.slice(0, upTo)) db.exec(`BEGIN; ${b.join("\n")} COMMIT;`);
+  return p;
+}
+
+const snapshot = () =>
+  db
+    .prepare("SELECT id, sid, collision, status, retired_by, codebook_version, attributes, hex(features) AS f FROM items ORDER BY id")
+    .all();
 
 const row = (id: string) =>
   db.prepare("SELECT sid, collision, status, retired_by, codebook_version FROM items WHERE id = ?").get(id) as Record<string, unknown>;
@@ -117,5 +136,44 @@ describe("loading a SID table is a merge", () => {
       .prepare("SELECT COUNT(*) AS n FROM (SELECT sid, collision FROM items GROUP BY sid, collision HAVING COUNT(*) > 1)")
       .get();
     expect(dup).toEqual({ n: 0 });
+  });
+
+  it("in transactions of batchRows rows, ends where one transaction would, in multi-row statements under D1's 100 KB", () => {
+    const setUp = () => {
+      db = migrate();
+      merge(embeddedTable.rows.slice(0, 1000), embeddedCodebook);
+      apiAdd("api-1", featuresOfHex(embeddedTable.rows[1500].featuresHex)); // in the slot the table gives s1501
+      apiAdd("api-2", featuresOfHex(embeddedTable.rows[3].featuresHex));
+      deleteItem("s7");
+    };
+    setUp();
+    merge(embeddedTable.rows, embeddedCodebook);
+    const whole = snapshot();
+    setUp();
+    const p = mergeInBatches(embeddedTable.rows, embeddedCodebook, 300);
+    expect(p.batches.length).toBeGreaterThan(1);
+    expect(p.statements.length).toBeLessThan(200); // not one statement per row
+    for (const st of p.statements) expect(new TextEncoder().encode(st).length).toBeLessThanOrEqual(100_000);
+    expect(snapshot()).toEqual(whole);
+    expect(db.prepare("SELECT value FROM meta WHERE key = 'catalog_version'").get()).toEqual({ value: "v-test" });
+  });
+
+  it("a load that fails part-way leaves whole transactions and no parked row; the same load again finishes it", () => {
+    merge(embeddedTable.rows.slice(0, 500), embeddedCodebook);
+    apiAdd("api-1", featuresOfHex(embeddedTable.rows[900].featuresHex)); // holds the slot the table gives s901
+    const first = mergeInBatches(embeddedTable.rows, embeddedCodebook, 400, 1);
+    expect(first.counts).toMatchObject({ added: 1500, unchanged: 500 });
+    expect(db.prepare("SELECT COUNT(*) AS n FROM items WHERE sid LIKE 'moving:%'").get()).toEqual({ n: 0 });
+    const applied = (db.prepare("SELECT COUNT(*) AS n FROM items").get() as { n: number }).n;
+    expect(applied).toBeGreaterThan(501);
+    expect(applied).toBeLessThan(2001);
+    const again = mergeInBatches(embeddedTable.rows, embeddedCodebook, 400);
+    expect(again.counts.added).toBe(2001 - applied);
+    const done = snapshot();
+    db = migrate();
+    merge(embeddedTable.rows.slice(0, 500), embeddedCodebook);
+    apiAdd("api-1", featuresOfHex(embeddedTable.rows[900].featuresHex));
+    merge(embeddedTable.rows, embeddedCodebook);
+    expect(done).toEqual(snapshot());
   });
 });
