@@ -64,9 +64,9 @@ function rssMb(server: DevServer): number {
   for (const p of w) kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, "utf8"))?.[1] ?? 0);
   return kb / 1024;
 }
-function cpuMs(server: DevServer): number {
+function cpuMs(server: DevServer, only?: string): number {
   let ticks = 0;
-  for (const p of descendants(server)) {
+  for (const p of descendants(server).filter((d) => !only || d.name.startsWith(only))) {
     try {
       const f = readFileSync(`/proc/${p.pid}/stat`, "utf8").split(") ")[1].split(" ");
       ticks += Number(f[11]) + Number(f[12]); // utime + stime
@@ -268,20 +268,62 @@ async function measureServing(server: DevServer, ids: string[], dim: number) {
   };
 }
 
+/**
+ * A cold isolate's first requests, split: a rerank of 10 candidates (ORT initialisation, the model from R2 or the
+ * embedded one, the history lookup), then the first recommend (the prefix index, from R2 or D1, and the decode).
+ * CPU is workerd's own (utime + stime from /proc, 10 ms ticks), so the proxy wrangler runs in front is left out.
+ */
+async function coldSplit(server: DevServer, ids: string[]) {
+  const history = ids.slice(0, 5);
+  const rss0 = rssMb(server);
+  const cpu0 = cpuMs(server, "workerd");
+  const rerank = await call(server.base, "/v1/rerank", { history, candidates: ids.slice(5, 15) });
+  const cpu1 = cpuMs(server, "workerd");
+  const rss1 = rssMb(server);
+  const recommend = await call(server.base, "/v1/recommend", { history, k: 10 });
+  const cpu2 = cpuMs(server, "workerd");
+  const rss2 = rssMb(server);
+  if (rerank.status !== 200 || recommend.status !== 200) throw new Error(`cold split: ${rerank.status} / ${recommend.status}`);
+  return {
+    firstRerank: { ms: round(rerank.ms), inWorkerMs: rerank.inWorker, workerdCpuMs: round(cpu1 - cpu0), rssDeltaMb: round(rss1 - rss0, 1) },
+    thenFirstRecommend: {
+      ms: round(recommend.ms),
+      inWorkerMs: recommend.inWorker,
+      workerdCpuMs: round(cpu2 - cpu1),
+      rssDeltaMb: round(rss2 - rss1, 1),
+      index: recommend.index,
+    },
+  };
+}
+
 async function benchSize(items: number): Promise<Record<string, unknown>> {
   const dir = join(WORK, String(items));
   const persist = join(ROOT, ".wrangler", `bench-scale-${items}`);
-  rmSync(dir, { recursive: true, force: true });
+  const sidsDir = join(dir, "sids");
+  const reportPath = join(sidsDir, "sid-report.json");
+  // BENCH_SCALE_REUSE_SIDS=1 keeps a SID build of the same size from an earlier run (the 1M one takes minutes)
+  const reuse =
+    process.env.BENCH_SCALE_REUSE_SIDS === "1" &&
+    existsSync(reportPath) &&
+    (JSON.parse(readFileSync(reportPath, "utf8")) as { items: number }).items === items;
+  if (!reuse) rmSync(dir, { recursive: true, force: true });
+  rmSync(join(dir, "model"), { recursive: true, force: true });
   rmSync(persist, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const env = { HSRL_PERSIST_TO: persist };
   process.env.HSRL_PERSIST_TO = persist;
 
-  process.stderr.write(`bench scale ${items}: SIDs\n`);
+  // The synthetic generator's users cost O(items) each, so they are bounded: the SIDs come from item features.
+  const users = Math.min(1000, Math.max(200, Math.round(items / 10)));
+  const spec = `items=${items},users=${users},interactions=${users * 20},seed=1`;
   let t0 = performance.now();
-  const spec = `items=${items},users=${Math.max(200, Math.round(items / 10))},interactions=${items * 5},seed=1`;
-  hsrl(["sids", "--data", spec, "--format", "synthetic", "--out", join(dir, "sids"), "--no-plain", "--popularity", "0"], env);
-  const sidsSeconds = (performance.now() - t0) / 1000;
+  if (!reuse) {
+    process.stderr.write(`bench scale ${items}: SIDs\n`);
+    hsrl(["sids", "--data", spec, "--format", "synthetic", "--out", sidsDir, "--no-plain", "--popularity", "0"], env);
+  }
+  const sidsSeconds = reuse
+    ? (JSON.parse(readFileSync(reportPath, "utf8")) as { seconds: number }).seconds
+    : (performance.now() - t0) / 1000;
   const codebook = codebookFromJson(readFileSync(join(dir, "sids", "codebook.json"), "utf8"));
 
   process.stderr.write(`bench scale ${items}: bulk load\n`);
@@ -325,37 +367,32 @@ async function benchSize(items: number): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {
     items,
     codebook: { levels: codebook.levels, size: codebook.size },
+    synthetic: spec,
     sidsSeconds: round(sidsSeconds, 1),
+    sidsReused: reuse,
     bulkLoadSeconds: round(bulkLoadSeconds, 1),
     load,
   };
+  const restart = async (server: DevServer) => {
+    server.stop();
+    await new Promise((r) => setTimeout(r, 1000));
+    return startDevServer(PORT, { ADMIN_TOKEN: TOKEN }, persist);
+  };
   for (const mode of ["d1", "r2"] as const) {
     process.stderr.write(`bench scale ${items}: serving, index from ${mode}\n`);
-    const server = await startDevServer(PORT, { ADMIN_TOKEN: TOKEN }, persist);
+    let server = await startDevServer(PORT, { ADMIN_TOKEN: TOKEN }, persist);
     try {
-      const promote = await call(server.base, `/v1/admin/models/${published.version}/promote`, {}, admin);
-      if (promote.status !== 200 && mode === "d1") throw new Error(`promote answered ${promote.status}`);
-      if (mode === "r2") {
+      if (mode === "d1") {
+        const promote = await call(server.base, `/v1/admin/models/${published.version}/promote`, {}, admin);
+        if (promote.status !== 200) throw new Error(`promote answered ${promote.status}`);
+      } else {
         const res = await fetch(`${server.base}/v1/admin/catalog/index`, { method: "POST", headers: admin });
         out.artifact = await res.json();
-        server.stop();
-        await new Promise((r) => setTimeout(r, 1000));
-        const cold = await startDevServer(PORT, { ADMIN_TOKEN: TOKEN }, persist);
-        try {
-          out.fromR2 = await measureServing(cold, ids, codebook.dim);
-        } finally {
-          cold.stop();
-        }
-      } else {
-        server.stop();
-        await new Promise((r) => setTimeout(r, 1000));
-        const cold = await startDevServer(PORT, { ADMIN_TOKEN: TOKEN }, persist);
-        try {
-          out.fromD1 = await measureServing(cold, ids, codebook.dim);
-        } finally {
-          cold.stop();
-        }
       }
+      server = await restart(server);
+      const serving = await measureServing(server, ids, codebook.dim);
+      server = await restart(server);
+      out[mode === "d1" ? "fromD1" : "fromR2"] = { coldSplit: await coldSplit(server, ids), ...serving };
     } finally {
       server.stop();
       await new Promise((r) => setTimeout(r, 1000));
@@ -369,13 +406,22 @@ function cpIfMissing(from: string, to: string): void {
 }
 
 export default async function benchScale(): Promise<Record<string, unknown>> {
-  const results: Record<string, unknown>[] = [];
+  const path = join(ROOT, "reports", "bench", "scale.json");
+  // sizes run now replace their earlier entries; other sizes' entries are kept (the 1M run is long, so it runs alone)
+  const earlier = existsSync(path) ? ((JSON.parse(readFileSync(path, "utf8")) as { sizes?: { items: number }[] }).sizes ?? []) : [];
+  const results: Record<string, unknown>[] = earlier.filter((e) => !SIZES.includes(e.items));
   for (const n of SIZES) results.push(await benchSize(n));
+  results.sort((a, b) => (a.items as number) - (b.items as number));
   const report = {
-    note: "local wrangler dev on a shared 2-core machine; in-Worker times from Server-Timing; D1 round trips from Server-Timing's count (exact for sequential requests); CPU of wrangler dev's processes (workerd and its proxy) from /proc, 10 ms ticks; 1M is pending a faster bulk load (hsrl catalog writes one statement per row: 48.7 s for 10k)",
+    note:
+      "local wrangler dev on a shared 2-core machine; in-Worker times from Server-Timing; D1 round trips from Server-Timing's count " +
+      "(exact for sequential requests); devServerCpuMs: CPU of wrangler dev's processes (workerd and its proxy), coldSplit: workerd's " +
+      "own CPU, both from /proc in 10 ms ticks; memory: catalogIndexBytes is the index's arrays, rssDeltaMb of the first recommend " +
+      "after a first rerank is workerd's RSS growth from building the index (a proxy for the isolate's added memory); " +
+      "bulkLoadSeconds: `hsrl catalog` into an empty local D1, end to end (wrangler start-ups included)",
     sizes: results,
   };
   mkdirSync(join(ROOT, "reports", "bench"), { recursive: true });
-  writeFileSync(join(ROOT, "reports", "bench", "scale.json"), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
   return report;
 }
