@@ -31,13 +31,39 @@ function toItem(r: Pick<Row, "id" | "sid" | "collision" | "status" | "attributes
 
 const cache = {
   version: null as string | null,
+  versions: null as Versions | null, // all the versions the last lookup read (the catalog's is `version`)
   items: new Map<string, CatalogItem | null>(), // null: known not to exist
 };
 
 /** Clears the per-isolate cache (tests; and whenever the version moves). */
 export function resetCatalogCache(): void {
   cache.version = null;
+  cache.versions = null;
   cache.items.clear();
+}
+
+/**
+ * A lookup answered from the isolate's cache alone: every id is cached under the versions the last lookup read.
+ * It is a guess until confirmed: a caller that acts on it must re-read the versions (attributesAndVersions) and
+ * start over with lookupItems if they moved. Null when any id is not cached.
+ */
+export function cachedLookup(ids: string[]): Lookup | null {
+  const versions = cache.versions;
+  if (versions === null || cache.version !== versions.catalog) return null;
+  const found = new Map<string, CatalogItem>();
+  for (const id of new Set(ids)) {
+    if (!cache.items.has(id)) return null;
+    const item = cache.items.get(id);
+    if (item) found.set(id, item);
+  }
+  return { versions, items: found, userHistory: null };
+}
+
+/** Whether two reads of the versions agree on everything a recommend depends on. */
+export function sameVersions(a: Versions, b: Versions): boolean {
+  return (
+    a.catalog === b.catalog && a.activeModel === b.activeModel && a.codebook === b.codebook && a.catalogIndex?.key === b.catalogIndex?.key
+  );
 }
 
 function remember(results: Row[][]): void {
@@ -97,6 +123,7 @@ export async function lookupItems(
     resetCatalogCache();
     cache.version = versions.catalog;
   }
+  cache.versions = versions;
   const nChunks = Math.ceil(missing.length / D1_MAX_PARAMS);
   const fetched = new Map<string, CatalogItem>();
   for (const rows of results.slice(1, 1 + nChunks) as Row[][]) for (const r of rows) fetched.set(r.id, toItem(r));
@@ -129,22 +156,31 @@ export async function getItem(env: { DB: D1Database }, id: string): Promise<Cata
   return rows[0] ? toItem(rows[0]) : null;
 }
 
-/** Attributes of a handful of items (recommend's answer), chunked under D1's parameter limit. */
-export async function itemAttributes(env: { DB: D1Database }, ids: string[]): Promise<Map<string, Record<string, unknown>>> {
-  const out = new Map<string, Record<string, unknown>>();
+/**
+ * Attributes of a handful of items (recommend's answer), chunked under D1's parameter limit, and the versions read in
+ * the same round trip (a recommend decoded from cachedLookup confirms its guess with them).
+ */
+export async function attributesAndVersions(
+  env: { DB: D1Database },
+  ids: string[],
+): Promise<{ attributes: Map<string, Record<string, unknown>>; versions: Versions }> {
+  const attributes = new Map<string, Record<string, unknown>>();
   const missing: string[] = [];
   for (const id of ids) {
     const hit = cache.items.get(id);
-    if (hit) out.set(id, hit.attributes);
+    if (hit) attributes.set(id, hit.attributes);
     else missing.push(id);
   }
-  if (missing.length === 0) return out;
   const db = database(env.DB);
   const parts = chunks(missing, D1_MAX_PARAMS).map((p) => db.select(itemColumns).from(items).where(inArray(items.id, p)));
-  const results = (await d1(() => db.batch(parts as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]))) as Row[][];
-  remember(results); // so the next recommend of these items needs no second round trip
-  for (const rows of results) for (const r of rows) out.set(r.id, r.attributes ?? {});
-  return out;
+  const [meta, ...results] = (await d1(() =>
+    db.batch([versionsQuery(db), ...parts] as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]),
+  )) as unknown[][];
+  const versions = readVersions(meta as { key: string; value: string }[]);
+  // cached only under the catalog version they were read at (the cache may have moved on while this request waited)
+  if (cache.version === versions.catalog) remember(results as Row[][]); // the next recommend of these items: no extra read
+  for (const rows of results as Row[][]) for (const r of rows) attributes.set(r.id, r.attributes ?? {});
+  return { attributes, versions };
 }
 
 // Every catalog write bumps catalog_version in the same transaction, so caches keyed by it never serve stale SIDs.

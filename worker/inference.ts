@@ -2,7 +2,7 @@
 import type { Bindings, Stores } from "./bindings";
 import { eventsConfig } from "./feedback";
 import type { CatalogItem, Lookup } from "./catalog";
-import { lookupItems } from "./catalog";
+import { cachedLookup, lookupItems } from "./catalog";
 import { runHpn, servingModel, type ServingModel } from "./model";
 import { causeMessage, d1RoundTrips, ModelUnavailable } from "./errors";
 
@@ -50,6 +50,20 @@ export async function resolve(env: Bindings, req: HistoryRequest, extraIds: stri
     else unknownHistory.push(id);
   }
   return { lookup, history, unknownHistory, timings };
+}
+
+/**
+ * The context from the isolate's cache alone (no round trip), when every history id is cached and no stored history
+ * is asked for; null otherwise. The versions in it are a guess the caller must confirm (catalog.ts cachedLookup).
+ */
+export function resolveFromCache(req: HistoryRequest): Context | null {
+  if (req.userId !== undefined) return null;
+  const historyIds = req.history ?? [];
+  const lookup = cachedLookup(historyIds);
+  if (!lookup) return null;
+  const history = historyIds.flatMap((id) => lookup.items.get(id) ?? []);
+  const unknownHistory = historyIds.filter((id) => !lookup.items.has(id));
+  return { lookup, history, unknownHistory, timings: { d1: 0, model: 0, d1Start: d1RoundTrips.count } };
 }
 
 // The history length used for stored-history lookups before the model (and its H) is known; the model keeps the
