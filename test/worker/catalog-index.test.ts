@@ -113,6 +113,27 @@ describe("catalog prefix index", () => {
     expect(body.items).toHaveLength(40);
   });
 
+  it("reads through a D1 session: a write answers its bookmark, and a recommend given it reads the write", async () => {
+    const put = await admin_("PUT", "/v1/items", { items: [{ id: "bm-1", features: features(5), attributes: { title: "B" } }] });
+    expect(put.status).toBe(200);
+    const bookmark = put.headers.get("x-d1-bookmark");
+    expect(bookmark).toMatch(/^[0-9a-zA-Z-]+$/);
+    const res = await exports.default.fetch("http://edge/v1/recommend", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-d1-bookmark": bookmark! },
+      body: JSON.stringify({ history: ["item-3"], k: 41 }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-d1-bookmark")).toMatch(/^[0-9a-zA-Z-]+$/);
+    expect(((await res.json()) as { items: { id: string }[] }).items.map((i) => i.id)).toContain("bm-1");
+    const odd = await exports.default.fetch("http://edge/v1/recommend", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-d1-bookmark": "not a bookmark/.." },
+      body: JSON.stringify({ history: ["item-3"], k: 3 }),
+    });
+    expect(odd.status).toBe(200); // an unusable bookmark is ignored: the session starts anywhere
+  });
+
   it("the cron builds a new artifact only once enough rows changed", async () => {
     expect(await publishCatalogIndex(env, { minDelta: 1000 })).toMatchObject({ catalogIndex: "current", changedRows: 40 });
     expect(await publishCatalogIndex(env, { minDelta: 10 })).toMatchObject({ catalogIndex: "published", items: 40 });

@@ -6,6 +6,7 @@ import { decodeCatalog } from "../decode";
 import { d1RoundTrips } from "../errors";
 import { type Context, MAX_HISTORY, resolve, resolveFromCache, score, serverTiming } from "../inference";
 import { settleAll } from "../isolate-cache";
+import { d1Session } from "../db/session";
 import { router } from "../router";
 import { errorResponses, json, RecommendRequest, RecommendResponse } from "../schemas";
 
@@ -17,7 +18,9 @@ const route = createRoute({
   responses: { 200: json(RecommendResponse, "the k best active items, best first"), ...errorResponses },
 });
 
-export const recommend = router().openapi(route, async (c) => {
+export const recommend = router();
+recommend.use(route.path, d1Session("first-unconstrained")); // a read: any replica will do
+recommend.openapi(route, async (c) => {
   const start = performance.now();
   const body = c.req.valid("json");
   const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
