@@ -8,10 +8,11 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { codebookFromJson } from "../../core/codebook";
+import { codebookFromJson, parseSidKey } from "../../core/codebook";
+import { buildSidIndex, sidIndexToBytes } from "../../core/sid-index";
 import { readSidTableSqlFile, type SidTableRow } from "../sids/artifacts";
 import { type CatalogRow, type MergeCounts, planCatalogMerge, rowsNeedingFeatures } from "../sids/catalog-merge";
-import { d1File, d1Query, d1QueryFile, sqlString, type Target } from "./wrangler";
+import { d1File, d1Query, d1QueryAll, d1QueryFile, r2Put, sqlString, type Target } from "./wrangler";
 
 export interface CatalogLoadOptions {
   sids: string; // directory with codebook.json and sid-table.sql
@@ -20,6 +21,7 @@ export interface CatalogLoadOptions {
   dryRun?: boolean; // report the counts, write nothing
   log?: (line: string) => void;
   batchRows?: number; // rows per transaction (default 100,000)
+  index?: boolean; // publish the prefix-index artifact after the load (default true)
 }
 
 export interface CatalogLoadResult extends MergeCounts {
@@ -27,7 +29,8 @@ export interface CatalogLoadResult extends MergeCounts {
   dryRun: boolean;
   unencodable: string[];
   transactions: number;
-  seconds: { read: number; plan: number; write: number };
+  seconds: { read: number; plan: number; write: number; index?: number };
+  index?: { key: string; items: number; bytes: number };
 }
 
 export function describeCounts(c: MergeCounts): string {
@@ -75,6 +78,9 @@ export function loadCatalog(o: CatalogLoadOptions): CatalogLoadResult {
         }
         if (plan.batches.length > 1) log(`catalog (${o.target}): transaction ${i + 1}/${plan.batches.length} applied`);
       });
+    const t3 = performance.now();
+    const index = !o.dryRun && o.index !== false ? publishIndex(o.target, dir, codebook.version) : undefined;
+    if (index) log(`catalog (${o.target}): prefix index ${index.key} (${index.items} items, ${index.bytes} bytes)`);
     const s = (ms: number) => Number((ms / 1000).toFixed(2));
     return {
       ...plan.counts,
@@ -82,7 +88,8 @@ export function loadCatalog(o: CatalogLoadOptions): CatalogLoadResult {
       dryRun: Boolean(o.dryRun),
       unencodable: plan.unencodable,
       transactions: o.dryRun ? 0 : plan.batches.length,
-      seconds: { read: s(t1 - t0), plan: s(t2 - t1), write: s(performance.now() - t2) },
+      seconds: { read: s(t1 - t0), plan: s(t2 - t1), write: s(t3 - t2), ...(index ? { index: s(performance.now() - t3) } : {}) },
+      ...(index ? { index } : {}),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -102,4 +109,34 @@ function readCurrent(target: Target, dir: string, table: SidTableRow[], codebook
   );
   const features = new Map(d1QueryFile<{ id: string; features: string | null }>(target, file).map((r) => [r.id, r.features]));
   return current.map((r) => (features.has(r.id) ? { ...r, features: features.get(r.id) } : r));
+}
+
+/**
+ * The catalog's prefix index (core/sid-index.ts), built here from one read of the active rows, put in R2 and named
+ * by meta.catalog_index: what the Worker's cron or POST /v1/admin/catalog/index publish. Without it, every cold
+ * isolate would build the index from D1 until the cron ran (at 1M items: seconds of CPU and ~500 MB).
+ */
+function publishIndex(target: Target, dir: string, codebookVersion: string): { key: string; items: number; bytes: number } {
+  // one --command, so one read: the rows, their cursor and the catalog version agree
+  const [raw, [{ cursor }], [version]] = d1QueryAll(
+    target,
+    "SELECT id, sid, collision FROM items WHERE status = 'active'; SELECT COALESCE(MAX(updated_at), 0) AS cursor FROM items; " +
+      "SELECT value FROM meta WHERE key = 'catalog_version'",
+  ) as [{ id: string; sid: string; collision: number }[], { cursor: number }[], { value: string }[]];
+  const rows = raw.map((r) => ({ id: r.id, tokens: parseSidKey(r.sid), collision: r.collision }));
+  const levels = rows.reduce((m, r) => Math.max(m, r.tokens.length), 0);
+  const kept = rows.filter((r) => r.tokens.length === levels); // as the Worker builds it (worker/catalog-index.ts)
+  const catalogVersion = version?.value ?? "0";
+  const bytes = sidIndexToBytes(buildSidIndex(kept, levels), { cursor, catalogVersion, codebook: codebookVersion });
+  const key = `catalog-index/${catalogVersion}-${cursor}.bin`;
+  const file = join(dir, "catalog-index.bin");
+  writeFileSync(file, bytes);
+  r2Put(target, key, file, "application/octet-stream");
+  const pointer = { key, cursor, codebook: codebookVersion, items: kept.length };
+  d1Query(
+    target,
+    `INSERT INTO meta (key, value) VALUES ('catalog_index', ${sqlString(JSON.stringify(pointer))}) ` +
+      "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+  );
+  return { key, items: kept.length, bytes: bytes.length };
 }
