@@ -148,15 +148,17 @@ const STATEMENT_BYTES = 90_000;
 function multiRow(head: string, rows: string[], tail: string): string[] {
   const out: string[] = [];
   let cur: string[] = [];
-  let size = head.length + tail.length;
+  const fixed = Buffer.byteLength(head) + Buffer.byteLength(tail);
+  let size = fixed;
   for (const r of rows) {
-    if (cur.length > 0 && size + r.length + 1 > STATEMENT_BYTES) {
+    const bytes = Buffer.byteLength(r) + 1; // UTF-8: attributes may hold any characters
+    if (cur.length > 0 && size + bytes > STATEMENT_BYTES) {
       out.push(`${head}${cur.join(",")}${tail}`);
       cur = [];
-      size = head.length + tail.length;
+      size = fixed;
     }
     cur.push(r);
-    size += r.length + 1;
+    size += bytes;
   }
   if (cur.length > 0) out.push(`${head}${cur.join(",")}${tail}`);
   return out;
