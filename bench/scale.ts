@@ -109,18 +109,19 @@ async function call(
   };
 }
 
-async function loadP99(
-  base: string,
-  body: unknown,
-  write?: () => Promise<Response>,
-): Promise<{ p99: number; p50: number; rps: number; errors: number; writes: number; failedWrites: number }> {
+async function loadP99(base: string, body: unknown, write?: () => Promise<Response>): Promise<Record<string, number>> {
   let writes = 0;
   let failedWrites = 0;
+  const writeMs: number[] = []; // each PUT's own latency under the load (local D1 serialises it with the reads)
   const timer = write
     ? setInterval(() => {
         writes++;
+        const t0 = performance.now();
         write().then(
-          (res) => void (res.ok || failedWrites++),
+          (res) => {
+            writeMs.push(performance.now() - t0);
+            if (!res.ok) failedWrites++;
+          },
           () => void failedWrites++,
         );
       }, 1000)
@@ -134,7 +135,16 @@ async function loadP99(
     duration: LOAD_SECONDS,
   });
   if (timer) clearInterval(timer);
-  return { p99: r.latency.p99, p50: r.latency.p50, rps: r.requests.average, errors: r.errors + r.non2xx, writes, failedWrites };
+  const writeLatency = writeMs.length ? { writeP50Ms: round(pct(writeMs, 50)), writeMaxMs: round(Math.max(...writeMs)) } : {};
+  return {
+    p99: r.latency.p99,
+    p50: r.latency.p50,
+    rps: r.requests.average,
+    errors: r.errors + r.non2xx,
+    writes,
+    failedWrites,
+    ...writeLatency,
+  };
 }
 
 async function measureServing(server: DevServer, ids: string[], dim: number) {
