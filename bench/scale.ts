@@ -109,7 +109,7 @@ async function call(
   };
 }
 
-async function loadP99(base: string, body: unknown, write?: () => Promise<Response>): Promise<Record<string, number>> {
+async function loadP99(base: string, body: unknown, write?: () => Promise<Response>): Promise<Record<string, number | undefined>> {
   let writes = 0;
   let failedWrites = 0;
   const writeMs: number[] = []; // each PUT's own latency under the load (local D1 serialises it with the reads)
@@ -281,7 +281,7 @@ async function measureServing(server: DevServer, ids: string[], dim: number) {
         ),
       ),
     },
-    load32: { quiet, withWrites, p99Ratio: round(withWrites.p99 / quiet.p99) },
+    load32: { quiet, withWrites, p99Ratio: round((withWrites.p99 ?? Number.NaN) / (quiet.p99 ?? Number.NaN)) },
     // the index's own arrays (what the catalog adds to an isolate), and workerd's RSS around the run (its whole process)
     catalogIndexBytes: Number(/bytes=(\d+)/.exec(afterPut.at(-1)?.index ?? "")?.[1] ?? NaN),
     workerdRssMb: { beforeFirstRecommend: round(rssBefore, 1), afterLoad: round(rssMb(server), 1) },
