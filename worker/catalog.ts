@@ -66,10 +66,6 @@ export function sameVersions(a: Versions, b: Versions): boolean {
   );
 }
 
-function remember(results: Row[][]): void {
-  for (const rows of results) for (const r of rows) cache.items.set(r.id, toItem(r));
-}
-
 /** xs in consecutive slices of at most `size` (D1's parameter limit). */
 export function chunks<T>(xs: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -158,29 +154,38 @@ export async function getItem(env: { DB: D1Database }, id: string): Promise<Cata
 
 /**
  * Attributes of a handful of items (recommend's answer), chunked under D1's parameter limit, and the versions read in
- * the same round trip (a recommend decoded from cachedLookup confirms its guess with them).
+ * the same round trip. A recommend decoded from cachedLookup confirms its guess with them, and passes its history's
+ * ids too: if the guess was stale, the same round trip has brought those items as the new versions have them.
  */
 export async function attributesAndVersions(
   env: { DB: D1Database },
   ids: string[],
-): Promise<{ attributes: Map<string, Record<string, unknown>>; versions: Versions }> {
+  historyIds: string[] = [],
+): Promise<{ attributes: Map<string, Record<string, unknown>>; versions: Versions; items: Map<string, CatalogItem> }> {
   const attributes = new Map<string, Record<string, unknown>>();
-  const missing: string[] = [];
+  const fetch = new Set(historyIds);
   for (const id of ids) {
     const hit = cache.items.get(id);
     if (hit) attributes.set(id, hit.attributes);
-    else missing.push(id);
+    else fetch.add(id);
   }
   const db = database(env.DB);
-  const parts = chunks(missing, D1_MAX_PARAMS).map((p) => db.select(itemColumns).from(items).where(inArray(items.id, p)));
+  const parts = chunks([...fetch], D1_MAX_PARAMS).map((p) => db.select(itemColumns).from(items).where(inArray(items.id, p)));
   const [meta, ...results] = (await d1(() =>
     db.batch([versionsQuery(db), ...parts] as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]),
   )) as unknown[][];
   const versions = readVersions(meta as { key: string; value: string }[]);
-  // cached only under the catalog version they were read at (the cache may have moved on while this request waited)
-  if (cache.version === versions.catalog) remember(results as Row[][]); // the next recommend of these items: no extra read
-  for (const rows of results as Row[][]) for (const r of rows) attributes.set(r.id, r.attributes ?? {});
-  return { attributes, versions };
+  const fetched = new Map<string, CatalogItem>();
+  for (const rows of results as Row[][]) for (const r of rows) fetched.set(r.id, toItem(r));
+  // the cache follows the newest read, as lookupItems does; entries are kept only under the version they were read at
+  if (cache.version !== versions.catalog) {
+    resetCatalogCache();
+    cache.version = versions.catalog;
+  }
+  cache.versions = versions;
+  for (const id of fetch) cache.items.set(id, fetched.get(id) ?? null);
+  for (const [id, item] of fetched) if (!attributes.has(id)) attributes.set(id, item.attributes);
+  return { attributes, versions, items: fetched };
 }
 
 // Every catalog write bumps catalog_version in the same transaction, so caches keyed by it never serve stale SIDs.

@@ -58,12 +58,15 @@ export async function resolve(env: Bindings, req: HistoryRequest, extraIds: stri
  */
 export function resolveFromCache(req: HistoryRequest): Context | null {
   if (req.userId !== undefined) return null;
-  const historyIds = req.history ?? [];
-  const lookup = cachedLookup(historyIds);
-  if (!lookup) return null;
+  const lookup = cachedLookup(req.history ?? []);
+  return lookup ? contextOf(lookup, req.history ?? [], { d1: 0, model: 0, d1Start: d1RoundTrips.count }) : null;
+}
+
+/** A request's context from a lookup of its history ids (known items in order, the others unknown). */
+export function contextOf(lookup: Lookup, historyIds: string[], timings: Timings): Context {
   const history = historyIds.flatMap((id) => lookup.items.get(id) ?? []);
   const unknownHistory = historyIds.filter((id) => !lookup.items.has(id));
-  return { lookup, history, unknownHistory, timings: { d1: 0, model: 0, d1Start: d1RoundTrips.count } };
+  return { lookup, history, unknownHistory, timings };
 }
 
 // The history length used for stored-history lookups before the model (and its H) is known; the model keeps the

@@ -4,7 +4,7 @@ import { sidIndexBytes } from "../../core/sid-index";
 import { catalogIndex, catalogIndexIsCurrent } from "../catalog-index";
 import { decodeCatalog } from "../decode";
 import { d1RoundTrips } from "../errors";
-import { type Context, MAX_HISTORY, resolve, resolveFromCache, score, serverTiming } from "../inference";
+import { type Context, contextOf, MAX_HISTORY, resolve, resolveFromCache, score, serverTiming } from "../inference";
 import { settleAll } from "../isolate-cache";
 import { d1Session } from "../db/session";
 import { router } from "../router";
@@ -25,7 +25,7 @@ recommend.openapi(route, async (c) => {
   const body = c.req.valid("json");
   const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
   const d1Start = d1RoundTrips.count;
-  const decode = async (ctx: Context) => {
+  const decode = async (ctx: Context, confirm?: string[]) => {
     const [{ model, logProbs }, index] = await settleAll([score(c.env, ctx), catalogIndex(c.env, ctx.lookup.versions, waitUntil)]);
     const excluded = new Set([...body.exclude, ...ctx.history.map((i) => i.id)]);
     const { levels, vocab } = model.manifest;
@@ -34,16 +34,22 @@ recommend.openapi(route, async (c) => {
     const read = await attributesAndVersions(
       c.env,
       top.map((t) => t.id),
+      confirm,
     );
     ctx.timings.d1 += performance.now() - t0;
     return { ctx, model, index, top, ...read };
   };
   // One round trip on a warm isolate whose cache holds the history: decode under the cached versions, then read the
-  // top k's attributes together with the versions. If those moved (a catalog write, a promotion), start over.
-  // Only on a warm index: a cold isolate would build one for versions that may be stale.
+  // top k's attributes together with the versions and the history's items. If the versions moved (a catalog write,
+  // a promotion), decode again from the history that round trip brought. Only on a warm index: a cold isolate would
+  // build one for versions that may be stale.
+  const history = body.history ?? [];
   const guess = resolveFromCache(body);
-  let answer = guess && catalogIndexIsCurrent(guess.lookup.versions) ? await decode(guess) : null;
-  if (answer && !sameVersions(answer.versions, answer.ctx.lookup.versions)) answer = null;
+  let answer = guess && catalogIndexIsCurrent(guess.lookup.versions) ? await decode(guess, history) : null;
+  if (answer && !sameVersions(answer.versions, answer.ctx.lookup.versions)) {
+    const lookup = { versions: answer.versions, items: answer.items, userHistory: null };
+    answer = await decode(contextOf(lookup, history, answer.ctx.timings));
+  }
   if (!answer) answer = await decode(await resolve(c.env, body, [], MAX_HISTORY));
   const { ctx, model, index, top, attributes } = answer;
   ctx.timings.d1Start = d1Start;
