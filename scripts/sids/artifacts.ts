@@ -147,10 +147,10 @@ function writeLines(path: string, lines: Iterable<string>): void {
 }
 
 /** The lines of a file, read in chunks (for files too large to hold as one string). */
-export function* readLines(path: string): Generator<string> {
+export function* readLines(path: string, chunkBytes = 1 << 22): Generator<string> {
   const fd = openSync(path, "r");
   try {
-    const buf = Buffer.alloc(1 << 22);
+    const buf = Buffer.alloc(chunkBytes);
     const decoder = new TextDecoder();
     let rest = "";
     for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {

@@ -1,11 +1,19 @@
 // The SID-table merge (scripts/sids/catalog-merge.ts) applied to the D1 schema in node:sqlite: what a load does to
 // items added through the API, to items retired with DELETE, and under a new codebook.
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { beforeEach, describe, expect, it } from "vitest";
 import { type Codebook, encodeSid, sidKey } from "../../core/codebook";
-import { blobHex, readSidTableSql, type SidTableRow } from "../../scripts/sids/artifacts";
+import {
+  blobHex,
+  readLines,
+  readSidTableSql,
+  readSidTableSqlFile,
+  type SidTableRow,
+  sidTableSqlFromRows,
+} from "../../scripts/sids/artifacts";
 import { type CatalogRow, planCatalogMerge, rowsNeedingFeatures } from "../../scripts/sids/catalog-merge";
 import { embeddedCodebook, embeddedTable, encodeTable, featuresOfHex, rotatedCodebook } from "./catalog-fixtures";
 
@@ -73,6 +81,16 @@ describe("loading a SID table is a merge", () => {
     expect(embeddedTable.rows[0]).toMatchObject({ id: "s1", sid: "6-4-11", collision: 0 });
     expect(JSON.parse(embeddedTable.rows[0].attributes)).toMatchObject({ title: "Last Orbit" });
     expect(() => readSidTableSql("INSERT INTO items (id) VALUES ('x');", "t.sql")).toThrow(/^t\.sql:1: /);
+  });
+
+  it("reads sid-table.sql streamed as it reads it whole, across chunk boundaries and multi-byte characters", () => {
+    const rows = embeddedTable.rows.slice(0, 50).map((r, i) => ({ ...r, attributes: JSON.stringify({ title: `Été ${i} 日本 '` }) }));
+    const text = sidTableSqlFromRows(embeddedCodebook.version, "c", rows);
+    const file = join(mkdtempSync(join(tmpdir(), "hsrl-table-")), "sid-table.sql");
+    writeFileSync(file, text);
+    expect(readSidTableSqlFile(file)).toEqual(readSidTableSql(text));
+    expect(readSidTableSql(text).rows[7].attributes).toBe(JSON.stringify({ title: "Été 7 日本 '" }));
+    expect([...readLines(file, 7)]).toEqual(text.split("\n").slice(0, -1)); // 7-byte chunks split every line and character
   });
 
   it("counts what it adds, keeps API-added items, never revives DELETE-retired ones, and is a no-op the second time", () => {
