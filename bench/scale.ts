@@ -84,6 +84,7 @@ function cpuMs(server: DevServer, only?: string): number {
 interface Timed {
   ms: number;
   inWorker: number;
+  d1: number; // of inWorker: waiting on D1 (Server-Timing's d1)
   trips: number;
   index: string;
   status: number;
@@ -103,6 +104,7 @@ async function call(
   return {
     ms: performance.now() - t0,
     inWorker: Number(/total;dur=([\d.]+)/.exec(timing)?.[1] ?? NaN),
+    d1: Number(/d1;dur=([\d.]+)/.exec(timing)?.[1] ?? NaN),
     trips: Number(/desc="(\d+) round trips"/.exec(timing)?.[1] ?? NaN),
     index: res.headers.get("x-catalog-index") ?? "",
     status: res.status,
@@ -236,6 +238,19 @@ async function measureServing(server: DevServer, ids: string[], dim: number) {
       d1RoundTripsMedian: pct(
         warm.map((w) => w.trips),
         50,
+      ),
+      // the Worker's own time: in-Worker less the time spent waiting on D1 (the local D1 runs in the same process)
+      inWorkerWithoutD1P50Ms: round(
+        pct(
+          warm.map((w) => w.inWorker - w.d1),
+          50,
+        ),
+      ),
+      d1P50Ms: round(
+        pct(
+          warm.map((w) => w.d1),
+          50,
+        ),
       ),
       d1RoundTripsWhenItemsCached: cachedTrips,
       d1RoundTripsWhenHistoryCached: historyCachedTrips,
