@@ -41,6 +41,11 @@ export function resetCatalogIndex(): void {
   loading = null;
 }
 
+/** Whether the isolate holds the index for `versions` already (a recommend may then decode before any I/O). */
+export function catalogIndexIsCurrent(versions: Versions): boolean {
+  return state !== null && state.catalogVersion === versions.catalog;
+}
+
 /** The index for the catalog at `versions`: the isolate's own when current, else refreshed (one load per isolate). */
 export function catalogIndex(env: Env, versions: Versions, waitUntil?: (p: Promise<unknown>) => void): Promise<CatalogIndex> {
   if (state && state.catalogVersion === versions.catalog) return Promise.resolve(state);

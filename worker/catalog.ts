@@ -31,17 +31,44 @@ function toItem(r: Pick<Row, "id" | "sid" | "collision" | "status" | "attributes
 
 const cache = {
   version: null as string | null,
+  versions: null as Versions | null, // all the versions the last lookup read (the catalog's is `version`)
   items: new Map<string, CatalogItem | null>(), // null: known not to exist
 };
 
 /** Clears the per-isolate cache (tests; and whenever the version moves). */
 export function resetCatalogCache(): void {
   cache.version = null;
+  cache.versions = null;
   cache.items.clear();
 }
 
-function remember(results: Row[][]): void {
-  for (const rows of results) for (const r of rows) cache.items.set(r.id, toItem(r));
+/**
+ * A lookup answered from the isolate's cache alone: every id is cached under the versions the last lookup read.
+ * It is a guess until confirmed: a caller that acts on it must re-read the versions (attributesAndVersions) and
+ * start over with lookupItems if they moved. Null when any id is not cached.
+ */
+export function cachedLookup(ids: string[]): Lookup | null {
+  const versions = cache.versions;
+  if (versions === null || cache.version !== versions.catalog) return null;
+  const found = new Map<string, CatalogItem>();
+  for (const id of new Set(ids)) {
+    if (!cache.items.has(id)) return null;
+    const item = cache.items.get(id);
+    if (item) found.set(id, item);
+  }
+  return { versions, items: found, userHistory: null };
+}
+
+/** Whether two reads of the versions agree on everything a recommend depends on. */
+export function sameVersions(a: Versions, b: Versions): boolean {
+  return (
+    a.catalog === b.catalog &&
+    a.activeModel === b.activeModel &&
+    a.codebook === b.codebook &&
+    a.catalogIndex?.key === b.catalogIndex?.key &&
+    a.canary?.version === b.canary?.version &&
+    a.canary?.share === b.canary?.share
+  );
 }
 
 /** xs in consecutive slices of at most `size` (D1's parameter limit). */
@@ -97,6 +124,7 @@ export async function lookupItems(
     resetCatalogCache();
     cache.version = versions.catalog;
   }
+  cache.versions = versions;
   const nChunks = Math.ceil(missing.length / D1_MAX_PARAMS);
   const fetched = new Map<string, CatalogItem>();
   for (const rows of results.slice(1, 1 + nChunks) as Row[][]) for (const r of rows) fetched.set(r.id, toItem(r));
@@ -129,22 +157,40 @@ export async function getItem(env: { DB: D1Database }, id: string): Promise<Cata
   return rows[0] ? toItem(rows[0]) : null;
 }
 
-/** Attributes of a handful of items (recommend's answer), chunked under D1's parameter limit. */
-export async function itemAttributes(env: { DB: D1Database }, ids: string[]): Promise<Map<string, Record<string, unknown>>> {
-  const out = new Map<string, Record<string, unknown>>();
-  const missing: string[] = [];
+/**
+ * Attributes of a handful of items (recommend's answer), chunked under D1's parameter limit, and the versions read in
+ * the same round trip. A recommend decoded from cachedLookup confirms its guess with them, and passes its history's
+ * ids too: if the guess was stale, the same round trip has brought those items as the new versions have them.
+ */
+export async function attributesAndVersions(
+  env: { DB: D1Database },
+  ids: string[],
+  historyIds: string[] = [],
+): Promise<{ attributes: Map<string, Record<string, unknown>>; versions: Versions; items: Map<string, CatalogItem> }> {
+  const attributes = new Map<string, Record<string, unknown>>();
+  const fetch = new Set(historyIds);
   for (const id of ids) {
     const hit = cache.items.get(id);
-    if (hit) out.set(id, hit.attributes);
-    else missing.push(id);
+    if (hit) attributes.set(id, hit.attributes);
+    else fetch.add(id);
   }
-  if (missing.length === 0) return out;
   const db = database(env.DB);
-  const parts = chunks(missing, D1_MAX_PARAMS).map((p) => db.select(itemColumns).from(items).where(inArray(items.id, p)));
-  const results = (await d1(() => db.batch(parts as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]))) as Row[][];
-  remember(results); // so the next recommend of these items needs no second round trip
-  for (const rows of results) for (const r of rows) out.set(r.id, r.attributes ?? {});
-  return out;
+  const parts = chunks([...fetch], D1_MAX_PARAMS).map((p) => db.select(itemColumns).from(items).where(inArray(items.id, p)));
+  const [meta, ...results] = (await d1(() =>
+    db.batch([versionsQuery(db), ...parts] as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]),
+  )) as unknown[][];
+  const versions = readVersions(meta as { key: string; value: string }[]);
+  const fetched = new Map<string, CatalogItem>();
+  for (const rows of results as Row[][]) for (const r of rows) fetched.set(r.id, toItem(r));
+  // the cache follows the newest read, as lookupItems does; entries are kept only under the version they were read at
+  if (cache.version !== versions.catalog) {
+    resetCatalogCache();
+    cache.version = versions.catalog;
+  }
+  cache.versions = versions;
+  for (const id of fetch) cache.items.set(id, fetched.get(id) ?? null);
+  for (const [id, item] of fetched) if (!attributes.has(id)) attributes.set(id, item.attributes);
+  return { attributes, versions, items: fetched };
 }
 
 // Every catalog write bumps catalog_version in the same transaction, so caches keyed by it never serve stale SIDs.

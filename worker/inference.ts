@@ -2,7 +2,7 @@
 import type { Bindings, Stores } from "./bindings";
 import { eventsConfig } from "./feedback";
 import type { CatalogItem, Lookup } from "./catalog";
-import { lookupItems } from "./catalog";
+import { cachedLookup, lookupItems } from "./catalog";
 import { runHpn, servingModel, type ServingModel } from "./model";
 import { causeMessage, d1RoundTrips, ModelUnavailable } from "./errors";
 import { type Arm, inCanary } from "./served";
@@ -46,13 +46,23 @@ export async function resolve(env: Bindings, req: HistoryRequest, extraIds: stri
   const timings = { d1: performance.now() - t0, model: 0, d1Start };
   const unit = req.userId ?? req.clientKey;
   if (lookup.userHistory) return { lookup, history: lookup.userHistory, unknownHistory: [], timings, unit };
-  const history: CatalogItem[] = [];
-  const unknownHistory: string[] = [];
-  for (const id of historyIds) {
-    const item = lookup.items.get(id);
-    if (item) history.push(item);
-    else unknownHistory.push(id);
-  }
+  return contextOf(lookup, historyIds, timings, unit);
+}
+
+/**
+ * The context from the isolate's cache alone (no round trip), when every history id is cached and no stored history
+ * is asked for; null otherwise. The versions in it are a guess the caller must confirm (catalog.ts cachedLookup).
+ */
+export function resolveFromCache(req: HistoryRequest): Context | null {
+  if (req.userId !== undefined) return null;
+  const lookup = cachedLookup(req.history ?? []);
+  return lookup ? contextOf(lookup, req.history ?? [], { d1: 0, model: 0, d1Start: d1RoundTrips.count }, req.clientKey) : null;
+}
+
+/** A request's context from a lookup of its history ids (known items in order, the others unknown). */
+export function contextOf(lookup: Lookup, historyIds: string[], timings: Timings, unit?: string): Context {
+  const history = historyIds.flatMap((id) => lookup.items.get(id) ?? []);
+  const unknownHistory = historyIds.filter((id) => !lookup.items.has(id));
   return { lookup, history, unknownHistory, timings, unit };
 }
 

@@ -14,7 +14,8 @@ export function register(program: Command): void {
     .option("--remote", "target the Cloudflare account wrangler is logged in to")
     .option("--replace", "retire active items the table does not list")
     .option("--dry-run", "print the counts (added, re-encoded, retired, unchanged, kept retired); write nothing")
-    .action((o: { sids: string; local?: boolean; remote?: boolean; replace?: boolean; dryRun?: boolean }) => {
-      console.log(JSON.stringify(loadCatalog({ sids: o.sids, target: targetOf(o), replace: o.replace, dryRun: o.dryRun })));
+    .option("--no-index", "do not publish the prefix-index artifact after the load (the Worker builds it from D1 until the cron does)")
+    .action((o: { sids: string; local?: boolean; remote?: boolean; replace?: boolean; dryRun?: boolean; index: boolean }) => {
+      console.log(JSON.stringify(loadCatalog({ sids: o.sids, target: targetOf(o), replace: o.replace, dryRun: o.dryRun, index: o.index })));
     });
 }

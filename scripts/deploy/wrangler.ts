@@ -50,6 +50,19 @@ export function d1Query<T = Record<string, unknown>>(target: Target, sql: string
   return parsed.at(-1)?.results ?? [];
 }
 
+/** Runs statements in one call (one transaction locally) and returns every statement's result rows. */
+export function d1QueryAll(target: Target, sql: string): Record<string, unknown>[][] {
+  const out = wrangler(["d1", "execute", DATABASE, ...where(target), "--json", "--yes", "--command", sql]);
+  return (JSON.parse(out) as { results: Record<string, unknown>[] }[]).map((r) => r.results ?? []);
+}
+
+/** d1Query with the SQL in a file (for statements longer than a command-line argument may be). */
+export function d1QueryFile<T = Record<string, unknown>>(target: Target, file: string): T[] {
+  const out = wrangler(["d1", "execute", DATABASE, ...where(target), "--json", "--yes", "--file", file]);
+  const parsed = JSON.parse(out) as { results: T[] }[];
+  return parsed.at(-1)?.results ?? [];
+}
+
 export function d1File(target: Target, file: string): void {
   wrangler(["d1", "execute", DATABASE, ...where(target), "--yes", "--file", file]);
 }

@@ -1,10 +1,11 @@
 // Writes the SID build to disk: codebook.json, item-encoder.json (features for new items), sid-table.json,
 // sid-table.sql (D1 seed), sid-report.json and sid-report.md.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { codebookToJson, sidKey } from "../../core/codebook";
 import { itemEncoderToJson } from "../../core/item-encoder";
-import { sha256Hex } from "../../core/sha256";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import type { Dataset } from "../data/dataset";
 import type { BuildResult } from "./build";
 
@@ -40,17 +41,37 @@ export function itemAttributes(dataset: Dataset, item: number): Record<string, u
 }
 
 export function sidTableJson(dataset: Dataset, build: BuildResult): SidTableJson {
-  const items = build.table.map((e) => ({
+  const items = sidTableItems(dataset, build);
+  const { levels, size, dim } = build.codebook;
+  return {
+    codebookVersion: build.codebook.version,
+    catalogVersion: catalogVersionOf(build.codebook.version, items),
+    levels,
+    size,
+    dim,
+    items,
+  };
+}
+
+function sidTableItems(dataset: Dataset, build: BuildResult): SidTableItem[] {
+  return build.table.map((e) => ({
     id: e.id,
     sid: e.sid,
     collision: e.collision,
     attributes: itemAttributes(dataset, e.item),
     features: Array.from(build.features.vectors[e.item], float32Decimal),
   }));
-  // Catalog version: content hash of the table (ids, SIDs, attributes, features) under this codebook.
-  const catalogVersion = sha256Hex(new TextEncoder().encode(build.codebook.version + JSON.stringify(items))).slice(0, 16);
-  const { levels, size, dim } = build.codebook;
-  return { codebookVersion: build.codebook.version, catalogVersion, levels, size, dim, items };
+}
+
+// Catalog version: content hash of the table (ids, SIDs, attributes, features) under this codebook, i.e. of
+// codebook version + JSON.stringify(items), hashed item by item so a 1M-item table never becomes one string.
+function catalogVersionOf(codebookVersion: string, items: SidTableItem[]): string {
+  const h = sha256.create();
+  const enc = new TextEncoder();
+  h.update(enc.encode(`${codebookVersion}[`));
+  items.forEach((it, i) => h.update(enc.encode(`${i ? "," : ""}${JSON.stringify(it)}`)));
+  h.update(enc.encode("]"));
+  return bytesToHex(h.digest()).slice(0, 16);
 }
 
 const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
@@ -70,39 +91,79 @@ export function blobHex(v: ArrayLike<number>): string {
  * (`hsrl catalog`, `hsrl publish`, `npm start`: scripts/deploy/catalog.ts), which reads this file with readSidTableSql.
  */
 export function sidTableSql(dataset: Dataset, build: BuildResult, catalogVersion: string): string {
-  const rows = build.table.map((e) => ({
-    id: e.id,
-    sid: sidKey(e.sid),
-    collision: e.collision,
-    attributes: JSON.stringify(itemAttributes(dataset, e.item)),
-    featuresHex: blobHex(build.features.vectors[e.item]),
-  }));
-  return sidTableSqlFromRows(build.codebook.version, catalogVersion, rows);
+  return `${[...sidTableSqlLines(build.codebook.version, catalogVersion, sqlRowsOf(dataset, build), build.table.length)].join("\n")}\n`;
+}
+
+function* sqlRowsOf(dataset: Dataset, build: BuildResult): Iterable<SidTableRow> {
+  for (const e of build.table)
+    yield {
+      id: e.id,
+      sid: sidKey(e.sid),
+      collision: e.collision,
+      attributes: JSON.stringify(itemAttributes(dataset, e.item)),
+      featuresHex: blobHex(build.features.vectors[e.item]),
+    };
 }
 
 /** sid-table.sql from rows (what sidTableSql writes for a build; tests write tables of their own with it). */
 export function sidTableSqlFromRows(codebookVersion: string, catalogVersion: string, rows: SidTableRow[]): string {
+  return `${[...sidTableSqlLines(codebookVersion, catalogVersion, rows, rows.length)].join("\n")}\n`;
+}
+
+function* sidTableSqlLines(codebookVersion: string, catalogVersion: string, rows: Iterable<SidTableRow>, count: number) {
   const v = sqlText(codebookVersion);
-  const lines = [
-    `-- hsrl-edge SID table: ${rows.length} items, codebook ${codebookVersion}, catalog ${catalogVersion}`,
-    "-- A seed for an empty catalog; to load it into one with items, use `npm run hsrl -- catalog --sids <this dir>` (a merge).",
-  ];
-  for (const r of rows) {
-    lines.push(
-      `INSERT INTO items (id, sid, collision, status, attributes, features, codebook_version) VALUES (` +
-        `${sqlText(r.id)}, ${sqlText(r.sid)}, ${r.collision}, 'active', ${sqlText(r.attributes)}, X'${r.featuresHex}', ${v}) ` +
-        "ON CONFLICT(id) DO NOTHING;",
-    );
-  }
+  yield `-- hsrl-edge SID table: ${count} items, codebook ${codebookVersion}, catalog ${catalogVersion}`;
+  yield "-- A seed for an empty catalog; to load it into one with items, use `npm run hsrl -- catalog --sids <this dir>` (a merge).";
+  for (const r of rows)
+    yield `INSERT INTO items (id, sid, collision, status, attributes, features, codebook_version) VALUES (` +
+      `${sqlText(r.id)}, ${sqlText(r.sid)}, ${r.collision}, 'active', ${sqlText(r.attributes)}, X'${r.featuresHex}', ${v}) ` +
+      "ON CONFLICT(id) DO NOTHING;";
   for (const [key, value] of [
     ["codebook_version", codebookVersion],
     ["catalog_version", catalogVersion],
-  ]) {
-    lines.push(
-      `INSERT INTO meta (key, value) VALUES (${sqlText(key)}, ${sqlText(value)}) ON CONFLICT(key) DO UPDATE SET value = excluded.value;`,
-    );
+  ])
+    yield `INSERT INTO meta (key, value) VALUES (${sqlText(key)}, ${sqlText(value)}) ON CONFLICT(key) DO UPDATE SET value = excluded.value;`;
+}
+
+/** Writes lines to a file through a buffer: tables of 1M items are larger than the longest string V8 allows. */
+function writeLines(path: string, lines: Iterable<string>): void {
+  const fd = openSync(path, "w");
+  try {
+    let buf: string[] = [];
+    let size = 0;
+    for (const line of lines) {
+      buf.push(line);
+      size += line.length;
+      if (size > 1 << 22) {
+        writeSync(fd, buf.join(""));
+        buf = [];
+        size = 0;
+      }
+    }
+    writeSync(fd, buf.join(""));
+  } finally {
+    closeSync(fd);
   }
-  return `${lines.join("\n")}\n`;
+}
+
+/** The lines of a file, read in chunks (for files too large to hold as one string). */
+export function* readLines(path: string, chunkBytes = 1 << 22): Generator<string> {
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.alloc(chunkBytes);
+    const decoder = new TextDecoder();
+    let rest = "";
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
+      const text = rest + decoder.decode(buf.subarray(0, n), { stream: true });
+      const lines = text.split("\n");
+      rest = lines.pop()!;
+      yield* lines;
+    }
+    rest += decoder.decode();
+    if (rest) yield rest;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** One row of a SID table as sid-table.sql holds it: SID key, collision, attributes JSON, features as hex float32 LE. */
@@ -116,6 +177,15 @@ export interface SidTableRow {
 
 /** Reads back what sidTableSql wrote (the merge loads from it); names the line that does not parse. */
 export function readSidTableSql(text: string, file = "sid-table.sql"): { codebookVersion: string; rows: SidTableRow[] } {
+  return parseSidTableLines(text.split("\n"), file);
+}
+
+/** readSidTableSql from a file, streamed: a 1M-item table does not fit in one string. */
+export function readSidTableSqlFile(path: string): { codebookVersion: string; rows: SidTableRow[] } {
+  return parseSidTableLines(readLines(path), path);
+}
+
+function parseSidTableLines(lines: Iterable<string>, file: string): { codebookVersion: string; rows: SidTableRow[] } {
   const str = "'((?:[^']|'')*)'";
   const item = new RegExp(
     String.raw`^INSERT INTO items \(id, sid, collision, status, attributes, features, codebook_version\) VALUES \(` +
@@ -124,16 +194,18 @@ export function readSidTableSql(text: string, file = "sid-table.sql"): { codeboo
   const unquote = (s: string) => s.replace(/''/g, "'");
   const rows: SidTableRow[] = [];
   let codebookVersion: string | null = null;
-  text.split("\n").forEach((line, n) => {
+  let n = 0;
+  for (const line of lines) {
+    n++;
     if (!line.startsWith("INSERT INTO items")) {
       const meta = /^INSERT INTO meta \(key, value\) VALUES \('codebook_version', '([^']*)'\)/.exec(line);
       if (meta) codebookVersion = meta[1];
-      return;
+      continue;
     }
     const m = item.exec(line);
-    if (!m) throw new Error(`${file}:${n + 1}: not an item row as \`hsrl sids\` writes them`);
+    if (!m) throw new Error(`${file}:${n}: not an item row as \`hsrl sids\` writes them`);
     rows.push({ id: unquote(m[1]), sid: m[2], collision: Number(m[3]), attributes: unquote(m[4]), featuresHex: m[5] });
-  });
+  }
   if (codebookVersion === null) throw new Error(`${file}: no codebook_version row`);
   return { codebookVersion, rows };
 }
@@ -173,15 +245,34 @@ export function sidReportMarkdown(build: BuildResult, catalogVersion: string): s
 
 export function writeSidArtifacts(dir: string, dataset: Dataset, build: BuildResult): { files: string[]; catalogVersion: string } {
   mkdirSync(dir, { recursive: true });
-  const table = sidTableJson(dataset, build);
+  const items = sidTableItems(dataset, build);
+  const { version, levels, size, dim } = build.codebook;
+  const catalogVersion = catalogVersionOf(version, items);
+  const head = JSON.stringify({ codebookVersion: version, catalogVersion, levels, size, dim }).slice(0, -1);
+  // sid-table.json and .sql are written line by line (the same bytes JSON.stringify / join would give).
+  const streamed: [string, Iterable<string>][] = [
+    [
+      "sid-table.json",
+      (function* () {
+        yield `${head},"items":[`;
+        for (let i = 0; i < items.length; i++) yield `${i ? "," : ""}${JSON.stringify(items[i])}`;
+        yield "]}";
+      })(),
+    ],
+    [
+      "sid-table.sql",
+      (function* () {
+        for (const line of sidTableSqlLines(version, catalogVersion, sqlRowsOf(dataset, build), items.length)) yield `${line}\n`;
+      })(),
+    ],
+  ];
   const files: [string, string][] = [
     ["codebook.json", JSON.stringify(codebookToJson(build.codebook))],
     ["item-encoder.json", JSON.stringify(itemEncoderToJson(build.features.encoder))],
-    ["sid-table.json", JSON.stringify(table)],
-    ["sid-table.sql", sidTableSql(dataset, build, table.catalogVersion)],
-    ["sid-report.json", `${JSON.stringify({ ...build.report, catalogVersion: table.catalogVersion }, null, 2)}\n`],
-    ["sid-report.md", sidReportMarkdown(build, table.catalogVersion)],
+    ["sid-report.json", `${JSON.stringify({ ...build.report, catalogVersion }, null, 2)}\n`],
+    ["sid-report.md", sidReportMarkdown(build, catalogVersion)],
   ];
   for (const [name, text] of files) writeFileSync(join(dir, name), text);
-  return { files: files.map(([f]) => join(dir, f)), catalogVersion: table.catalogVersion };
+  for (const [name, lines] of streamed) writeLines(join(dir, name), lines);
+  return { files: [...files.slice(0, 2), ...streamed, ...files.slice(2)].map(([f]) => join(dir, f)), catalogVersion };
 }

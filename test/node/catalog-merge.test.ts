@@ -1,12 +1,20 @@
 // The SID-table merge (scripts/sids/catalog-merge.ts) applied to the D1 schema in node:sqlite: what a load does to
 // items added through the API, to items retired with DELETE, and under a new codebook.
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { beforeEach, describe, expect, it } from "vitest";
 import { type Codebook, encodeSid, sidKey } from "../../core/codebook";
-import { blobHex, readSidTableSql, type SidTableRow } from "../../scripts/sids/artifacts";
-import { type CatalogRow, planCatalogMerge } from "../../scripts/sids/catalog-merge";
+import {
+  blobHex,
+  readLines,
+  readSidTableSql,
+  readSidTableSqlFile,
+  type SidTableRow,
+  sidTableSqlFromRows,
+} from "../../scripts/sids/artifacts";
+import { type CatalogRow, planCatalogMerge, rowsNeedingFeatures } from "../../scripts/sids/catalog-merge";
 import { embeddedCodebook, embeddedTable, encodeTable, featuresOfHex, rotatedCodebook } from "./catalog-fixtures";
 
 let db: DatabaseSync;
@@ -20,14 +28,33 @@ function migrate(): DatabaseSync {
   return d;
 }
 
-function merge(table: SidTableRow[], codebook: Codebook, replace = false) {
-  const current = db
-    .prepare("SELECT id, sid, collision, status, retired_by, codebook_version, lower(hex(features)) AS features FROM items")
-    .all() as unknown as CatalogRow[];
-  const plan = planCatalogMerge(table, codebook, current, { replace, catalogVersion: "v-test" });
-  db.exec(`BEGIN; ${plan.statements.join("\n")} COMMIT;`);
-  return plan;
+function plan(table: SidTableRow[], codebook: Codebook, replace = false, batchRows?: number) {
+  // what deploy/catalog.ts reads: the rows without features, then the features of the rows that need them
+  const current = db.prepare("SELECT id, sid, collision, status, retired_by, codebook_version FROM items").all() as unknown as CatalogRow[];
+  const need = new Set(rowsNeedingFeatures(table, codebook.version, current, replace));
+  for (const r of current)
+    if (need.has(r.id))
+      r.features = (db.prepare("SELECT lower(hex(features)) AS f FROM items WHERE id = ?").get(r.id) as { f: string | null }).f;
+  return planCatalogMerge(table, codebook, current, { replace, catalogVersion: "v-test", batchRows });
 }
+
+function merge(table: SidTableRow[], codebook: Codebook, replace = false) {
+  const p = plan(table, codebook, replace);
+  db.exec(`BEGIN; ${p.statements.join("\n")} COMMIT;`);
+  return p;
+}
+
+/** Each batch in a transaction of its own, as `hsrl catalog` applies them; stops after `upTo` batches. */
+function mergeInBatches(table: SidTableRow[], codebook: Codebook, batchRows: number, upTo = Number.POSITIVE_INFINITY) {
+  const p = plan(table, codebook, false, batchRows);
+  for (const b of p.batches.slice(0, upTo)) db.exec(`BEGIN; ${b.join("\n")} COMMIT;`);
+  return p;
+}
+
+const snapshot = () =>
+  db
+    .prepare("SELECT id, sid, collision, status, retired_by, codebook_version, attributes, hex(features) AS f FROM items ORDER BY id")
+    .all();
 
 const row = (id: string) =>
   db.prepare("SELECT sid, collision, status, retired_by, codebook_version FROM items WHERE id = ?").get(id) as Record<string, unknown>;
@@ -54,6 +81,16 @@ describe("loading a SID table is a merge", () => {
     expect(embeddedTable.rows[0]).toMatchObject({ id: "s1", sid: "6-4-11", collision: 0 });
     expect(JSON.parse(embeddedTable.rows[0].attributes)).toMatchObject({ title: "Last Orbit" });
     expect(() => readSidTableSql("INSERT INTO items (id) VALUES ('x');", "t.sql")).toThrow(/^t\.sql:1: /);
+  });
+
+  it("reads sid-table.sql streamed as it reads it whole, across chunk boundaries and multi-byte characters", () => {
+    const rows = embeddedTable.rows.slice(0, 50).map((r, i) => ({ ...r, attributes: JSON.stringify({ title: `Été ${i} 日本 '` }) }));
+    const text = sidTableSqlFromRows(embeddedCodebook.version, "c", rows);
+    const file = join(mkdtempSync(join(tmpdir(), "hsrl-table-")), "sid-table.sql");
+    writeFileSync(file, text);
+    expect(readSidTableSqlFile(file)).toEqual(readSidTableSql(text));
+    expect(readSidTableSql(text).rows[7].attributes).toBe(JSON.stringify({ title: "Été 7 日本 '" }));
+    expect([...readLines(file, 7)]).toEqual(text.split("\n").slice(0, -1)); // 7-byte chunks split every line and character
   });
 
   it("counts what it adds, keeps API-added items, never revives DELETE-retired ones, and is a no-op the second time", () => {
@@ -117,5 +154,44 @@ describe("loading a SID table is a merge", () => {
       .prepare("SELECT COUNT(*) AS n FROM (SELECT sid, collision FROM items GROUP BY sid, collision HAVING COUNT(*) > 1)")
       .get();
     expect(dup).toEqual({ n: 0 });
+  });
+
+  it("in transactions of batchRows rows, ends where one transaction would, in multi-row statements under D1's 100 KB", () => {
+    const setUp = () => {
+      db = migrate();
+      merge(embeddedTable.rows.slice(0, 1000), embeddedCodebook);
+      apiAdd("api-1", featuresOfHex(embeddedTable.rows[1500].featuresHex)); // in the slot the table gives s1501
+      apiAdd("api-2", featuresOfHex(embeddedTable.rows[3].featuresHex));
+      deleteItem("s7");
+    };
+    setUp();
+    merge(embeddedTable.rows, embeddedCodebook);
+    const whole = snapshot();
+    setUp();
+    const p = mergeInBatches(embeddedTable.rows, embeddedCodebook, 300);
+    expect(p.batches.length).toBeGreaterThan(1);
+    expect(p.statements.length).toBeLessThan(200); // not one statement per row
+    for (const st of p.statements) expect(new TextEncoder().encode(st).length).toBeLessThanOrEqual(100_000);
+    expect(snapshot()).toEqual(whole);
+    expect(db.prepare("SELECT value FROM meta WHERE key = 'catalog_version'").get()).toEqual({ value: "v-test" });
+  });
+
+  it("a load that fails part-way leaves whole transactions and no parked row; the same load again finishes it", () => {
+    merge(embeddedTable.rows.slice(0, 500), embeddedCodebook);
+    apiAdd("api-1", featuresOfHex(embeddedTable.rows[900].featuresHex)); // holds the slot the table gives s901
+    const first = mergeInBatches(embeddedTable.rows, embeddedCodebook, 400, 1);
+    expect(first.counts).toMatchObject({ added: 1500, unchanged: 500 });
+    expect(db.prepare("SELECT COUNT(*) AS n FROM items WHERE sid LIKE 'moving:%'").get()).toEqual({ n: 0 });
+    const applied = (db.prepare("SELECT COUNT(*) AS n FROM items").get() as { n: number }).n;
+    expect(applied).toBeGreaterThan(501);
+    expect(applied).toBeLessThan(2001);
+    const again = mergeInBatches(embeddedTable.rows, embeddedCodebook, 400);
+    expect(again.counts.added).toBe(2001 - applied);
+    const done = snapshot();
+    db = migrate();
+    merge(embeddedTable.rows.slice(0, 500), embeddedCodebook);
+    apiAdd("api-1", featuresOfHex(embeddedTable.rows[900].featuresHex));
+    merge(embeddedTable.rows, embeddedCodebook);
+    expect(done).toEqual(snapshot());
   });
 });

@@ -46,7 +46,13 @@ describe("publish and events export (local wrangler state)", () => {
       { status: "candidate", r2_key: `models/${manifest.version}/` },
     ]);
     expect(d1Query("local", "SELECT value FROM meta WHERE key = 'codebook_version'")).toEqual([{ value: manifest.codebook.version }]);
-    expect(d1Query<{ n: number }>("local", "SELECT COUNT(*) AS n FROM items WHERE status = 'active'")[0].n).toBeGreaterThan(100);
+    const active = d1Query<{ n: number }>("local", "SELECT COUNT(*) AS n FROM items WHERE status = 'active'")[0].n;
+    expect(active).toBeGreaterThan(100);
+    // The load published the prefix index: an R2 artifact the Worker maps instead of reading every row from D1.
+    const [{ value }] = d1Query<{ value: string }>("local", "SELECT value FROM meta WHERE key = 'catalog_index'");
+    const pointer = JSON.parse(value) as { key: string; items: number; codebook: string };
+    expect(pointer).toMatchObject({ items: active, codebook: manifest.codebook.version });
+    expect(pointer.key).toMatch(/^catalog-index\/.+\.bin$/);
     // Publishing again is a no-op for the registry.
     expect(hsrl(["publish", "--model", "model/default", "--local"]).status).toBe(0);
     expect(d1Query<{ n: number }>("local", "SELECT COUNT(*) AS n FROM model_versions")[0].n).toBe(1);

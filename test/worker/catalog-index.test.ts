@@ -2,7 +2,7 @@
 // artifact when there is one, and kept current after writes by a delta overlay instead of a rebuild.
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { codebookFromJson } from "../../core/codebook";
+import { codebookFromJson, encodeSid, sidKey } from "../../core/codebook";
 import { publishCatalogIndex, resetCatalogIndex } from "../../worker/catalog-index";
 import codebookJson from "../fixtures/codebook.json";
 import { activateFixture, catalog, post, seedItems } from "./helpers";
@@ -88,6 +88,52 @@ describe("catalog prefix index", () => {
     await recommend(5);
     const again = await post("/v1/recommend", { history: ["item-3"], k: 5 });
     expect(trips(again)).toBe(1);
+  });
+
+  it("a warm recommend with a cached history takes one round trip, and still sees another isolate's write", async () => {
+    const trips = (res: Response) => Number(/d1;dur=[\d.]+;desc="(\d+) round trips"/.exec(res.headers.get("server-timing") ?? "")?.[1]);
+    await recommend(3); // item-3 and the top 3 cached
+    const wider = await post("/v1/recommend", { history: ["item-3"], k: 20 }); // 17 of the top 20 not cached
+    expect(trips(wider)).toBe(1);
+    expect(((await wider.json()) as { items: unknown[] }).items).toHaveLength(20);
+
+    // a PUT through another isolate: a row and a new catalog version this isolate's cache knows nothing of
+    const sid = sidKey(encodeSid(codebook, features(11)));
+    await env.DB.batch([
+      env.DB.prepare(
+        "INSERT INTO items (id, sid, collision, status, attributes, codebook_version) " +
+          "VALUES ('elsewhere', ?1, (SELECT COALESCE(MAX(collision) + 1, 0) FROM items WHERE sid = ?1), 'active', '{\"title\":\"E\"}', ?2)",
+      ).bind(sid, codebook.version),
+      env.DB.prepare("UPDATE meta SET value = 'moved-elsewhere' WHERE key = 'catalog_version'"),
+    ]);
+    const res = await post("/v1/recommend", { history: ["item-3"], k: 41 });
+    // the guess was checked and found stale; its round trip brought the history, so: that one, the index's delta read,
+    // and the new top k's attributes
+    expect(trips(res)).toBe(3);
+    const body = (await res.json()) as { items: { id: string; attributes: Record<string, unknown> }[] };
+    expect(body.items.find((i) => i.id === "elsewhere")?.attributes).toEqual({ title: "E" });
+    expect(body.items).toHaveLength(40);
+  });
+
+  it("reads through a D1 session: a write answers its bookmark, and a recommend given it reads the write", async () => {
+    const put = await admin_("PUT", "/v1/items", { items: [{ id: "bm-1", features: features(5), attributes: { title: "B" } }] });
+    expect(put.status).toBe(200);
+    const bookmark = put.headers.get("x-d1-bookmark");
+    expect(bookmark).toMatch(/^[0-9a-zA-Z-]+$/);
+    const res = await exports.default.fetch("http://edge/v1/recommend", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-d1-bookmark": bookmark! },
+      body: JSON.stringify({ history: ["item-3"], k: 41 }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-d1-bookmark")).toMatch(/^[0-9a-zA-Z-]+$/);
+    expect(((await res.json()) as { items: { id: string }[] }).items.map((i) => i.id)).toContain("bm-1");
+    const odd = await exports.default.fetch("http://edge/v1/recommend", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-d1-bookmark": "not a bookmark/.." },
+      body: JSON.stringify({ history: ["item-3"], k: 3 }),
+    });
+    expect(odd.status).toBe(200); // an unusable bookmark is ignored: the session starts anywhere
   });
 
   it("the cron builds a new artifact only once enough rows changed", async () => {

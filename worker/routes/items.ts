@@ -5,6 +5,7 @@ import { encodeItemContent, knowsContent } from "../../core/item-encoder";
 import { loadCodebook, loadItemEncoder } from "../codebook";
 import { readVersionsNow } from "../db/meta";
 import { ApiError, errorJson } from "../errors";
+import { d1Session } from "../db/session";
 import { router } from "../router";
 import { adminSecurity, authErrors, ErrorBody, errorResponses, Item, ItemId, json } from "../schemas";
 
@@ -108,6 +109,9 @@ const deleteRoute = createRoute({
 });
 
 export const itemsRoutes = router();
+// reads may go to a replica; writes start at the primary, and answer the bookmark a client can read them back with
+itemsRoutes.use("/v1/items", d1Session());
+itemsRoutes.use("/v1/items/*", d1Session());
 itemsRoutes
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid("param");

@@ -1,10 +1,12 @@
 import { createRoute } from "@hono/zod-openapi";
-import { itemAttributes } from "../catalog";
+import { attributesAndVersions, sameVersions } from "../catalog";
 import { sidIndexBytes } from "../../core/sid-index";
-import { catalogIndex } from "../catalog-index";
+import { catalogIndex, catalogIndexIsCurrent } from "../catalog-index";
 import { decodeCatalog } from "../decode";
-import { MAX_HISTORY, resolve, score, serverTiming } from "../inference";
+import { d1RoundTrips } from "../errors";
+import { type Context, contextOf, MAX_HISTORY, resolve, resolveFromCache, score, serverTiming } from "../inference";
 import { settleAll } from "../isolate-cache";
+import { d1Session } from "../db/session";
 import { router } from "../router";
 import { servedRequestId } from "../served";
 import { errorResponses, json, RecommendRequest, RecommendResponse } from "../schemas";
@@ -17,21 +19,41 @@ const route = createRoute({
   responses: { 200: json(RecommendResponse, "the k best active items, best first"), ...errorResponses },
 });
 
-export const recommend = router().openapi(route, async (c) => {
+export const recommend = router();
+recommend.use(route.path, d1Session("first-unconstrained")); // a read: any replica will do
+recommend.openapi(route, async (c) => {
   const start = performance.now();
   const body = c.req.valid("json");
-  const ctx = await resolve(c.env, body, [], MAX_HISTORY);
   const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-  const [{ model, logProbs, arm }, index] = await settleAll([score(c.env, ctx), catalogIndex(c.env, ctx.lookup.versions, waitUntil)]);
-  const excluded = new Set([...body.exclude, ...ctx.history.map((i) => i.id)]);
-  const { levels, vocab } = model.manifest;
-  const top = decodeCatalog(logProbs, levels, vocab, index, body.k, excluded);
-  const t0 = performance.now();
-  const attributes = await itemAttributes(
-    c.env,
-    top.map((t) => t.id),
-  );
-  ctx.timings.d1 += performance.now() - t0;
+  const d1Start = d1RoundTrips.count;
+  const decode = async (ctx: Context, confirm?: string[]) => {
+    const [{ model, logProbs, arm }, index] = await settleAll([score(c.env, ctx), catalogIndex(c.env, ctx.lookup.versions, waitUntil)]);
+    const excluded = new Set([...body.exclude, ...ctx.history.map((i) => i.id)]);
+    const { levels, vocab } = model.manifest;
+    const top = decodeCatalog(logProbs, levels, vocab, index, body.k, excluded);
+    const t0 = performance.now();
+    const read = await attributesAndVersions(
+      c.env,
+      top.map((t) => t.id),
+      confirm,
+    );
+    ctx.timings.d1 += performance.now() - t0;
+    return { ctx, model, arm, index, top, ...read };
+  };
+  // One round trip on a warm isolate whose cache holds the history: decode under the cached versions, then read the
+  // top k's attributes together with the versions and the history's items. If the versions moved (a catalog write,
+  // a promotion), decode again from the history that round trip brought. Only on a warm index: a cold isolate would
+  // build one for versions that may be stale.
+  const history = body.history ?? [];
+  const guess = resolveFromCache(body);
+  let answer = guess && catalogIndexIsCurrent(guess.lookup.versions) ? await decode(guess, history) : null;
+  if (answer && !sameVersions(answer.versions, answer.ctx.lookup.versions)) {
+    const lookup = { versions: answer.versions, items: answer.items, userHistory: null };
+    answer = await decode(contextOf(lookup, history, answer.ctx.timings, answer.ctx.unit));
+  }
+  if (!answer) answer = await decode(await resolve(c.env, body, [], MAX_HISTORY));
+  const { ctx, model, arm, index, top, attributes } = answer;
+  ctx.timings.d1Start = d1Start;
   const items = top.map((t) => ({
     id: t.id,
     score: t.score,

@@ -2,6 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { scoreSid } from "../../core/score";
 import { ModelUnavailable } from "../errors";
 import { MAX_HISTORY, resolve, score, serverTiming } from "../inference";
+import { d1Session } from "../db/session";
 import { router } from "../router";
 import { servedRequestId } from "../served";
 import { errorResponses, json, RerankRequest, RerankResponse } from "../schemas";
@@ -14,7 +15,9 @@ const route = createRoute({
   responses: { 200: json(RerankResponse, "candidates ranked best first"), ...errorResponses },
 });
 
-export const rerank = router().openapi(route, async (c) => {
+export const rerank = router();
+rerank.use(route.path, d1Session("first-unconstrained")); // a read: any replica will do
+rerank.openapi(route, async (c) => {
   const start = performance.now();
   const body = c.req.valid("json");
   const candidates = [...new Set(body.candidates)];
