@@ -176,7 +176,7 @@ export function evaluateLearner(
   policy: Policy,
   cfg: ExperimentConfig,
   world: World,
-  o: { seed: number; episodes: number; catalog?: Uint8Array; progress?: Progress },
+  o: { seed: number; episodes: number; catalog?: Uint8Array; progress?: Progress; comparable?: Uint8Array },
 ): LearnerEvaluation {
   const catalog = o.catalog ?? world.fullCatalog;
   const online = world.response
@@ -190,6 +190,7 @@ export function evaluateLearner(
         o.seed * 101 + 5,
         100,
         (d, t) => o.progress?.(`simulate ${policy.name} seed ${o.seed}`, d, t),
+        o.comparable,
       )
     : null;
   return { online, offline: offlineMetrics(policy, world.episodes, catalog) };
