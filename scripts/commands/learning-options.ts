@@ -16,6 +16,11 @@ export interface LearningFlags {
   batch: number;
   warmStart: number;
   bcWeight: number;
+  clickWeight: number;
+  temperature: number;
+  credit: "item" | "slate";
+  levelLr: number;
+  popularityPrior: boolean;
   actorLr: number;
   criticLr: number;
   entropy: number;
@@ -40,10 +45,19 @@ export function addLearningOptions(c: Command): Command {
     .option("--steps <n>", "gradient steps per learned policy", nonNegativeInt("steps"), 600)
     .option("--batch <n>", "batch size (users per RL step, examples per BC step)", nonNegativeInt("batch"), 64)
     .option("--warm-start <x>", "share of the steps spent on behaviour cloning before A2C", num("warm-start"), 0.3)
-    .option("--bc-weight <x>", "weight of the BC auxiliary loss during A2C", num("bc-weight"), 0.5)
+    .option("--bc-weight <x>", "weight of the BC auxiliary loss after the warm start", num("bc-weight"), 0.05)
+    .option("--click-weight <x>", "weight of the click loss on the shown items during A2C", num("click-weight"), 0.1)
+    .option("--temperature <x>", "acting temperature of the training slates (Plackett–Luce of softmax(score/T))", num("temperature"), 0.1)
+    .addOption(
+      new Option("--credit <kind>", 'advantages per shown "item" (from its click) or one per "slate"')
+        .choices(["item", "slate"])
+        .default("item"),
+    )
+    .option("--level-lr <x>", "learning rate of the multi-level critic's level weights", num("level-lr"), 0.05)
+    .option("--no-popularity-prior", "HPN scores without the learned popularity prior β(s)·g(pop)")
     .option("--actor-lr <x>", "actor learning rate", num("actor-lr"), 1e-3)
     .option("--critic-lr <x>", "critic learning rate", num("critic-lr"), 1e-3)
-    .option("--entropy <x>", "entropy bonus coefficient", num("entropy"), 0.1)
+    .option("--entropy <x>", "entropy bonus coefficient", num("entropy"), 0.01)
     .option("--gamma <x>", "discount", num("gamma"), 0.9)
     .option("--slate <n>", "slate size K", nonNegativeInt("slate"), 10)
     .option("--history <n>", "history length H", nonNegativeInt("history"), 50)
@@ -52,9 +66,9 @@ export function addLearningOptions(c: Command): Command {
     .option("--positive <x>", "rated data: positive iff rating >= this", num("positive"), 4)
     .option(
       "--sid-popularity <w>",
-      "share of the SID features given to item popularity (log positives; 0 = none)",
+      "share of the SID features given to item popularity (log positives; 0 = content-only SIDs, the default)",
       fraction("sid-popularity"),
-      0.5,
+      0,
     )
     .option("--response-epochs <n>", "response model epochs", nonNegativeInt("response-epochs"), 3)
     .addOption(
@@ -67,6 +81,7 @@ export function addLearningOptions(c: Command): Command {
 
 export function experimentConfigFrom(o: LearningFlags): ExperimentConfig {
   if (!(o.warmStart >= 0 && o.warmStart <= 1)) throw new Error(`--warm-start must be in [0, 1], got ${o.warmStart}`);
+  if (!(o.temperature > 0)) throw new Error(`--temperature must be > 0, got ${o.temperature}`);
   if (o.steps < 1 || o.batch < 1 || o.slate < 1 || o.history < 1) throw new Error("--steps, --batch, --slate and --history must be >= 1");
   const cfg = defaultExperimentConfig();
   return {
@@ -81,12 +96,17 @@ export function experimentConfigFrom(o: LearningFlags): ExperimentConfig {
       batchSize: o.batch,
       warmStartFraction: o.warmStart,
       bcWeight: o.bcWeight,
+      clickWeight: o.clickWeight,
+      temperature: o.temperature,
+      credit: o.credit,
+      levelLr: o.levelLr,
       actorLr: o.actorLr,
       criticLr: o.criticLr,
       entropyCoef: o.entropy,
       gamma: o.gamma,
     },
     hpnLoss: o.hpnLoss,
+    popularityPrior: o.popularityPrior,
     sidPopularity: o.sidPopularity,
     sim: { ...cfg.sim, slateSize: o.slate },
   };

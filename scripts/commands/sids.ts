@@ -25,9 +25,9 @@ export function register(program: Command): void {
     .option("--no-plain", "skip the plain (unbalanced) RQ comparison")
     .option(
       "--popularity <w>",
-      "share of each SID feature vector given to item popularity (log positives; 0 = none)",
+      "share of each SID feature vector given to item popularity (log positives; 0 = content-only, the default)",
       fraction("popularity"),
-      0.5,
+      0,
     )
     .option("--positive <x>", "rated data: an interaction is positive when its rating is at least this", num("positive"), 4)
     .option("--seed <n>", "seed for sampling, k-means++ and PCA", intIn("seed", 0, 2 ** 31 - 1), 1)

@@ -2,15 +2,23 @@
 //   mode "supervised": every step is behaviour cloning — NLL of the next logged positive item (sl, hpn-sl); with
 //     bcPositions "all", SASRec-style, every history position predicts the item after it (the embedded default)
 //   mode "a2c": the first warmStartFraction of the steps are the same behaviour cloning (warm start), then A2C in the
-//     simulator with a BC auxiliary loss (hsrl, flat-a2c, ablations):
-//       state s = the users' histories; slate = Gumbel-top-K sample from the actor's item scores over the TRAIN catalog
+//     simulator (hsrl, flat-a2c, ablations):
+//       state s = the users' histories; π(i | s) = softmax over the TRAIN catalog of the actor's item scores
+//       acting is near-greedy and on-policy: the slate is a Plackett–Luce sample without replacement of
+//         π_T = softmax(score / T) over the catalog minus the user's history (Gumbel-top-K of score / T), T small
+//       log π_T(slate) = Σ_k [log π_T(i_k) - log(1 - Σ_{j<k} π_T(i_j))]   (exact: the sample's own probability)
 //       y = r + gamma · (1 - done) · V_target(c'(s'))       (target actor + target critic, soft update tau)
-//       critic: MSE(V(c(s)), y)  on the actor's contexts without gradient (the critic does not shape the encoder)
-//       A = clamp(y - V(s), -1, 1)
-//       actor: -mean(A · mean_slate log π(item)) - entropyCoef · entropy + bcWeight · BC NLL
-//     HPN: log π(item) = Σ_l log p_l(z_l(item)) - logsumexp over the training catalog (loss "catalog", the policy
-//     that acts), or the plain per-level token NLL (loss "tokens"); the autoregressive variant follows the chosen
-//     prefixes (actors.ts). Entropy is the acting policy's: over the catalog, or along the slate's SID paths.
+//       critic: MSE(V(c(s)), y) on the actor's contexts without gradient; its level weights have their own Adam
+//         (levelLr) and its output bias starts at the mean return (first RL step: mean reward / (1 - gamma))
+//       credit "item": A_k = clamp(r_k + (gamma·(1-done)·V'(s') - V(s)) / K), r_k = (click_k ? 1 : nonClick) / K,
+//         so Σ_k A_k is the slate's TD error; credit "slate": A_k = clamp(y - V(s)) / K for every k
+//       actor: -mean_b Σ_k A_k · log π_T(i_k | i_<k) - entropyCoef · H(π_T)
+//              + clickWeight · BCE(σ(log π(i_k) + log N), click_k) over the shown items (the authors' behaviour loss)
+//              + bcWeight · BC NLL (small: BC is the warm start)
+//     HPN: log π(item) = Σ_l log p_l(z_l(item)) + β(s)·g(pop_i) - logsumexp over the training catalog (loss
+//     "catalog"), or the plain per-level token NLL for BC (loss "tokens"). The autoregressive variant has no
+//     per-item catalog policy: its slate term is the mean of its items' path log-probs (not the exact PL
+//     probability) with the slate's summed advantage, and it has no click loss.
 import * as tf from "@tensorflow/tfjs";
 import type { Actor } from "./actors";
 import { sliceOutput } from "./actors";
@@ -18,7 +26,7 @@ import type { NextItemExample } from "./episodes";
 import { selectSlates } from "./policies";
 import { Rng } from "../util/rng";
 import { UserBatch, type ClickModel, type SimulatorConfig } from "./simulator";
-import { clipByGlobalNorm } from "../model/tfops";
+import { clipByGlobalNorm, pickColumns } from "../model/tfops";
 import { MultiLevelCritic, softUpdate, tdTarget } from "../model/critic";
 
 export interface TrainConfig {
@@ -26,7 +34,11 @@ export interface TrainConfig {
   steps: number;
   batchSize: number;
   warmStartFraction: number;
-  bcWeight: number; // weight of the BC auxiliary loss during A2C (0 = pure RL after the warm start)
+  bcWeight: number; // weight of the BC auxiliary loss after the warm start (0 = pure RL after it)
+  clickWeight: number; // weight of the click loss on the shown items during A2C (the authors' behaviour loss)
+  temperature: number; // acting temperature T > 0: slates are Plackett–Luce samples of softmax(score / T)
+  credit: "item" | "slate"; // per-item advantages from per-item clicks, or one advantage per slate
+  levelLr: number; // learning rate of the multi-level critic's level weights
   actorLr: number;
   criticLr: number;
   gamma: number;
@@ -38,18 +50,23 @@ export interface TrainConfig {
   seed: number; // the trainer's random stream (trainLearner derives one per policy and seed)
 }
 
-// Defaults from the authors' HSRL scripts where they have one (gamma 0.9, tau 0.01, entropy 0.1, clamp 1).
+// Defaults from the authors' HSRL scripts where they have one (gamma 0.9, tau 0.01, clamp 1). They act greedily;
+// here acting is near-greedy (T 0.1) so the policy gradient has a sample, with a small entropy bonus.
 export const DEFAULT_TRAIN: TrainConfig = {
   mode: "a2c",
   steps: 600,
   batchSize: 64,
   warmStartFraction: 0.3,
-  bcWeight: 0.5,
+  bcWeight: 0.05,
+  clickWeight: 0.1,
+  temperature: 0.1,
+  credit: "item",
+  levelLr: 0.05,
   actorLr: 1e-3,
   criticLr: 1e-3,
   gamma: 0.9,
   tau: 0.01,
-  entropyCoef: 0.1,
+  entropyCoef: 0.01,
   advantageClamp: 1,
   gradClip: 5,
   bcPositions: "last",
@@ -121,6 +138,60 @@ function bcBatch(ex: NextItemExample[], n: number, rng: Rng): { histories: numbe
   return { histories, targets };
 }
 
+/** scores · c (a copy). */
+function scale(scores: Float32Array, c: number): Float32Array {
+  const out = new Float32Array(scores.length);
+  for (let i = 0; i < scores.length; i++) out[i] = scores[i] * c;
+  return out;
+}
+
+/** [B, N] 0, or -1e9 at the items of each row's history (a slate never repeats them, so π_T excludes them). */
+function historyMask(histories: number[][], N: number): Float32Array {
+  const m = new Float32Array(histories.length * N);
+  histories.forEach((h, b) => {
+    for (const it of h) if (it >= 0 && it < N) m[b * N + it] = -1e9;
+  });
+  return m;
+}
+
+/**
+ * The sampled slate's exact log-probability terms under π_T = softmax(logπ / T) over the catalog minus the history:
+ * logPos[b, k] = log π_T(i_k) - log(1 - Σ_{j<k} π_T(i_j)) (Plackett–Luce without replacement), and H(π_T) per row.
+ */
+export function plackettLuce(
+  logp: tf.Tensor2D,
+  histMask: Float32Array,
+  slates: Int32Array,
+  K: number,
+  T: number,
+): { logPos: tf.Tensor2D; entropy: tf.Tensor1D } {
+  const [B, N] = logp.shape;
+  return tf.tidy(() => {
+    const lpT = tf.logSoftmax(tf.add(tf.div(logp, T), tf.tensor2d(histMask, [B, N]))) as tf.Tensor2D;
+    const picked = pickColumns(lpT, slates, K); // [B, K]
+    const earlier = new Float32Array(K * K); // [j, k] = 1 for j < k
+    for (let j = 0; j < K; j++) for (let k = j + 1; k < K; k++) earlier[j * K + k] = 1;
+    const before = tf.matMul(tf.exp(picked), tf.tensor2d(earlier, [K, K])); // Σ_{j<k} π_T(i_j)
+    const logPos = tf.sub(picked, tf.log(tf.maximum(tf.sub(1, before), 1e-6))) as tf.Tensor2D;
+    const entropy = tf.neg(tf.sum(tf.mul(tf.exp(lpT), lpT), 1)) as tf.Tensor1D;
+    return { logPos, entropy };
+  });
+}
+
+/**
+ * The authors' behaviour loss on the shown items: BCE of σ(log π(i) + log N) against the simulator's click, where
+ * log N (the catalog size) puts the uniform policy at logit 0. It raises clicked items and lowers skipped ones.
+ */
+export function clickLoss(logp: tf.Tensor2D, slates: Int32Array, K: number, clicks: Uint8Array, catalog: Uint8Array): tf.Scalar {
+  const n = catalog.reduce((a, c) => a + c, 0);
+  return tf.tidy(() => {
+    const z = tf.add(pickColumns(logp, slates, K), Math.log(Math.max(1, n)));
+    const yv = tf.tensor2d(Float32Array.from(clicks), z.shape as [number, number]);
+    // softplus(z) - y·z = -[y log σ(z) + (1 - y) log(1 - σ(z))]
+    return tf.mean(tf.sub(tf.softplus(z), tf.mul(yv, z))) as tf.Scalar;
+  });
+}
+
 export function trainPolicy(
   actor: Actor,
   critic: MultiLevelCritic | null,
@@ -137,6 +208,8 @@ export function trainPolicy(
   const rng = new Rng(cfg.seed + startStep);
   const actorOpt = tf.train.adam(cfg.actorLr);
   const criticOpt = tf.train.adam(cfg.criticLr);
+  const levelOpt = tf.train.adam(cfg.levelLr);
+  if (cfg.mode === "a2c" && !(cfg.temperature > 0)) throw new Error(`trainer: the acting temperature must be > 0, got ${cfg.temperature}`);
   const warm = cfg.mode === "supervised" ? cfg.steps : Math.round(cfg.steps * cfg.warmStartFraction);
   const B = cfg.batchSize;
   const K = ctx.sim.slateSize;
@@ -210,39 +283,67 @@ export function trainPolicy(
     }
     if (prof) prof.steps.rl++;
     const obs = users.histories.slice();
-    // act: Gumbel-top-K sample from the current policy's scores over the training catalog
+    const T = cfg.temperature;
+    // act: a Plackett–Luce sample of softmax(score / T) over the training catalog (Gumbel-top-K of score / T)
     const acted = time("act.forward", () => actor.forward(obs, false));
     const scores = time("act.scores", () => actor.scoresFrom(acted)); // read-back of [B, L, V] + Σ_l log p_l per item (JS)
-    const slates = time("act.slates", () => selectSlates(scores, obs, ctx.catalog, K, rng)); // Gumbel-top-K (JS)
+    const slates = time("act.slates", () => selectSlates(scale(scores, 1 / T), obs, ctx.catalog, K, rng)); // (JS)
     const ctxS = acted.contexts;
     acted.logp.dispose();
     const batch = users;
     const res = time("simulator", () => batch.step(slates));
     const next = users.histories.slice();
+    if (step === warm) {
+      // the critic starts at the mean return: the first step's mean reward over an infinite horizon
+      const v0 = res.reward.reduce((a, r) => a + r, 0) / B / (1 - cfg.gamma);
+      critic!.setValueBias(v0);
+      targetCritic!.setValueBias(v0);
+    }
+    const itemReward = new Float32Array(B * K);
+    for (let j = 0; j < B * K; j++) itemReward[j] = (res.clicks[j] ? 1 : ctx.sim.nonClickReward) / K;
     const { y, adv } = time("critic.target", () =>
       tf.tidy(() => {
         const nextCtx = targetActor!.forward(next, false).contexts;
         const y = tdTarget(tf.tensor1d(res.reward), tf.tensor1d(Float32Array.from(res.done)), targetCritic!.value(nextCtx), cfg.gamma);
         const v = critic!.value(ctxS);
-        const adv = tf.clipByValue(tf.sub(y, v), -cfg.advantageClamp, cfg.advantageClamp);
+        const c = cfg.advantageClamp;
+        if (cfg.credit === "slate") return { y, adv: tf.tile(tf.expandDims(tf.div(tf.clipByValue(tf.sub(y, v), -c, c), K), 1), [1, K]) };
+        // per item: its own reward plus a K-th of the shared bootstrap term γ(1-d)V' - V = (y - r) - V
+        const boot = tf.div(tf.sub(tf.sub(y, tf.tensor1d(res.reward)), v), K);
+        const adv = tf.clipByValue(tf.add(tf.tensor2d(itemReward, [B, K]), tf.expandDims(boot, 1)), -c, c);
         return { y, adv };
       }),
-    );
+    ) as { y: tf.Tensor1D; adv: tf.Tensor2D };
     const criticLossValue = time("critic.update", () => {
-      const cl = criticOpt.minimize(() => tf.mean(tf.square(tf.sub(critic!.value(ctxS), y))) as tf.Scalar, true, critic!.variables())!;
-      const v = (cl.dataSync() as Float32Array)[0];
-      cl.dispose();
+      const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(tf.sub(critic!.value(ctxS), y))) as tf.Scalar, critic!.variables());
+      const levelNames = new Set(critic!.levelVariables().map((v) => v.name));
+      const pick = (level: boolean) =>
+        Object.fromEntries(Object.entries(grads).filter(([k]) => levelNames.has(k) === level)) as Record<string, tf.Variable>;
+      criticOpt.applyGradients(pick(false));
+      levelOpt.applyGradients(pick(true));
+      const v = (value.dataSync() as Float32Array)[0];
+      tf.dispose([value, ...Object.values(grads)]);
       return v;
     });
+    const withBc = cfg.bcWeight > 0;
+    const histMask = historyMask(obs, ctx.catalog.length);
     const actorLoss = applyActor("actor", () =>
       tf.tidy(() => {
-        const out = actor.forward([...obs, ...bc.histories], true);
-        const rl = sliceOutput(out, 0, B);
-        const sup = sliceOutput(out, B, B);
-        const pg = tf.neg(tf.mean(tf.mul(adv, actor.slateLogProb(rl, slates, K))));
-        const ent = tf.mean(actor.entropy(rl, slates, K));
-        const bcNll = tf.neg(tf.mean(actor.itemLogProb(sup, bc.targets)));
-        return tf.addN([pg, tf.mul(-cfg.entropyCoef, ent), tf.mul(cfg.bcWeight, bcNll)]) as tf.Scalar;
+        const out = actor.forward(withBc ? [...obs, ...bc.histories] : obs, true);
+        const rl = withBc ? sliceOutput(out, 0, B) : out;
+        const terms: tf.Scalar[] = [];
+        const lp = actor.catalogLogProbs(rl);
+        if (lp) {
+          const { logPos, entropy } = plackettLuce(lp, histMask, slates, K, T);
+          terms.push(tf.neg(tf.mean(tf.sum(tf.mul(adv, logPos), 1))) as tf.Scalar);
+          terms.push(tf.mul(-cfg.entropyCoef, tf.mean(entropy)) as tf.Scalar);
+          if (cfg.clickWeight > 0) terms.push(tf.mul(cfg.clickWeight, clickLoss(lp, slates, K, res.clicks, ctx.catalog)) as tf.Scalar);
+        } else {
+          terms.push(tf.neg(tf.mean(tf.mul(tf.sum(adv, 1), actor.slateLogProb(rl, slates, K)))) as tf.Scalar);
+          terms.push(tf.mul(-cfg.entropyCoef, tf.mean(actor.entropy(rl, slates, K))) as tf.Scalar);
+        }
+        if (withBc) terms.push(tf.mul(cfg.bcWeight, tf.neg(tf.mean(actor.itemLogProb(sliceOutput(out, B, B), bc.targets)))) as tf.Scalar);
+        return tf.addN(terms) as tf.Scalar;
       }),
     );
     tf.dispose([y, adv, ctxS]);
@@ -274,6 +375,7 @@ export function trainPolicy(
   }
   actorOpt.dispose();
   criticOpt.dispose();
+  levelOpt.dispose();
   targetActor?.dispose();
   targetCritic?.dispose();
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);

@@ -22,7 +22,7 @@ export interface ActorOutput {
   logp: tf.Tensor; // HPN: [B, L, V] per-level log-probs; flat: [B, N] log-probs over the catalog
   itemLogp?: tf.Tensor2D; // HPN with loss "catalog", training forward only: [B, N] log π over the training catalog
   /** How itemLogp follows from logp (row-wise), so a slice of the output computes it for its rows only. */
-  itemLogpOf?: (logp: tf.Tensor3D) => tf.Tensor2D;
+  itemLogpOf?: (logp: tf.Tensor3D, contexts: tf.Tensor3D) => tf.Tensor2D;
 }
 
 /**
@@ -30,10 +30,14 @@ export interface ActorOutput {
  * [RL states; BC examples] in two, and slicing the [2B, N] log π (forward and backward) cost more than computing it
  * per half from the [B, L, V] log-probs.
  */
-function lazyItemLogp(logp: tf.Tensor3D, contexts: tf.Tensor3D, of: (logp: tf.Tensor3D) => tf.Tensor2D): ActorOutput {
+function lazyItemLogp(
+  logp: tf.Tensor3D,
+  contexts: tf.Tensor3D,
+  of: (logp: tf.Tensor3D, contexts: tf.Tensor3D) => tf.Tensor2D,
+): ActorOutput {
   let cached: tf.Tensor2D | undefined;
   const out = { logp, contexts, itemLogpOf: of } as ActorOutput;
-  Object.defineProperty(out, "itemLogp", { enumerable: true, get: () => (cached ??= of(logp)) });
+  Object.defineProperty(out, "itemLogp", { enumerable: true, get: () => (cached ??= of(logp, contexts)) });
   return out;
 }
 
@@ -45,6 +49,11 @@ export interface Actor {
   readonly kind: "hpn" | "flat";
   readonly numContexts: number;
   forward(histories: number[][], training: boolean): ActorOutput;
+  /**
+   * log π(item) over the training catalog [B, N] (T = 1, differentiable): what the trainer's Plackett–Luce slate
+   * log-prob, entropy and click loss read. null: the actor has no per-item catalog policy (the autoregressive HPN).
+   */
+  catalogLogProbs(out: ActorOutput): tf.Tensor2D | null;
   /** Mean over the slate of log π(item) per user [B] (HPN: Σ_l log p_l(z_l)). slates: [B*K]. */
   slateLogProb(out: ActorOutput, slates: Int32Array, K: number): tf.Tensor1D;
   /** log π(target) per user [B]. */
@@ -121,6 +130,9 @@ export interface HpnActorOptions {
   loss?: HpnLoss; // default "tokens"
   prefix?: HpnPrefix; // default "expected"
   catalog?: Uint8Array; // the items the policy acts over while training (needed by loss "catalog" and prefix "chosen")
+  // g(pop_i) per item [N]: with it, score(i) = Σ_l log p_l(z_l(i)) + β(s)·g(pop_i), β(s) = b + w·c_0 learned
+  // (prefix "expected" with a catalog only). Held-out / new items carry the catalog's prior (popularityPrior).
+  prior?: Float32Array;
 }
 
 export class HpnActor implements Actor {
@@ -132,6 +144,8 @@ export class HpnActor implements Actor {
   private readonly catalogMask: tf.Tensor1D | null = null; // [N] 0 for catalog items, -1e9 for the rest
   private readonly trainTrie: SidTrie | null = null; // prefix "chosen": the training catalog's SIDs (losses)
   private readonly fullTrie: SidTrie | null = null; // prefix "chosen": every item's SID (scoring: new items included)
+  private readonly priorVars: { w: tf.Variable; b: tf.Variable } | null = null; // β(s) = b + w·c_0
+  private readonly priorG: tf.Tensor2D | null = null; // [1, N] g(pop_i)
 
   constructor(
     readonly hpn: Hpn,
@@ -150,7 +164,7 @@ export class HpnActor implements Actor {
     if (this.prefix === "chosen") {
       this.trainTrie = new SidTrie(sidTokens, L, V, catalog!);
       this.fullTrie = new SidTrie(sidTokens, L, V, new Uint8Array(N).fill(1));
-    } else if (this.loss === "catalog") {
+    } else if (catalog) {
       // rows l*V + z_l(item) of the flattened [L*V] log-probs
       this.itemScores = rowSumOp(
         Int32Array.from(sidTokens, (z, j) => (j % L) * V + z),
@@ -158,6 +172,23 @@ export class HpnActor implements Actor {
       );
       this.catalogMask = tf.tensor1d(Float32Array.from(catalog!, (c) => (c ? 0 : -1e9)));
     }
+    if (options.prior) {
+      if (this.prefix !== "expected" || this.loss !== "catalog")
+        throw new Error('HpnActor: the popularity prior needs prefix "expected" and loss "catalog"');
+      if (options.prior.length !== N) throw new Error(`HpnActor: prior has ${options.prior.length} items, the SID table ${N}`);
+      this.priorVars = { w: zerosVar([hpn.config.dModel]), b: zerosVar([1]) };
+      this.priorG = tf.tensor2d(options.prior, [1, N]);
+    }
+  }
+
+  /** β(s) per row [B] from the contexts (c_0), or null without a prior. */
+  beta(contexts: tf.Tensor3D): tf.Tensor1D | null {
+    if (!this.priorVars) return null;
+    const [B, , d] = contexts.shape;
+    return tf.tidy(() => {
+      const c0 = tf.reshape(tf.slice(contexts, [0, 0, 0], [B, 1, d]), [B, d]);
+      return tf.add(tf.sum(tf.mul(c0, this.priorVars!.w), 1), this.priorVars!.b) as tf.Tensor1D;
+    });
   }
 
   static create(config: HpnConfig, seed: number, sidTokens: Int32Array, options: HpnActorOptions = {}): HpnActor {
@@ -171,16 +202,26 @@ export class HpnActor implements Actor {
     const { logProbs, contexts } = this.hpn.forward(x.sids, x.length, training);
     tf.dispose([x.sids, x.length]);
     if (training && this.loss === "catalog" && this.prefix === "expected")
-      return lazyItemLogp(logProbs, contexts, (lp) => this.catalogLogProbs(lp));
+      return lazyItemLogp(logProbs, contexts, (lp, c) => this.logProbsOverCatalog(lp, c));
     return { logp: logProbs, contexts };
   }
 
-  /** log π over the catalog [B, N] from per-level log-probs [B, L, V] (one JS row-sum op, model/tfops rowSumOp). */
-  private catalogLogProbs(logp: tf.Tensor3D): tf.Tensor2D {
+  catalogLogProbs(out: ActorOutput): tf.Tensor2D | null {
+    if (out.itemLogp) return out.itemLogp;
+    return this.itemScores ? this.logProbsOverCatalog(out.logp as tf.Tensor3D, out.contexts) : null;
+  }
+
+  /**
+   * log π over the catalog [B, N] from per-level log-probs [B, L, V] (one JS row-sum op, model/tfops rowSumOp), plus
+   * β(s)·g(pop_i) with a prior.
+   */
+  private logProbsOverCatalog(logp: tf.Tensor3D, contexts: tf.Tensor3D): tf.Tensor2D {
     const { levels: L, vocab: V } = this.hpn.config;
     const B = logp.shape[0];
     return tf.tidy(() => {
-      const scores = this.itemScores!(tf.reshape(logp, [B, L * V]) as tf.Tensor2D); // [B, N]
+      let scores = this.itemScores!(tf.reshape(logp, [B, L * V]) as tf.Tensor2D); // [B, N]
+      const beta = this.beta(contexts);
+      if (beta) scores = tf.add(scores, tf.mul(tf.expandDims(beta, 1), this.priorG!));
       return tf.logSoftmax(tf.add(scores, this.catalogMask!)) as tf.Tensor2D;
     });
   }
@@ -230,7 +271,11 @@ export class HpnActor implements Actor {
       const x = encoderInput(histories, this.sidTokens, this.hpn.config);
       const states = this.hpn.encode(x.sids, x.length, true).reshape([B * H, d]) as tf.Tensor2D;
       const { logProbs } = this.hpn.heads(states); // [B*H, L, V]
-      if (this.loss === "catalog") return tf.neg(weightedItemLogProb(this.catalogLogProbs(logProbs), next)) as tf.Scalar;
+      if (this.loss === "catalog") {
+        // every position's own β(s_t): its state is the context c_0 of that prefix
+        const ctx = tf.reshape(states, [B * H, 1, d]) as tf.Tensor3D;
+        return tf.neg(weightedItemLogProb(this.logProbsOverCatalog(logProbs, ctx), next)) as tf.Scalar;
+      }
       // tokens: -Σ_l log p_l(z_l(next)) per position, averaged over the positions with a target
       const tokens = new Int32Array(B * H * L);
       const weight = new Float32Array(B * H);
@@ -269,9 +314,14 @@ export class HpnActor implements Actor {
     const N = this.sidTokens.length / L;
     const B = out.logp.shape[0];
     const lp = out.logp.dataSync() as Float32Array;
+    const beta = this.beta(out.contexts);
+    const betas = beta ? (beta.dataSync() as Float32Array) : null;
+    beta?.dispose();
+    const g = this.options.prior;
     const scores = new Float32Array(B * N);
     for (let b = 0; b < B; b++) {
       const s = scoreItems(lp, L, V, this.sidTokens, b * L * V);
+      if (betas && g) for (let i = 0; i < N; i++) s[i] += betas[b] * g[i];
       scores.set(s, b * N);
     }
     return scores;
@@ -321,13 +371,27 @@ export class HpnActor implements Actor {
   }
 
   variables(): tf.Variable[] {
-    return this.hpn.variables();
+    return [...this.hpn.variables(), ...(this.priorVars ? [this.priorVars.w, this.priorVars.b] : [])];
   }
   getWeights(): NamedWeights {
-    return this.hpn.getWeights();
+    const w = this.hpn.getWeights();
+    if (this.priorVars) for (const [k, v] of Object.entries(readVariables(this.priorVars))) w[`prior.${k}`] = v;
+    return w;
   }
   setWeights(w: NamedWeights): void {
-    this.hpn.setWeights(w);
+    const hpn: NamedWeights = {};
+    const prior: NamedWeights = {};
+    for (const [k, v] of Object.entries(w)) {
+      if (k.startsWith("prior.")) prior[k.slice("prior.".length)] = v;
+      else hpn[k] = v;
+    }
+    this.hpn.setWeights(hpn);
+    if (this.priorVars) writeVariables(this.priorVars, prior, "popularity prior");
+    else if (Object.keys(prior).length) throw new Error("HpnActor: weights carry a popularity prior, this actor has none");
+  }
+  /** The learned prior's weights (w [d], b [1]), for export; null without a prior. */
+  priorWeights(): NamedWeights | null {
+    return this.priorVars ? readVariables(this.priorVars) : null;
   }
   clone(): HpnActor {
     const c = new HpnActor(new Hpn(this.hpn.config, this.hpn.seed), this.sidTokens, this.options);
@@ -337,6 +401,8 @@ export class HpnActor implements Actor {
   dispose(): void {
     this.hpn.dispose();
     this.catalogMask?.dispose();
+    this.priorG?.dispose();
+    if (this.priorVars) tf.dispose([this.priorVars.w, this.priorVars.b]);
   }
 }
 
@@ -372,6 +438,10 @@ export class FlatActor implements Actor {
       const logits = tf.add(tf.add(tf.matMul(c0, this.head.w), this.head.b), this.outputMask);
       return { logp: tf.logSoftmax(logits), contexts: tf.reshape(c0, [B, 1, d]) as tf.Tensor3D };
     });
+  }
+
+  catalogLogProbs(out: ActorOutput): tf.Tensor2D {
+    return out.logp as tf.Tensor2D;
   }
 
   slateLogProb(out: ActorOutput, slates: Int32Array, K: number): tf.Tensor1D {

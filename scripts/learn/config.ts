@@ -34,6 +34,7 @@ export interface ExperimentConfig {
   hpn: Omit<HpnConfig, "levels" | "vocab" | "residual" | "historyLength">;
   train: Omit<TrainConfig, "seed" | "mode">; // each learner's mode and stream seed come from trainLearner
   hpnLoss: HpnLoss; // what the HPN policies' losses normalise over (actors.ts)
+  popularityPrior: boolean; // HPN score + β(s)·g(pop_i) (core/popularity-prior.ts); false = SIDs alone
   sidPopularity?: number; // the popularity coordinate's weight in the SID features (sids/holdout.ts), for the report
   sim: Omit<SimulatorConfig, "historyLength">;
   seeds: number[]; // evaluation seeds: one trained policy per (policy, seed)
@@ -54,6 +55,8 @@ export function defaultExperimentConfig(): ExperimentConfig {
     hpn,
     train,
     hpnLoss: "catalog",
+    popularityPrior: true,
+    sidPopularity: 0,
     sim,
     seeds: [1, 2, 3],
     episodesPerSeed: 500,

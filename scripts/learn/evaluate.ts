@@ -30,7 +30,35 @@ export interface OnlineResult {
   clickRate: number;
   newItemShare: number; // share of recommended slate items that are held-out (new) items
   newItemClickShare: number; // share of clicks that went to new items
+  // the dynamic catalog's yardstick: trained items comparable to the new ones (comparableItems) and, per item, how
+  // often new items are shown / clicked relative to them (1 = as often, 0 = never)
+  comparableShare?: number; // share of recommended slate items that are comparable trained items
+  comparableClickShare?: number;
+  newVsComparableShown?: number; // (new shown / new items) / (comparable shown / comparable items)
+  newVsComparableClicked?: number;
   episodes: number;
+}
+
+/**
+ * Trained items comparable to the new (held-out) ones: in the popularity-prior bucket new items start in (the decile
+ * of trained items' g(pop) that holds the catalog's prior, 0) and in a first-level SID cluster some new item is in.
+ */
+export function comparableItems(prior: Float32Array, trainCatalog: Uint8Array, heldOut: Uint8Array, sidTokens: Int32Array, levels: number) {
+  const N = prior.length;
+  const g = [...prior].filter((_, i) => trainCatalog[i]).sort((a, b) => a - b);
+  const comparable = new Uint8Array(N);
+  if (g.length === 0) return comparable;
+  const q = (f: number) => g[Math.min(g.length - 1, Math.floor(f * g.length))];
+  const d = Math.min(9, Math.floor((10 * g.filter((x) => x < 0).length) / g.length)); // the decile holding 0
+  const lo = d === 0 ? -Infinity : q(d / 10);
+  const hi = d === 9 ? Infinity : q((d + 1) / 10);
+  const clusters = new Set<number>();
+  for (let i = 0; i < N; i++) if (heldOut[i]) clusters.add(sidTokens[i * levels]);
+  for (let i = 0; i < N; i++) {
+    const inBucket = prior[i] >= lo && (prior[i] < hi || prior[i] === lo);
+    if (trainCatalog[i] && inBucket && clusters.has(sidTokens[i * levels])) comparable[i] = 1;
+  }
+  return comparable;
 }
 
 export function runEpisodes(
@@ -43,6 +71,7 @@ export function runEpisodes(
   seed: number,
   batchSize = 100,
   onBatch?: (done: number, total: number) => void,
+  comparable?: Uint8Array,
 ): OnlineResult {
   const K = sim.slateSize;
   const rewards: number[] = [];
@@ -51,6 +80,8 @@ export function runEpisodes(
   let clicks = 0;
   let newShown = 0;
   let newClicks = 0;
+  let compShown = 0;
+  let compClicks = 0;
   const rng = new Rng(seed);
   for (let s = 0; s < starts.length; s += batchSize) {
     const chunk = starts.slice(s, s + batchSize);
@@ -72,6 +103,9 @@ export function runEpisodes(
           if (heldOut[it]) {
             newShown++;
             newClicks += c;
+          } else if (comparable?.[it]) {
+            compShown++;
+            compClicks += c;
           }
         }
       }
@@ -82,7 +116,7 @@ export function runEpisodes(
     }
     onBatch?.(Math.min(s + batchSize, starts.length), starts.length);
   }
-  return {
+  const out: OnlineResult = {
     totalReward: meanCi(rewards),
     depth: meanCi(depths),
     clickRate: shown ? clicks / shown : 0,
@@ -90,6 +124,18 @@ export function runEpisodes(
     newItemClickShare: clicks ? newClicks / clicks : 0,
     episodes: starts.length,
   };
+  if (comparable) {
+    const nNew = heldOut.reduce((a, h, i) => a + (h && catalog[i] ? 1 : 0), 0);
+    const nComp = comparable.reduce((a, c) => a + c, 0);
+    const perItem = (xNew: number, xComp: number) => (nNew && nComp && xComp ? xNew / nNew / (xComp / nComp) : NaN);
+    Object.assign(out, {
+      comparableShare: shown ? compShown / shown : 0,
+      comparableClickShare: clicks ? compClicks / clicks : 0,
+      newVsComparableShown: perItem(newShown, compShown),
+      newVsComparableClicked: perItem(newClicks, compClicks),
+    });
+  }
+  return out;
 }
 
 export interface OfflineResult {

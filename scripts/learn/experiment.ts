@@ -9,7 +9,7 @@ import type { Progress } from "../util/progress";
 import { Rng } from "../util/rng";
 import type { StepLog } from "./a2c";
 import { simulatorConfig, type ExperimentConfig } from "./config";
-import type { OfflineResult, OnlineResult } from "./evaluate";
+import { comparableItems, type OfflineResult, type OnlineResult } from "./evaluate";
 import type { PolicyName } from "./config";
 import { runJobsInWorkers } from "./job-pool";
 import { disposeLearner, evaluateLearner, trainLearner, type TrainedLearner } from "./learner";
@@ -92,7 +92,13 @@ export function runJob(
     policy = new ActorPolicy(name, trained.actor);
   }
   try {
-    const { online, offline } = evaluateLearner(policy, cfg, world, { seed, episodes: cfg.episodesPerSeed, progress: o.progress });
+    const comparable = comparableItems(world.prior, world.trainCatalog, world.episodes.heldOut, sids.sidTokens, sids.levels);
+    const { online, offline } = evaluateLearner(policy, cfg, world, {
+      seed,
+      episodes: cfg.episodesPerSeed,
+      progress: o.progress,
+      comparable,
+    });
     if (!online) throw new Error("experiment: the world has no simulator");
     const out: JobResult = { name, seed, online, offline, trainSeconds: trained?.seconds ?? 0 };
     if (trained) Object.assign(out, { log: trained.log, msPerStep: trained.msPerStep, levelWeights: trained.levelWeights });
@@ -207,6 +213,11 @@ function assemble(dataset: Dataset, sids: SidInputs, cfg: ExperimentConfig, worl
     episodes: world.episodes.config,
     split: "per user, time-ordered: last testFraction test, valFraction before it validation, rest train",
     sids: { levels: sids.levels, vocab: sids.vocab, codebookVersion: sids.codebookVersion, popularityWeight: cfg.sidPopularity ?? 0 },
+    popularityPrior: cfg.popularityPrior,
+    comparableItems: comparableItems(world.prior, world.trainCatalog, world.episodes.heldOut, sids.sidTokens, sids.levels).reduce(
+      (a, c) => a + c,
+      0,
+    ),
     response: { ...cfg.response, seed: cfg.seed },
     hpn: { historyLength: cfg.historyLength, ...cfg.hpn, residual: true },
     train: { ...cfg.train, seed: cfg.seed },

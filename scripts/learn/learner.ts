@@ -25,8 +25,15 @@ export function makeLearner(
   seed: number,
 ): { actor: Actor; critic: MultiLevelCritic | null; mode: TrainConfig["mode"] } {
   const hpnCfg = hpnConfig(cfg, sids.levels, sids.vocab, name !== "hsrl-no-residual");
+  // the popularity prior rides on the catalog policy (prefix "expected", loss "catalog"); the AR variant has none
+  const withPrior = (prefix: HpnPrefix) => cfg.popularityPrior && prefix === "expected" && cfg.hpnLoss === "catalog";
   const hpnActor = (prefix: HpnPrefix = "expected") =>
-    HpnActor.create(hpnCfg, seed, sids.sidTokens, { loss: cfg.hpnLoss, prefix, catalog: world.trainCatalog });
+    HpnActor.create(hpnCfg, seed, sids.sidTokens, {
+      loss: cfg.hpnLoss,
+      prefix,
+      catalog: world.trainCatalog,
+      prior: withPrior(prefix) ? world.prior : undefined,
+    });
   const critic = (contexts: number) => new MultiLevelCritic({ dim: cfg.hpn.dModel, contexts, hidden: [256, 64] }, seed + 17);
   switch (name) {
     case "hsrl-ar":
@@ -89,7 +96,7 @@ export function trainLearner(run: LearnerRun, cfg: ExperimentConfig, sids: SidIn
   // reuse saved weights only if they were trained on these SIDs, this simulator and this config
   const simulator = world.response ? featureFingerprint([world.response.getWeights().itemEmb.data]) : "none";
   const sidPrint = featureFingerprint([Float32Array.from(sids.sidTokens)]);
-  const inputs = `${sidPrint}/${simulator}/${JSON.stringify(tc)}/${JSON.stringify(hpnConfig(cfg, sids.levels, sids.vocab))}/${cfg.hpnLoss}`;
+  const inputs = `${sidPrint}/${simulator}/${JSON.stringify(tc)}/${JSON.stringify(hpnConfig(cfg, sids.levels, sids.vocab))}/${cfg.hpnLoss}/prior:${cfg.popularityPrior ? featureFingerprint([world.prior]) : "none"}`;
   const restore = (from: string): RunMeta => {
     const a = loadCheckpoint<RunMeta>(from, "actor");
     actor.setWeights(a.weights);
@@ -169,7 +176,7 @@ export function evaluateLearner(
   policy: Policy,
   cfg: ExperimentConfig,
   world: World,
-  o: { seed: number; episodes: number; catalog?: Uint8Array; progress?: Progress },
+  o: { seed: number; episodes: number; catalog?: Uint8Array; progress?: Progress; comparable?: Uint8Array },
 ): LearnerEvaluation {
   const catalog = o.catalog ?? world.fullCatalog;
   const online = world.response
@@ -183,6 +190,7 @@ export function evaluateLearner(
         o.seed * 101 + 5,
         100,
         (d, t) => o.progress?.(`simulate ${policy.name} seed ${o.seed}`, d, t),
+        o.comparable,
       )
     : null;
   return { online, offline: offlineMetrics(policy, world.episodes, catalog) };

@@ -92,16 +92,24 @@ export function evalMarkdown(r: EvalReport, budgetNote: string): string {
     "",
   );
   lines.push(
-    "| policy | total reward (95% CI over seeds) | normalised | depth (95% CI) | click rate | Recall@10 | NDCG@10 | new-item share (shown / clicks) |",
+    "| policy | total reward (95% CI over seeds) | normalised | depth (95% CI) | click rate | Recall@10 | NDCG@10 | " +
+      "new-item share (shown / clicks) | new vs comparable per item (shown / clicked) |",
   );
-  lines.push("|---|---|---|---|---|---|---|---|");
+  lines.push("|---|---|---|---|---|---|---|---|---|");
   const ci = (m: { mean: number; ci95: [number, number] }, d = 2) => `${f(m.mean, d)} [${f(m.ci95[0], d)}, ${f(m.ci95[1], d)}]`;
   for (const [name, p] of Object.entries(r.policies)) {
     lines.push(
       `| ${name} | ${ci(p.totalReward)} | ${p.normalisedReward === undefined ? "n/a" : f(p.normalisedReward)} | ${ci(p.depth)} | ` +
-        `${f(p.clickRate)} | ${f(p.recall10)} | ${f(p.ndcg10)} | ${f(p.newItemShare)} / ${f(p.newItemClickShare)} |`,
+        `${f(p.clickRate)} | ${f(p.recall10)} | ${f(p.ndcg10)} | ${f(p.newItemShare)} / ${f(p.newItemClickShare)} | ` +
+        `${f(p.newVsComparableShown)} / ${f(p.newVsComparableClicked)} |`,
     );
   }
+  lines.push(
+    "",
+    `New vs comparable: a new item's shown (clicked) rate over that of a comparable trained item — trained items in the ` +
+      `popularity-prior decile new items start in and in a first-level SID cluster some new item is in ` +
+      `(${String(c.comparableItems ?? "?")} items). 1 = shown as often; the goal is >= 0.5.`,
+  );
   if (Object.keys(r.paired).length) {
     lines.push("", "Paired differences in total reward (HSRL minus each policy, over the seeds both ran):", "");
     lines.push("| comparison | mean difference | 95% CI | CI excludes 0 |", "|---|---|---|---|");
@@ -129,10 +137,14 @@ export function evalMarkdown(r: EvalReport, budgetNote: string): string {
         .join("; ")}.`,
     );
   }
-  lines.push("", "Per seed (total reward, depth, NDCG@10):", "");
-  for (const [name, p] of Object.entries(r.policies)) {
-    lines.push(`- ${name}: ${p.perSeed.map((s) => `seed ${s.seed}: ${f(s.totalReward, 2)}, ${f(s.depth, 2)}, ${f(s.ndcg10)}`).join("; ")}`);
-  }
+  lines.push("", "Per seed:", "", "| policy | seed | total reward | depth | click rate | NDCG@10 | new-item share | new vs comparable |");
+  lines.push("|---|---|---|---|---|---|---|---|");
+  for (const [name, p] of Object.entries(r.policies))
+    for (const s of p.perSeed)
+      lines.push(
+        `| ${name} | ${s.seed} | ${f(s.totalReward, 3)} | ${f(s.depth, 2)} | ${f(s.clickRate)} | ${f(s.ndcg10)} | ${f(s.newItemShare)} | ` +
+          `${f(s.newVsComparableShown)} |`,
+      );
   lines.push(
     "",
     "Curves: `curves-reward.svg` (A2C policies: mean total reward of the last 100 finished training episodes, exploring), " +

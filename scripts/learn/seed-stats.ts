@@ -14,6 +14,8 @@ export interface SeedResult {
   ndcg10: number;
   newItemShare: number;
   newItemClickShare: number;
+  newVsComparableShown: number; // per-item shown rate of new items / that of comparable trained items (evaluate.ts)
+  newVsComparableClicked: number;
   episodes: number;
   episodeCi95: [number, number]; // total reward over this seed's episodes (within-seed spread only)
   trainSeconds: number;
@@ -29,6 +31,8 @@ export function seedResult(seed: number, online: OnlineResult, offline: OfflineR
     ndcg10: offline.ndcg10,
     newItemShare: online.newItemShare,
     newItemClickShare: online.newItemClickShare,
+    newVsComparableShown: online.newVsComparableShown ?? NaN,
+    newVsComparableClicked: online.newVsComparableClicked ?? NaN,
     episodes: online.episodes,
     episodeCi95: online.totalReward.ci95,
     trainSeconds,
@@ -61,6 +65,8 @@ export interface PolicySummary {
   ndcg10: number;
   newItemShare: number;
   newItemClickShare: number;
+  newVsComparableShown: number;
+  newVsComparableClicked: number;
   normalisedReward?: number; // (R - R_random) / (R_oracle - R_random), when both ran
   perSeed: SeedResult[];
 }
@@ -75,6 +81,8 @@ export function summarise(perSeed: SeedResult[]): PolicySummary {
     ndcg10: mean("ndcg10"),
     newItemShare: mean("newItemShare"),
     newItemClickShare: mean("newItemClickShare"),
+    newVsComparableShown: mean("newVsComparableShown"),
+    newVsComparableClicked: mean("newVsComparableClicked"),
     perSeed,
   };
 }

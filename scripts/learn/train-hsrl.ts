@@ -15,6 +15,7 @@ import { datasetSids, type SidInputs, type SidSource } from "../sids/table";
 import { writeJson } from "../util/files";
 import type { Progress } from "../util/progress";
 import type { HpnActor } from "./actors";
+import { popularityStats } from "../../core/popularity-prior";
 import type { ExperimentConfig } from "./config";
 import { disposeLearner, evaluateLearner, trainLearner } from "./learner";
 import { ActorPolicy } from "./policies";
@@ -72,7 +73,19 @@ export async function trainHsrl(o: TrainHsrlOptions): Promise<TrainOutcome> {
     responseModelAUC: world.responseAuc,
     episodes: online!.episodes,
   };
+  // The learned popularity prior travels in the checkpoint's meta: the ONNX serving contract (logprobs only) does not
+  // carry β yet, so a model exported from this checkpoint ranks by the SIDs alone until it does.
+  const prior = (trained.actor as HpnActor).priorWeights();
+  if (prior) log("popularity prior: saved in hpn.json's meta; the ONNX contract does not carry β yet (served = SIDs alone)");
   saveHpnCheckpoint(out, (trained.actor as HpnActor).hpn, {
+    popularityPrior: prior
+      ? {
+          b: prior.b.data[0],
+          w: Array.from(prior.w.data),
+          stats: popularityStats(world.episodes.trainPositiveCount, world.trainCatalog),
+          newItemPrior: 0,
+        }
+      : null,
     training: {
       dataset: dataset.name,
       seed: cfg.seed,

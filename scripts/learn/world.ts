@@ -2,6 +2,7 @@
 // next-positive examples behaviour cloning reads, and the user-response model the simulator runs on (trained here, or
 // reused from <dir>/response when it was trained on the same inputs).
 import path from "node:path";
+import { popularityPrior } from "../../core/popularity-prior";
 import type { Dataset } from "../data/dataset";
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from "../model/checkpoint";
 import { ResponseModel } from "../model/response";
@@ -20,6 +21,7 @@ export interface World {
   trainCatalog: Uint8Array; // active items minus held-out ones
   fullCatalog: Uint8Array; // every item seen in the logs
   bcExamples: ReturnType<typeof nextPositiveExamples>;
+  prior: Float32Array; // g(pop_i) from train-split positives; held-out items at the catalog's prior (core/popularity-prior)
   response: ResponseModel | null; // null when built without a simulator (supervised-only learners)
   responseAuc: number;
 }
@@ -46,11 +48,12 @@ export function buildWorld(dataset: Dataset, cfg: ExperimentConfig, o: WorldOpti
   for (const t of episodes.timelines) for (const it of t.items) fullCatalog[it] = 1;
   const trainCatalog = fullCatalog.map((a, i) => (a && !episodes.heldOut[i] ? 1 : 0));
   const bcExamples = nextPositiveExamples(episodes, "train", true);
-  if (o.simulator === false) return { episodes, trainCatalog, fullCatalog, bcExamples, response: null, responseAuc: NaN };
+  const prior = popularityPrior(episodes.trainPositiveCount, trainCatalog);
+  if (o.simulator === false) return { episodes, trainCatalog, fullCatalog, bcExamples, prior, response: null, responseAuc: NaN };
   if (o.response) {
     const response = new ResponseModel(o.response.config, 0, o.features);
     response.setWeights(o.response.weights);
-    return { episodes, trainCatalog, fullCatalog, bcExamples, response, responseAuc: o.response.valAuc };
+    return { episodes, trainCatalog, fullCatalog, bcExamples, prior, response, responseAuc: o.response.valAuc };
   }
 
   const responseCfg = { ...cfg.response, seed: cfg.seed };
@@ -65,7 +68,7 @@ export function buildWorld(dataset: Dataset, cfg: ExperimentConfig, o: WorldOpti
   if (saved && saved.meta.inputs === inputs) {
     const response = new ResponseModel(saved.meta.config, 0, o.features);
     response.setWeights(saved.weights);
-    return { episodes, trainCatalog, fullCatalog, bcExamples, response, responseAuc: saved.meta.valAuc };
+    return { episodes, trainCatalog, fullCatalog, bcExamples, prior, response, responseAuc: saved.meta.valAuc };
   }
   if (saved) process.stderr.write(`response model in ${rdir} was trained on other inputs: training a new one\n`);
   const r = trainResponseModel(episodes, responseCfg, o.features, (d, t, l) => o.progress?.("response model", d, t, `bce ${l.toFixed(3)}`));
@@ -76,7 +79,7 @@ export function buildWorld(dataset: Dataset, cfg: ExperimentConfig, o: WorldOpti
       { config: r.model.config, valAuc: r.valAuc, trainLoss: r.trainLoss, seconds: r.seconds, inputs },
       r.model.getWeights(),
     );
-  return { episodes, trainCatalog, fullCatalog, bcExamples, response: r.model, responseAuc: r.valAuc };
+  return { episodes, trainCatalog, fullCatalog, bcExamples, prior, response: r.model, responseAuc: r.valAuc };
 }
 
 /** FNV-1a over the feature bytes: identifies the exact item vectors a model was trained on. */

@@ -55,6 +55,23 @@ export class MultiLevelCritic {
     return Object.values(this.vars);
   }
 
+  /** The level logits alone: the trainer gives them their own learning rate (a shared Adam step barely moves them). */
+  levelVariables(): tf.Variable[] {
+    return [this.vars.levelLogits];
+  }
+
+  /** Every variable but the level logits. */
+  mlpVariables(): tf.Variable[] {
+    return Object.entries(this.vars)
+      .filter(([k]) => k !== "levelLogits")
+      .map(([, v]) => v);
+  }
+
+  /** Sets the output bias, so V starts at a given value (the mean return) instead of 0. */
+  setValueBias(v: number): void {
+    tf.tidy(() => this.vars.b3.assign(tf.tensor1d([v])));
+  }
+
   getWeights(): NamedWeights {
     return readVariables(this.vars);
   }

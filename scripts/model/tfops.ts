@@ -125,3 +125,27 @@ export function rowSumOp(rows: Int32Array, L: number): (x: tf.Tensor2D) => tf.Te
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return (x) => op(x) as tf.Tensor2D;
 }
+
+/**
+ * out[b, k] = x[b, cols[b·K + k]] for x [B, N]: each row's slate entries, with a JS kernel each way (backward scatters
+ * dy into a zero [B, N]). A one-hot [B, K, N] weight tensor would do the same at K·N floats per row.
+ */
+export function pickColumns(x: tf.Tensor2D, cols: Int32Array, K: number): tf.Tensor2D {
+  const [B, N] = x.shape;
+  if (cols.length !== B * K) throw new Error(`pickColumns: ${cols.length} columns for ${B} rows x ${K}`);
+  const op = tf.customGrad(((t: tf.Tensor) => {
+    const xs = t.dataSync() as Float32Array;
+    const out = new Float32Array(B * K);
+    for (let b = 0; b < B; b++) for (let k = 0; k < K; k++) out[b * K + k] = xs[b * N + cols[b * K + k]];
+    return {
+      value: tf.tensor2d(out, [B, K]),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
+        const g = (dy as tf.Tensor).dataSync() as Float32Array;
+        const dx = new Float32Array(B * N);
+        for (let b = 0; b < B; b++) for (let k = 0; k < K; k++) dx[b * N + cols[b * K + k]] += g[b * K + k];
+        return [tf.tensor2d(dx, [B, N])];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x) as tf.Tensor2D;
+}

@@ -78,4 +78,38 @@ describe("learning on a planted signal", () => {
     const w = actor.getWeights();
     expect(Array.from(again["head.0.w"].data)).toEqual(Array.from(w["head.0.w"].data));
   });
+
+  it("the catalog policy with the popularity prior trains on-policy with per-item or per-slate credit", () => {
+    const { sidTokens, levels, vocab } = plantedSids(60);
+    const catalog = new Uint8Array(60).fill(1);
+    const prior = Float32Array.from({ length: 60 }, (_, i) => ((i * 7) % 11) / 5 - 1);
+    const clickModel = new ResponseClickModel(response.model);
+    const ctx = {
+      clickModel,
+      sim,
+      catalog,
+      bcExamples: nextPositiveExamples(ep, "train", true),
+      starts: {
+        sample: (rng: Rng) => {
+          const u = rng.int(ep.numUsers);
+          const t = ep.timelines[u];
+          return { user: u, history: positiveHistory(t, t.trainEnd, H) };
+        },
+      },
+    };
+    for (const credit of ["item", "slate"] as const) {
+      const actor = HpnActor.create({ ...hpnCfg, levels, vocab }, 2, sidTokens, { loss: "catalog", catalog, prior });
+      const critic = new MultiLevelCritic({ dim: 16, contexts: levels + 1, hidden: [32, 16] }, 3);
+      const before = actor.priorWeights()!.b.data[0];
+      const res = trainPolicy(actor, critic, ctx, { ...DEFAULT_TRAIN, steps: 30, batchSize: 16, warmStartFraction: 0.3, credit, seed: 4 });
+      const rl = res.log.filter((l) => l.phase === "rl");
+      expect(rl.length).toBe(21);
+      expect(rl.every((l) => Number.isFinite(l.actorLoss!) && Number.isFinite(l.criticLoss!))).toBe(true);
+      expect(actor.priorWeights()!.b.data[0]).not.toBe(before); // β learns with the actor
+      // the level weights have their own learning rate: they leave 1/(L+1)
+      expect(Math.max(...res.levelWeights!.map((x) => Math.abs(x - 1 / (levels + 1))))).toBeGreaterThan(0.01);
+      actor.dispose();
+      critic.dispose();
+    }
+  });
 });

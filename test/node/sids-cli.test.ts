@@ -27,7 +27,7 @@ describe("hsrl sids (CLI)", () => {
       "3",
     );
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/SIDs for 300 items: L=3, V=16, d=33/); // 32 feature dimensions + popularity (default 0.5)
+    expect(r.stdout).toMatch(/SIDs for 300 items: L=3, V=16, d=32/); // 32 content feature dimensions (no popularity coordinate by default)
     const report = JSON.parse(readFileSync(join(out, "sid-report.json"), "utf8"));
     expect(report.collisions).toBe(0);
     expect(report.seed).toBe(3);
@@ -36,7 +36,7 @@ describe("hsrl sids (CLI)", () => {
     expect(readFileSync(join(out, "sid-table.sql"), "utf8")).toMatch(
       /INSERT INTO meta \(key, value\) VALUES \('codebook_version', '[0-9a-f]{16}'\)/,
     );
-    const plain = hsrl(
+    const withPop = hsrl(
       "sids",
       "--data",
       "items=300,users=60,interactions=2000",
@@ -47,9 +47,9 @@ describe("hsrl sids (CLI)", () => {
       "--size",
       "16",
       "--popularity",
-      "0",
+      "0.5",
     );
-    expect(plain.stdout).toMatch(/d=32/);
+    expect(withPop.stdout).toMatch(/d=33/); // the ablation: one more coordinate for popularity
   });
 
   it("bad input: one clear line and a non-zero exit", () => {
