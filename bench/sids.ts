@@ -4,7 +4,7 @@
 import { availableParallelism } from "node:os";
 import { encodeSid } from "../core/codebook";
 import type { Dataset, ItemMeta } from "../scripts/data/dataset";
-import { Rng } from "../scripts/util/rng";
+import { Rng } from "../core/rng";
 import { buildSids } from "../scripts/sids/build";
 
 export function syntheticVectors(n: number, d: number, clusters: number, seed: number): Float32Array[] {

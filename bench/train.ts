@@ -19,7 +19,7 @@ import { MultiLevelCritic } from "../scripts/model/critic";
 import { DEFAULT_HPN_CONFIG } from "../scripts/model/hpn";
 import { ResponseModel } from "../scripts/model/response";
 import { type ClickModel, ResponseClickModel } from "../scripts/learn/simulator";
-import { Rng } from "../scripts/util/rng";
+import { Rng } from "../core/rng";
 
 const B = 64,
   H = 50,

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { codebookToJson, createCodebook, type Codebook } from "../core/codebook";
 import { manifestVersion, parseManifest, servingTensors, type Manifest } from "../core/manifest";
 import { sha256Hex } from "../core/sha256";
-import { Rng } from "./util/rng";
+import { Rng } from "../core/rng";
 import { GraphBuilder } from "./export/onnx-builder";
 
 export const TINY_W = [

@@ -3,6 +3,7 @@
 // over the catalog's prefix index), and promote only if it is not worse beyond a margin. Figures are stored on the
 // candidate's registry row (model_versions.gate) and shown by GET /v1/admin/models.
 import { parseSidKey } from "../core/codebook";
+import { Rng } from "../core/rng";
 import { eq } from "drizzle-orm";
 import { type GateConfig, gateConfigOf, HELDOUT_FILE, parseHeldOut } from "../core/promotion";
 import type { Bindings, Stores } from "./bindings";
@@ -16,13 +17,6 @@ import { decodeCatalog } from "./decode";
 import { attributedEvents, type LoggedClick, recentSessions } from "./feedback";
 import { historyTokens, MAX_HISTORY } from "./inference";
 import { loadPublished, runHpn, type ServingModel, servingModel } from "./model";
-
-export type { GateConfig };
-
-/** wrangler.toml [vars]: GATE_MARGIN, GATE_MIN_SESSIONS, GATE_MAX_SESSIONS, GATE_WINDOW_DAYS (core/promotion.ts). */
-export function gateConfig(env: Partial<Bindings>): GateConfig {
-  return gateConfigOf(env);
-}
 
 export interface Interval {
   mean: number;
@@ -77,7 +71,7 @@ interface Slate {
 const K = 10;
 
 /** Runs the gate for `candidate` against the serving active model. Reads D1 and R2; writes nothing. */
-export async function replayGate(env: Stores & Partial<Bindings>, candidate: string, config = gateConfig(env)): Promise<GateResult> {
+export async function replayGate(env: Stores & Partial<Bindings>, candidate: string, config = gateConfigOf(env)): Promise<GateResult> {
   const versions = await readVersionsNow(env);
   const since = Date.now() - config.windowDays * 86_400_000;
   const rule = `pass when the 95% bootstrap lower bound of NDCG@10(candidate) - NDCG@10(active) >= -${config.margin} x NDCG@10(active)`;
@@ -124,7 +118,7 @@ export async function replayGate(env: Stores & Partial<Bindings>, candidate: str
     const { predictions, sessions, source } = sample;
     const a = await evaluate(active, index, predictions, sessions);
     const c = await evaluate(cand, index, predictions, sessions);
-    const rng = mulberry32(config.seed);
+    const rng = new Rng(config.seed);
     const draws = bootstrapDraws(sessions, config.resamples, rng);
     const delta = {
       ndcg10: meanInterval(diff(c.ndcg, a.ndcg), draws),
@@ -327,20 +321,9 @@ function diff(a: Float64Array, b: Float64Array): Float64Array {
 }
 
 /** A seeded uniform [0, 1) stream: the bootstrap gives the same interval for the same sample. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `resamples` resamples of n sessions with replacement; both metrics use the same draws (a paired bootstrap). */
-function bootstrapDraws(n: number, resamples: number, rng: () => number): Uint32Array[] {
-  return Array.from({ length: resamples }, () => Uint32Array.from({ length: n }, () => Math.floor(rng() * n)));
+function bootstrapDraws(n: number, resamples: number, rng: Rng): Uint32Array[] {
+  return Array.from({ length: resamples }, () => Uint32Array.from({ length: n }, () => rng.int(n)));
 }
 
 /** The mean and its 95% percentile-bootstrap interval. */

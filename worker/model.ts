@@ -47,7 +47,7 @@ export async function servingModel(env: Stores, activeVersion: string | null, sl
   const failed = failures.get(key);
   if (failed && Date.now() < failed.until) throw new ModelUnavailable(failed.reason, Math.ceil((failed.until - Date.now()) / 1000));
   try {
-    const load = () => (activeVersion === null ? loadEmbedded() : loadFromR2(env, activeVersion));
+    const load = () => (activeVersion === null ? loadEmbedded() : loadPublished(env, activeVersion));
     const fromCanary = slot === "active" ? caches.canary.peek(key) : undefined;
     const model = await caches[slot].get(key, fromCanary ? async () => fromCanary : load);
     if (fromCanary) caches.canary.clear(); // the session moved to the active slot
@@ -68,12 +68,8 @@ async function loadEmbedded(): Promise<ServingModel> {
   return { version: manifest.version, source: "embedded", manifest, session: await createSession(embeddedModel) };
 }
 
-/** A published model in a session of its own, outside the serving slots (the replay gate releases it after use). */
+/** A published model in a session of its own (the serving slots use it too; the replay gate releases its own after use). */
 export async function loadPublished(env: Stores, version: string): Promise<ServingModel> {
-  return loadFromR2(env, version);
-}
-
-async function loadFromR2(env: Stores, version: string): Promise<ServingModel> {
   const { manifest, bytes } = await fetchPublished(env, version);
   return { version, source: "r2", manifest, session: await createSession(bytes) };
 }

@@ -5,7 +5,7 @@
 // item by softmax(beta * taste·item + log popularity) and rates it 1..5 from the same affinity plus noise.
 import type { Dataset, Interaction, ItemMeta } from "./dataset";
 import { sortInteractions } from "./dataset";
-import { Rng } from "../util/rng";
+import { Rng } from "../../core/rng";
 
 export interface SyntheticConfig {
   items: number;

@@ -1,7 +1,7 @@
 // Where the parity check's histories and catalog come from: a dataset's test split (the real held-out next-positive
 // examples, so NDCG@10 can be compared), or seeded random SID histories over a random catalog (no trained model yet).
 import type { Dataset } from "../data/dataset";
-import { Rng } from "../util/rng";
+import { Rng } from "../../core/rng";
 import { buildEpisodes, nextPositiveExamples, sidHistoryBatch } from "../learn/episodes";
 import type { HeldOutHistories } from "./parity";
 

@@ -24,7 +24,7 @@ import type { Actor } from "./actors";
 import { sliceOutput } from "./actors";
 import type { NextItemExample } from "./episodes";
 import { selectSlates } from "./policies";
-import { Rng } from "../util/rng";
+import { Rng } from "../../core/rng";
 import { UserBatch, type ClickModel, type SimulatorConfig } from "./simulator";
 import { clipByGlobalNorm, pickColumns } from "../model/tfops";
 import { MultiLevelCritic, softUpdate, tdTarget } from "../model/critic";

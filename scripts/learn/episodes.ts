@@ -4,7 +4,7 @@
 // Users with fewer than 3 interactions are train only. Histories are the user's POSITIVE items, newest last.
 import { packSidHistories } from "../../core/history";
 import { isPositive, type Dataset } from "../data/dataset";
-import { Rng } from "../util/rng";
+import { Rng } from "../../core/rng";
 
 export interface EpisodeConfig {
   positiveThreshold: number; // rated data: positive iff rating >= threshold (MovieLens: 4); binary data: rating >= 0.5

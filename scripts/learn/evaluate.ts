@@ -5,7 +5,7 @@
 import { positiveHistory, splitRange, type Episodes } from "./episodes";
 import { meanCi, ndcgAt, rankOf, recallAt, type MeanCi } from "./metrics";
 import { selectSlates, type Policy } from "./policies";
-import { Rng } from "../util/rng";
+import { Rng } from "../../core/rng";
 import { UserBatch, type ClickModel, type SimulatorConfig } from "./simulator";
 
 export interface EpisodeStart {

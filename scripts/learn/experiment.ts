@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Dataset } from "../data/dataset";
 import type { SidInputs } from "../sids/table";
 import type { Progress } from "../util/progress";
-import { Rng } from "../util/rng";
+import { Rng } from "../../core/rng";
 import type { StepLog } from "./a2c";
 import { simulatorConfig, type ExperimentConfig } from "./config";
 import { comparableItems, type OfflineResult, type OnlineResult } from "./evaluate";

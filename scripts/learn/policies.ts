@@ -3,7 +3,7 @@
 // training samples K items without replacement by the Gumbel-top-k trick on the same scores (scores = log-probs).
 import { actorItemScores, type Actor } from "./actors";
 import type { ResponseClickModel } from "./simulator";
-import type { Rng } from "../util/rng";
+import type { Rng } from "../../core/rng";
 
 export interface Policy {
   readonly name: string;

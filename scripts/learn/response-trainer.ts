@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { itemHistoryBatch, positiveHistory, splitRange, type Episodes, type Split } from "./episodes";
 import { auc } from "./metrics";
-import { Rng } from "../util/rng";
+import { Rng } from "../../core/rng";
 import { ResponseModel, type ResponseConfig } from "../model/response";
 
 export interface ResponseTrainConfig {

@@ -7,7 +7,7 @@
 // included). With K = 10 all clicks cost 1 temper per step, so depth <= 20 and total reward <= 20.
 import * as tf from "@tensorflow/tfjs";
 import { itemHistoryBatch } from "./episodes";
-import type { Rng } from "../util/rng";
+import type { Rng } from "../../core/rng";
 import type { ResponseModel } from "../model/response";
 
 export interface SimulatorConfig {

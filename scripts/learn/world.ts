@@ -8,7 +8,7 @@ import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from "../model/checkpoi
 import { ResponseModel } from "../model/response";
 import type { NamedWeights } from "../model/tfops";
 import type { Progress } from "../util/progress";
-import type { Rng } from "../util/rng";
+import type { Rng } from "../../core/rng";
 import type { TrainContext } from "./a2c";
 import { buildEpisodes, nextPositiveExamples, positiveHistory, type Episodes } from "./episodes";
 import type { ExperimentConfig } from "./config";

@@ -4,7 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { matMul } from "./ops";
 import { glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "./tfops";
-import { Rng } from "../util/rng";
+import { Rng } from "../../core/rng";
 
 export interface CriticConfig {
   dim: number; // d of the contexts

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { matMul, matMulBT } from "./ops";
 import { unitFloat32 } from "../../core/item-encoder";
-import { Rng } from "../util/rng";
+import { Rng } from "../../core/rng";
 import { gatherRows, glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "./tfops";
 
 export interface ResponseConfig {

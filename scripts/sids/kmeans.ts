@@ -7,7 +7,7 @@
 // encodeSid computes — so the balance reported is the one the SIDs really have.
 import { createCodebook, type Codebook } from "../../core/codebook";
 import type { Progress } from "../util/progress";
-import { Rng } from "../util/rng";
+import { Rng } from "../../core/rng";
 import { type KernelPool, sharedF32, sharedI32 } from "./pool";
 
 export interface KmeansOptions {

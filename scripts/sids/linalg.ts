@@ -1,6 +1,6 @@
 // Small dense/sparse linear algebra for item features: a CSR matrix, products with tall dense blocks, Gram-Schmidt,
 // a Jacobi eigen-solver for tiny symmetric matrices, and randomized truncated PCA (Halko et al. 2011) on top of them.
-import { Rng } from "../util/rng";
+import { Rng } from "../../core/rng";
 
 /** Sparse rows x cols matrix in CSR form. */
 export interface Csr {

@@ -11,7 +11,7 @@ import {
   sidKey,
 } from "../../core/codebook";
 import { sha256Hex } from "../../core/sha256";
-import { Rng } from "../../scripts/util/rng";
+import { Rng } from "../../core/rng";
 
 function randomCodebook(seed: number, levels = 3, size = 16, dim = 8) {
   const rng = new Rng(seed);

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { Dataset } from "../../scripts/data/dataset";
 import { loadDataset } from "../../scripts/data/load";
-import { Rng } from "../../scripts/util/rng";
+import { Rng } from "../../core/rng";
 import { generateSynthetic } from "../../scripts/data/synthetic";
 import { itemFeatures, meanCosine } from "../../scripts/sids/features";
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { packSidHistories } from "../../core/history";
 import { sidHistoryBatch } from "../../scripts/learn/episodes";
-import { Rng } from "../../scripts/util/rng";
+import { Rng } from "../../core/rng";
 
 describe("history packing", () => {
   const L = 3;

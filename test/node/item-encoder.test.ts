@@ -4,7 +4,7 @@ import { encodeSid } from "../../core/codebook";
 import { encodeItemContent, encodeItemVector, encoderOutputDim, itemEncoderFromJson, itemEncoderToJson } from "../../core/item-encoder";
 import type { Dataset } from "../../scripts/data/dataset";
 import { loadDataset } from "../../scripts/data/load";
-import { Rng } from "../../scripts/util/rng";
+import { Rng } from "../../core/rng";
 import { generateSynthetic } from "../../scripts/data/synthetic";
 import { buildSids } from "../../scripts/sids/build";
 import { itemFeatures, positivesPerItem } from "../../scripts/sids/features";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Rng } from "../../scripts/util/rng";
+import { Rng } from "../../core/rng";
 import { balancedAssign, DEFAULT_KMEANS, defaultCodebookSize, kmeansPlusPlus, residualQuantize } from "../../scripts/sids/kmeans";
 import { KernelPool } from "../../scripts/sids/pool";
 import { encodeSid } from "../../core/codebook";

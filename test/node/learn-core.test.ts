@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../../scripts/model/backend";
 import { buildEpisodes, itemHistoryBatch, nextPositiveExamples, positiveHistory, sidHistoryBatch } from "../../scripts/learn/episodes";
 import { UserBatch, type ClickModel } from "../../scripts/learn/simulator";
-import { Rng } from "../../scripts/util/rng";
+import { Rng } from "../../core/rng";
 import { MultiLevelCritic, softUpdate, tdTarget } from "../../scripts/model/critic";
 import { auc, meanCi, ndcgAt, rankOf } from "../../scripts/learn/metrics";
 import { selectSlates } from "../../scripts/learn/policies";

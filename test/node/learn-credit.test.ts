@@ -9,7 +9,7 @@ import { selectSlates } from "../../scripts/learn/policies";
 import { MultiLevelCritic } from "../../scripts/model/critic";
 import { pickColumns } from "../../scripts/model/tfops";
 import { popularityPrior, popularityStats, priorOf } from "../../core/popularity-prior";
-import { Rng } from "../../scripts/util/rng";
+import { Rng } from "../../core/rng";
 
 beforeAll(async () => {
   await initBackend();

@@ -10,7 +10,7 @@ import { MultiLevelCritic } from "../../scripts/model/critic";
 import { DEFAULT_TRAIN, trainPolicy } from "../../scripts/learn/a2c";
 import { evaluationStarts, offlineMetrics, runEpisodes } from "../../scripts/learn/evaluate";
 import { ActorPolicy, RandomPolicy } from "../../scripts/learn/policies";
-import { Rng } from "../../scripts/util/rng";
+import { Rng } from "../../core/rng";
 import { plantedDataset, plantedSids } from "./learn-helpers";
 
 const H = 10;

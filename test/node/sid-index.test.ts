@@ -11,7 +11,7 @@ import {
   sidIndexToBytes,
   tokenAt,
 } from "../../core/sid-index";
-import { Rng } from "../../scripts/util/rng";
+import { Rng } from "../../core/rng";
 import { decodeTopK } from "../../worker/decode";
 
 function catalog(n: number, L: number, V: number, seed: number) {

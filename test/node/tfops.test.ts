@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend, tf } from "../../scripts/model/backend";
 import { gatherRows, rowSumOp } from "../../scripts/model/tfops";
-import { Rng } from "../../scripts/util/rng";
+import { Rng } from "../../core/rng";
 
 beforeAll(async () => {
   await initBackend();

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAdmin } from "../auth";
-import { gateConfig, replayGate } from "../gate";
+import { gateConfigOf } from "../../core/promotion";
+import { replayGate } from "../gate";
 import { canaryByHand, listModels, promote, rollback, startCanaryByHand } from "../registry";
 import { ApiError, errorJson } from "../errors";
 import { router } from "../router";
@@ -164,6 +165,6 @@ adminRoutes
     const { maxSessions } = c.req.valid("query");
     const registered = (await listModels(c.env)).some((m) => m.version === version);
     if (!registered) return c.json(errorJson(c, "not_found", `model ${version} is not registered`), 404);
-    const config = { ...gateConfig(c.env), ...(maxSessions ? { maxSessions } : {}) };
+    const config = { ...gateConfigOf(c.env), ...(maxSessions ? { maxSessions } : {}) };
     return c.json({ version, ...(await replayGate(c.env, version, config)) }, 200);
   });

@@ -98,6 +98,12 @@ export const eventsRoutes = router().openapi(route, async (c) => {
   );
   const refused = { ts: 0, unknownItem: 0 };
   const rows: EventRow[] = [];
+  // A slate's impressions and clicks share one request id: verify each id once.
+  const verified = new Map<string, string | null>();
+  const servedVersion = (id: string) => {
+    if (!verified.has(id)) verified.set(id, verifyServedId(c.env.USER_TOKEN_SECRET, id)?.version ?? null);
+    return verified.get(id) ?? null;
+  };
   let attributed = 0;
   for (const e of body.events) {
     const ts = e.ts ?? now;
@@ -107,7 +113,7 @@ export const eventsRoutes = router().openapi(route, async (c) => {
       continue;
     }
     // An id that does not verify is stored as sent, credited to no model.
-    const modelVersion = e.requestId ? (verifyServedId(c.env.USER_TOKEN_SECRET, e.requestId)?.version ?? null) : null;
+    const modelVersion = e.requestId ? servedVersion(e.requestId) : null;
     for (const itemId of e.itemIds) {
       if (!known.has(itemId)) refused.unknownItem++;
       else {

@@ -1,5 +1,5 @@
-// The project's one seeded PRNG (never Math.random): mulberry32 plus the few distributions the data, SID and
-// learning code need.
+// The project's one seeded PRNG (never Math.random), for both sides: mulberry32 plus the few distributions the
+// data, SID and learning code and the Worker's replay-gate bootstrap need.
 export class Rng {
   private state: number;
   private spare: number | null = null;
