@@ -59,6 +59,15 @@ export function cachedLookup(ids: string[]): Lookup | null {
   return { versions, items: found, userHistory: null };
 }
 
+/** The cache follows the newest read: its entries are kept only under the catalog version they were read at. */
+function followVersions(versions: Versions): void {
+  if (cache.version !== versions.catalog) {
+    resetCatalogCache();
+    cache.version = versions.catalog;
+  }
+  cache.versions = versions;
+}
+
 /** Whether two reads of the versions agree on everything a recommend depends on. */
 export function sameVersions(a: Versions, b: Versions): boolean {
   return (
@@ -120,11 +129,7 @@ export async function lookupItems(
     results = await run(missing);
     versions = readVersions(results[0] as { key: string; value: string }[]);
   }
-  if (cache.version !== versions.catalog) {
-    resetCatalogCache();
-    cache.version = versions.catalog;
-  }
-  cache.versions = versions;
+  followVersions(versions);
   const nChunks = Math.ceil(missing.length / D1_MAX_PARAMS);
   const fetched = new Map<string, CatalogItem>();
   for (const rows of results.slice(1, 1 + nChunks) as Row[][]) for (const r of rows) fetched.set(r.id, toItem(r));
@@ -182,12 +187,7 @@ export async function attributesAndVersions(
   const versions = readVersions(meta as { key: string; value: string }[]);
   const fetched = new Map<string, CatalogItem>();
   for (const rows of results as Row[][]) for (const r of rows) fetched.set(r.id, toItem(r));
-  // the cache follows the newest read, as lookupItems does; entries are kept only under the version they were read at
-  if (cache.version !== versions.catalog) {
-    resetCatalogCache();
-    cache.version = versions.catalog;
-  }
-  cache.versions = versions;
+  followVersions(versions);
   for (const id of fetch) cache.items.set(id, fetched.get(id) ?? null);
   for (const [id, item] of fetched) if (!attributes.has(id)) attributes.set(id, item.attributes);
   return { attributes, versions, items: fetched };
