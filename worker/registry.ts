@@ -32,6 +32,8 @@ export type Outcome =
 /** What one cron step did to the registry: a promotion outcome, or a canary's progress. */
 export type CronOutcome = Outcome | CanaryOutcome;
 
+type Row = typeof modelVersions.$inferSelect;
+
 /** Checks a published model without touching the registry; returns the reason it cannot serve, or null. */
 export async function validate(env: Stores, version: string): Promise<string | null> {
   let manifest: Manifest;
@@ -56,11 +58,12 @@ async function otherCatalogCodebook(env: Stores, codebook: string | undefined): 
 }
 
 /** The batch statements that make `version` (now in status `from`) the active model. */
-function activate(db: Db, version: string, from: (typeof modelVersions.$inferSelect)["status"]) {
+/** The statements that make `version` (still in status `from`) the active model, storing its gate figures if given. */
+function activate(db: Db, version: string, from: Row["status"], gate?: object) {
   return [
     db
       .update(modelVersions)
-      .set({ status: "active", reason: null, promotedAt: nowMs, updatedAt: nowMs })
+      .set({ status: "active", reason: null, ...(gate ? { gate } : {}), promotedAt: nowMs, updatedAt: nowMs })
       .where(and(eq(modelVersions.version, version), eq(modelVersions.status, from))),
     setMeta(db, "active_model", version),
   ] as const;
@@ -118,8 +121,6 @@ export async function promote(env: Stores, version: string, from: ("candidate" |
   return { action: "promoted", version };
 }
 
-type Row = typeof modelVersions.$inferSelect;
-
 /** The row, if `version` is registered, in a status of `from`, and validates; else the outcome that says why not. */
 async function checkEligible(env: Stores, version: string, from: Row["status"][]): Promise<Row | Outcome> {
   const db = database(env.DB);
@@ -155,15 +156,7 @@ async function activateNow(env: Stores, version: string, from: Row["status"], ga
         .update(modelVersions)
         .set({ status: "retired", updatedAt: nowMs })
         .where(and(eq(modelVersions.status, "active"), ne(modelVersions.version, version), stillEligible)),
-      ...(gate
-        ? [
-            db
-              .update(modelVersions)
-              .set({ gate })
-              .where(and(eq(modelVersions.version, version), eq(modelVersions.status, from))),
-          ]
-        : []),
-      ...activate(db, version, from),
+      ...activate(db, version, from, gate),
     ]),
   );
 }
