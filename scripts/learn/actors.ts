@@ -15,7 +15,7 @@ import { Hpn, type HpnConfig } from "../model/hpn";
 import { scoreItems } from "../../core/score";
 import { nextItemPerPosition, sidHistoryBatch } from "./episodes";
 import { SidTrie } from "./sid-trie";
-import { glorot, readVariables, rowSumOp, writeVariables, zerosVar, type NamedWeights } from "../model/tfops";
+import { glorot, readVariables, rowSumOp, splitPrefix, withPrefix, writeVariables, zerosVar, type NamedWeights } from "../model/tfops";
 
 export interface ActorOutput {
   contexts: tf.Tensor3D; // [B, C, d]: c_0..c_L (HPN) or c_0 (flat)
@@ -374,17 +374,10 @@ export class HpnActor implements Actor {
     return [...this.hpn.variables(), ...(this.priorVars ? [this.priorVars.w, this.priorVars.b] : [])];
   }
   getWeights(): NamedWeights {
-    const w = this.hpn.getWeights();
-    if (this.priorVars) for (const [k, v] of Object.entries(readVariables(this.priorVars))) w[`prior.${k}`] = v;
-    return w;
+    return { ...this.hpn.getWeights(), ...(this.priorVars ? withPrefix("prior.", readVariables(this.priorVars)) : {}) };
   }
   setWeights(w: NamedWeights): void {
-    const hpn: NamedWeights = {};
-    const prior: NamedWeights = {};
-    for (const [k, v] of Object.entries(w)) {
-      if (k.startsWith("prior.")) prior[k.slice("prior.".length)] = v;
-      else hpn[k] = v;
-    }
+    const { part: prior, rest: hpn } = splitPrefix("prior.", w);
     this.hpn.setWeights(hpn);
     if (this.priorVars) writeVariables(this.priorVars, prior, "popularity prior");
     else if (Object.keys(prior).length) throw new Error("HpnActor: weights carry a popularity prior, this actor has none");
@@ -480,17 +473,10 @@ export class FlatActor implements Actor {
     return [...this.encoder.variables(), ...Object.values(this.head)];
   }
   getWeights(): NamedWeights {
-    const w = this.encoder.getWeights();
-    for (const [k, v] of Object.entries(readVariables(this.head))) w[`flat_head.${k}`] = v;
-    return w;
+    return { ...this.encoder.getWeights(), ...withPrefix("flat_head.", readVariables(this.head)) };
   }
   setWeights(w: NamedWeights): void {
-    const enc: NamedWeights = {};
-    const head: NamedWeights = {};
-    for (const [k, v] of Object.entries(w)) {
-      if (k.startsWith("flat_head.")) head[k.slice("flat_head.".length)] = v;
-      else enc[k] = v;
-    }
+    const { part: head, rest: enc } = splitPrefix("flat_head.", w);
     this.encoder.setWeights(enc);
     writeVariables(this.head, head, "flat actor head");
   }

@@ -58,6 +58,22 @@ export function readVariables(vars: Record<string, tf.Variable>): NamedWeights {
   return out;
 }
 
+/** Weights of a part nested under `prefix` ("prior.", "flat_head."), as one checkpoint stores a model and its parts. */
+export function withPrefix(prefix: string, w: NamedWeights): NamedWeights {
+  return Object.fromEntries(Object.entries(w).map(([k, v]) => [`${prefix}${k}`, v]));
+}
+
+/** Splits checkpoint weights into those under `prefix` (prefix removed) and the rest. */
+export function splitPrefix(prefix: string, w: NamedWeights): { part: NamedWeights; rest: NamedWeights } {
+  const part: NamedWeights = {};
+  const rest: NamedWeights = {};
+  for (const [k, v] of Object.entries(w)) {
+    if (k.startsWith(prefix)) part[k.slice(prefix.length)] = v;
+    else rest[k] = v;
+  }
+  return { part, rest };
+}
+
 export function writeVariables(vars: Record<string, tf.Variable>, w: NamedWeights, what: string): void {
   for (const [k, v] of Object.entries(vars)) {
     const src = w[k];

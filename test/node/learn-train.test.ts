@@ -26,6 +26,21 @@ describe("learning on a planted signal", () => {
   const ep = buildEpisodes(ds, { historyLength: H, holdoutFraction: 0 });
   let response: ReturnType<typeof trainResponseModel>;
 
+  // What trainPolicy needs: the simulator, BC examples, and episode starts at a random user's train-split history.
+  const trainingContext = (clickModel: ResponseClickModel, catalog: Uint8Array) => ({
+    clickModel,
+    sim,
+    catalog,
+    bcExamples: nextPositiveExamples(ep, "train", true),
+    starts: {
+      sample: (rng: Rng) => {
+        const u = rng.int(ep.numUsers);
+        const t = ep.timelines[u];
+        return { user: u, history: positiveHistory(t, t.trainEnd, H) };
+      },
+    },
+  });
+
   it("the response model reaches validation AUC > 0.6 (BCE on logits)", () => {
     response = trainResponseModel(ep, { dim: 16, hidden: 32, epochs: 4, batchSize: 128, lr: 5e-3, negatives: 1, seed: 1 });
     expect(response.trainLoss[response.trainLoss.length - 1]).toBeLessThan(response.trainLoss[0]);
@@ -36,19 +51,7 @@ describe("learning on a planted signal", () => {
     const { sidTokens, levels, vocab } = plantedSids(60);
     const catalog = new Uint8Array(60).fill(1);
     const clickModel = new ResponseClickModel(response.model);
-    const ctx = {
-      clickModel,
-      sim,
-      catalog,
-      bcExamples: nextPositiveExamples(ep, "train", true),
-      starts: {
-        sample: (rng: Rng) => {
-          const u = rng.int(ep.numUsers);
-          const t = ep.timelines[u];
-          return { user: u, history: positiveHistory(t, t.trainEnd, H) };
-        },
-      },
-    };
+    const ctx = trainingContext(clickModel, catalog);
     const train = (seed: number) => {
       const actor = HpnActor.create({ ...hpnCfg, levels, vocab }, seed, sidTokens);
       const critic = new MultiLevelCritic({ dim: 16, contexts: levels + 1, hidden: [32, 16] }, seed + 1);
@@ -84,19 +87,7 @@ describe("learning on a planted signal", () => {
     const catalog = new Uint8Array(60).fill(1);
     const prior = Float32Array.from({ length: 60 }, (_, i) => ((i * 7) % 11) / 5 - 1);
     const clickModel = new ResponseClickModel(response.model);
-    const ctx = {
-      clickModel,
-      sim,
-      catalog,
-      bcExamples: nextPositiveExamples(ep, "train", true),
-      starts: {
-        sample: (rng: Rng) => {
-          const u = rng.int(ep.numUsers);
-          const t = ep.timelines[u];
-          return { user: u, history: positiveHistory(t, t.trainEnd, H) };
-        },
-      },
-    };
+    const ctx = trainingContext(clickModel, catalog);
     for (const credit of ["item", "slate"] as const) {
       const actor = HpnActor.create({ ...hpnCfg, levels, vocab }, 2, sidTokens, { loss: "catalog", catalog, prior });
       const critic = new MultiLevelCritic({ dim: 16, contexts: levels + 1, hidden: [32, 16] }, 3);
