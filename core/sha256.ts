@@ -6,3 +6,11 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 export function sha256Hex(bytes: Uint8Array): string {
   return bytesToHex(sha256(bytes));
 }
+
+/** sha256Hex of the concatenation of `parts`, without ever joining them (a 1M-item table is past V8's longest string). */
+export function sha256HexOfParts(parts: Iterable<string>): string {
+  const h = sha256.create();
+  const utf8 = new TextEncoder();
+  for (const p of parts) h.update(utf8.encode(p));
+  return bytesToHex(h.digest());
+}

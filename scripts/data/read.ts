@@ -16,17 +16,17 @@ export function requireFile(file: string, what: string): void {
   if (!isFile(file)) throw new DataError(file, null, `file not found (${what})`);
 }
 
-/** Calls cb for every line (1-based numbers, "\r" stripped, BOM stripped); reads in 16 MB chunks. */
-export function forEachLine(file: string, encoding: Encoding, cb: (line: string, lineNo: number) => void): void {
+/** The lines of a file ("\r" stripped, BOM stripped), read in chunks: files past V8's longest string work. */
+export function* readLines(file: string, chunkBytes = 1 << 24, encoding: Encoding = "utf8"): Generator<string> {
   const fd = openSync(file, "r");
-  const buf = Buffer.allocUnsafe(1 << 24);
+  const buf = Buffer.allocUnsafe(chunkBytes);
   const decoder = new StringDecoder(encoding);
   let rest = "";
-  let lineNo = 0;
-  const emit = (line: string) => {
-    lineNo++;
-    if (lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
-    cb(line.endsWith("\r") ? line.slice(0, -1) : line, lineNo);
+  let first = true;
+  const clean = (line: string) => {
+    if (first && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    first = false;
+    return line.endsWith("\r") ? line.slice(0, -1) : line;
   };
   try {
     for (;;) {
@@ -35,16 +35,22 @@ export function forEachLine(file: string, encoding: Encoding, cb: (line: string,
       const text = rest + decoder.write(buf.subarray(0, n));
       let start = 0;
       for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", start)) {
-        emit(text.slice(start, i));
+        yield clean(text.slice(start, i));
         start = i + 1;
       }
       rest = text.slice(start);
     }
     rest += decoder.end();
-    if (rest.length > 0) emit(rest);
+    if (rest.length > 0) yield clean(rest);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Calls cb for every line of readLines, with 1-based line numbers. */
+export function forEachLine(file: string, encoding: Encoding, cb: (line: string, lineNo: number) => void): void {
+  let lineNo = 0;
+  for (const line of readLines(file, 1 << 24, encoding)) cb(line, ++lineNo);
 }
 
 /**

@@ -209,6 +209,8 @@ export function trainPolicy(
   const actorOpt = tf.train.adam(cfg.actorLr);
   const criticOpt = tf.train.adam(cfg.criticLr);
   const levelOpt = tf.train.adam(cfg.levelLr);
+  // the critic's level weights get their own optimiser: which of its gradients are theirs, by variable name
+  const levelNames = new Set(critic?.levelVariables().map((v) => v.name));
   if (cfg.mode === "a2c" && !(cfg.temperature > 0)) throw new Error(`trainer: the acting temperature must be > 0, got ${cfg.temperature}`);
   const warm = cfg.mode === "supervised" ? cfg.steps : Math.round(cfg.steps * cfg.warmStartFraction);
   const B = cfg.batchSize;
@@ -316,7 +318,6 @@ export function trainPolicy(
     ) as { y: tf.Tensor1D; adv: tf.Tensor2D };
     const criticLossValue = time("critic.update", () => {
       const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(tf.sub(critic!.value(ctxS), y))) as tf.Scalar, critic!.variables());
-      const levelNames = new Set(critic!.levelVariables().map((v) => v.name));
       const pick = (level: boolean) =>
         Object.fromEntries(Object.entries(grads).filter(([k]) => levelNames.has(k) === level)) as Record<string, tf.Variable>;
       criticOpt.applyGradients(pick(false));

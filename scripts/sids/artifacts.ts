@@ -1,12 +1,12 @@
 // Writes the SID build to disk: codebook.json, item-encoder.json (features for new items), sid-table.json,
 // sid-table.sql (D1 seed), sid-report.json and sid-report.md.
-import { closeSync, mkdirSync, openSync, readSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { codebookToJson, sidKey } from "../../core/codebook";
 import { itemEncoderToJson } from "../../core/item-encoder";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
+import { sha256HexOfParts } from "../../core/sha256";
 import type { Dataset } from "../data/dataset";
+import { readLines } from "../data/read";
 import type { BuildResult } from "./build";
 
 export interface SidTableItem {
@@ -66,12 +66,12 @@ function sidTableItems(dataset: Dataset, build: BuildResult): SidTableItem[] {
 // Catalog version: content hash of the table (ids, SIDs, attributes, features) under this codebook, i.e. of
 // codebook version + JSON.stringify(items), hashed item by item so a 1M-item table never becomes one string.
 function catalogVersionOf(codebookVersion: string, items: SidTableItem[]): string {
-  const h = sha256.create();
-  const enc = new TextEncoder();
-  h.update(enc.encode(`${codebookVersion}[`));
-  items.forEach((it, i) => h.update(enc.encode(`${i ? "," : ""}${JSON.stringify(it)}`)));
-  h.update(enc.encode("]"));
-  return bytesToHex(h.digest()).slice(0, 16);
+  function* parts() {
+    yield `${codebookVersion}[`;
+    for (let i = 0; i < items.length; i++) yield `${i ? "," : ""}${JSON.stringify(items[i])}`;
+    yield "]";
+  }
+  return sha256HexOfParts(parts()).slice(0, 16);
 }
 
 const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
@@ -141,26 +141,6 @@ function writeLines(path: string, lines: Iterable<string>): void {
       }
     }
     writeSync(fd, buf.join(""));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The lines of a file, read in chunks (for files too large to hold as one string). */
-export function* readLines(path: string, chunkBytes = 1 << 22): Generator<string> {
-  const fd = openSync(path, "r");
-  try {
-    const buf = Buffer.alloc(chunkBytes);
-    const decoder = new TextDecoder();
-    let rest = "";
-    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
-      const text = rest + decoder.decode(buf.subarray(0, n), { stream: true });
-      const lines = text.split("\n");
-      rest = lines.pop()!;
-      yield* lines;
-    }
-    rest += decoder.decode();
-    if (rest) yield rest;
   } finally {
     closeSync(fd);
   }

@@ -6,14 +6,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { beforeEach, describe, expect, it } from "vitest";
 import { type Codebook, encodeSid, sidKey } from "../../core/codebook";
-import {
-  blobHex,
-  readLines,
-  readSidTableSql,
-  readSidTableSqlFile,
-  type SidTableRow,
-  sidTableSqlFromRows,
-} from "../../scripts/sids/artifacts";
+import { readLines } from "../../scripts/data/read";
+import { blobHex, readSidTableSql, readSidTableSqlFile, type SidTableRow, sidTableSqlFromRows } from "../../scripts/sids/artifacts";
 import { type CatalogRow, planCatalogMerge, rowsNeedingFeatures } from "../../scripts/sids/catalog-merge";
 import { embeddedCodebook, embeddedTable, encodeTable, featuresOfHex, rotatedCodebook } from "./catalog-fixtures";
 
