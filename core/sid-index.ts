@@ -6,6 +6,8 @@
 //   leaf j (a level L-1 prefix, a full SID): items itemStart[j]..itemStart[j+1], by collision index
 // Pure TypeScript over Web APIs: the Worker builds it per catalog version; the offline side can build the same bytes.
 
+import { parseSidKey } from "./codebook";
+
 export interface SidIndex {
   levels: number;
   base: number; // 1 + the largest token present (tokens are digits of this base)
@@ -23,6 +25,19 @@ export interface SidRow {
   tokens: ArrayLike<number>;
   collision: number;
 }
+
+/**
+ * The index's rows from the catalog's active (id, sid key, collision) rows, as the Worker and `hsrl catalog` both read
+ * them. Every active row has the catalog codebook's L; a row of another length (a catalog mid-swap) is left out.
+ */
+export function activeSidRows(raw: readonly { id: string; sid: string; collision: number }[]): { rows: SidRow[]; levels: number } {
+  const rows = raw.map((r) => ({ id: r.id, tokens: parseSidKey(r.sid), collision: r.collision }));
+  const levels = rows.reduce((m, r) => Math.max(m, r.tokens.length), 0);
+  return { rows: rows.filter((r) => r.tokens.length === levels), levels };
+}
+
+/** The R2 key of the index artifact of one catalog snapshot (meta.catalog_index points at it). */
+export const catalogIndexKey = (catalogVersion: string, cursor: number) => `catalog-index/${catalogVersion}-${cursor}.bin`;
 
 export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex {
   let base = 1;

@@ -8,7 +8,15 @@
 // (a SID-table load) rebuilds from D1 until the cron publishes a new artifact. Concurrent cold requests share one
 // load: the request that starts it keeps it alive with waitUntil, so a waiter never awaits I/O of an ended request.
 import { parseSidKey } from "../core/codebook";
-import { buildSidIndex, type SidIndex, type SidRow, sidIndexFromBytes, sidIndexToBytes } from "../core/sid-index";
+import {
+  activeSidRows,
+  buildSidIndex,
+  catalogIndexKey,
+  type SidIndex,
+  type SidRow,
+  sidIndexFromBytes,
+  sidIndexToBytes,
+} from "../core/sid-index";
 import { database } from "./db/client";
 import { type IndexPointer, readVersionsNow, setMeta, type Versions } from "./db/meta";
 import { d1 } from "./errors";
@@ -27,7 +35,6 @@ export interface CatalogIndex {
 
 // Past this many changed rows the overlay costs more than a rebuild.
 const MAX_OVERLAY = 50_000;
-const ARTIFACT_PREFIX = "catalog-index/";
 
 type Env = { DB: D1Database; MODELS: R2Bucket };
 type Raw = [string, string, number, string, number]; // id, sid, collision, status, updated_at
@@ -102,10 +109,7 @@ async function readCatalog(env: { DB: D1Database }): Promise<{ rows: SidRow[]; c
       env.DB.prepare("SELECT COALESCE(MAX(updated_at), 0) AS cursor FROM items"),
     ]),
   ).then((r) => [r[0].results as { id: string; sid: string; collision: number }[], r[1].results as { cursor: number }[]] as const);
-  const rows = raw.map((r) => ({ id: r.id, tokens: parseSidKey(r.sid), collision: r.collision }));
-  const levels = rows.reduce((m, r) => Math.max(m, r.tokens.length), 0);
-  // every active row has the catalog codebook's L; a row of another length (a catalog mid-swap) is left out
-  return { rows: rows.filter((r) => r.tokens.length === levels), cursor: max.cursor, levels };
+  return { ...activeSidRows(raw), cursor: max.cursor };
 }
 
 async function fromD1(env: Env, versions: Versions): Promise<CatalogIndex> {
@@ -168,7 +172,7 @@ export async function publishCatalogIndex(env: Env, opts: { minDelta?: number } 
   const t0 = Date.now();
   const { rows, cursor, levels } = await readCatalog(env);
   const bytes = sidIndexToBytes(buildSidIndex(rows, levels), { cursor, catalogVersion: versions.catalog, codebook: versions.codebook });
-  const key = `${ARTIFACT_PREFIX}${versions.catalog}-${cursor}.bin`;
+  const key = catalogIndexKey(versions.catalog, cursor);
   await env.MODELS.put(key, bytes, { httpMetadata: { contentType: "application/octet-stream" } });
   const next: IndexPointer = { key, cursor, codebook: versions.codebook, items: rows.length };
   await d1(() => setMeta(database(env.DB), "catalog_index", JSON.stringify(next)));

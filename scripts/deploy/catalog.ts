@@ -8,8 +8,8 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { codebookFromJson, parseSidKey } from "../../core/codebook";
-import { buildSidIndex, sidIndexToBytes } from "../../core/sid-index";
+import { codebookFromJson } from "../../core/codebook";
+import { activeSidRows, buildSidIndex, catalogIndexKey, sidIndexToBytes } from "../../core/sid-index";
 import { readSidTableSqlFile, type SidTableRow } from "../sids/artifacts";
 import { type CatalogRow, type MergeCounts, planCatalogMerge, rowsNeedingFeatures } from "../sids/catalog-merge";
 import { d1File, d1Query, d1QueryAll, d1QueryFile, r2Put, sqlString, type Target } from "./wrangler";
@@ -123,12 +123,10 @@ function publishIndex(target: Target, dir: string, codebookVersion: string): { k
     "SELECT id, sid, collision FROM items WHERE status = 'active'; SELECT COALESCE(MAX(updated_at), 0) AS cursor FROM items; " +
       "SELECT value FROM meta WHERE key = 'catalog_version'",
   ) as [{ id: string; sid: string; collision: number }[], { cursor: number }[], { value: string }[]];
-  const rows = raw.map((r) => ({ id: r.id, tokens: parseSidKey(r.sid), collision: r.collision }));
-  const levels = rows.reduce((m, r) => Math.max(m, r.tokens.length), 0);
-  const kept = rows.filter((r) => r.tokens.length === levels); // as the Worker builds it (worker/catalog-index.ts)
+  const { rows: kept, levels } = activeSidRows(raw); // as the Worker builds it (worker/catalog-index.ts)
   const catalogVersion = version?.value ?? "0";
   const bytes = sidIndexToBytes(buildSidIndex(kept, levels), { cursor, catalogVersion, codebook: codebookVersion });
-  const key = `catalog-index/${catalogVersion}-${cursor}.bin`;
+  const key = catalogIndexKey(catalogVersion, cursor);
   const file = join(dir, "catalog-index.bin");
   writeFileSync(file, bytes);
   r2Put(target, key, file, "application/octet-stream");
