@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { trainHsrl, type TrainHsrlOptions } from "../learn/train-hsrl";
-import { loadHpnCheckpoint } from "../model/checkpoint";
+import { checkpointPrior, loadHpnCheckpoint } from "../model/checkpoint";
 import { loadCodebookFile } from "../sids/table";
 import { exportHpn, type ExportResult } from "./export";
 import { datasetHeldOut } from "./heldout";
@@ -46,6 +46,7 @@ export async function runPipeline(o: PipelineOptions): Promise<ExportResult> {
       outDir: path.join(out, "model"),
       heldOut,
       codebook: loadCodebookFile(codebookPath),
+      prior: checkpointPrior(meta),
       codebookPath,
       training: { ...t, dataset: dataset.name, seed: o.cfg.seed },
       evaluation: meta.evaluation as Record<string, unknown> | undefined,

@@ -73,10 +73,9 @@ export async function trainHsrl(o: TrainHsrlOptions): Promise<TrainOutcome> {
     responseModelAUC: world.responseAuc,
     episodes: online!.episodes,
   };
-  // The learned popularity prior travels in the checkpoint's meta: the ONNX serving contract (logprobs only) does not
-  // carry β yet, so a model exported from this checkpoint ranks by the SIDs alone until it does.
+  // The learned popularity prior travels in the checkpoint's meta; the export turns it into the graph's "beta" output
+  // and the manifest's prior (checkpointPrior).
   const prior = (trained.actor as HpnActor).priorWeights();
-  if (prior) log("popularity prior: saved in hpn.json's meta; the ONNX contract does not carry β yet (served = SIDs alone)");
   saveHpnCheckpoint(out, (trained.actor as HpnActor).hpn, {
     popularityPrior: prior
       ? {
