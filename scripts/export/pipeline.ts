@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { trainHsrl, type TrainHsrlOptions } from "../learn/train-hsrl";
 import { checkpointPrior, loadHpnCheckpoint } from "../model/checkpoint";
+import { writeSidTablePriors } from "../sids/artifacts";
 import { loadCodebookFile } from "../sids/table";
 import { exportHpn, type ExportResult } from "./export";
 import { datasetHeldOut } from "./heldout";
@@ -31,6 +32,10 @@ export async function runPipeline(o: PipelineOptions): Promise<ExportResult> {
     fs.mkdirSync(sidsDir, { recursive: true });
     for (const f of fs.readdirSync(from)) fs.copyFileSync(path.join(from, f), path.join(sidsDir, f));
   }
+  // The catalog's priors from this run's training counts (a retrain on `hsrl events export` refreshes them from the
+  // logged events): `hsrl catalog --sids <out>/sids` loads them into items.prior.
+  const sqlTable = path.join(sidsDir, "sid-table.sql");
+  if (trained.priors && fs.existsSync(sqlTable)) writeSidTablePriors(sqlTable, trained.priors.of, trained.priors.stats);
   const { hpn, meta } = loadHpnCheckpoint(path.join(out, "train"));
   const codebookPath = path.join(sidsDir, "codebook.json");
   const heldOut = datasetHeldOut(dataset, trained.sids.sidTokens, {
