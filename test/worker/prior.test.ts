@@ -1,9 +1,10 @@
 // The popularity prior through the serving path: a model whose manifest declares it (the prior fixture: the same
 // log-probs as hpn-fixture plus a beta output) ranks by Σ_l logp + β(s)·g(i), with g from items.prior (null = 0);
 // a model without one still ranks by the SIDs alone.
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { Rng } from "../../core/rng";
+import codebookJson from "../fixtures/codebook.json";
 import { activateFixture, catalog, post, referenceBeta, referenceLogProbs, referenceScore, type SeedItem, seedItems } from "./helpers";
 
 type Ranked = { id: string; score: number | null };
@@ -76,5 +77,45 @@ describe("a model without a prior", () => {
     const { scores } = await expected(history, items, false);
     const want = scores.filter((s) => !history.includes(s.id)).sort((a, b) => b.base - a.base);
     expect(body.items.map((i) => i.score)).toEqual(want.slice(0, 6).map((w) => expect.closeTo(w.base, 4)));
+  });
+});
+
+describe("PUT /v1/items with a popularity count", () => {
+  const admin = (body: unknown) =>
+    exports.default.fetch("http://edge/v1/items", {
+      method: "PUT",
+      headers: { "content-type": "application/json", authorization: "Bearer test-admin-token" },
+      body: JSON.stringify(body),
+    });
+  const features = (seed: number) => Array.from({ length: 4 }, (_, j) => Math.sin(seed * 12.9898 + j * 78.233));
+  const prior = async (id: string) =>
+    (await env.DB.prepare("SELECT prior FROM items WHERE id = ?").bind(id).first<{ prior: number | null }>())?.prior;
+
+  beforeEach(async () => {
+    await env.MODELS.put(`codebooks/${codebookJson.version}.json`, JSON.stringify(codebookJson));
+    await env.DB.prepare("INSERT INTO meta (key, value) VALUES ('codebook_version', ?)").bind(codebookJson.version).run();
+  });
+
+  it("stores g with the catalog's statistics, keeps it on an update without one, and is a 400 without statistics", async () => {
+    const refused = await admin({ items: [{ id: "p-1", features: features(1), popularity: 10 }] });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/items\.0\.popularity: .*popularity statistics/);
+    await env.DB.prepare("INSERT INTO meta (key, value) VALUES ('popularity_stats', ?)")
+      .bind(JSON.stringify({ mean: 1, sd: 0.5 }))
+      .run();
+    expect(
+      (
+        await admin({
+          items: [
+            { id: "p-1", features: features(1), popularity: 10 },
+            { id: "p-2", features: features(2) },
+          ],
+        })
+      ).status,
+    ).toBe(200);
+    expect(await prior("p-1")).toBeCloseTo((Math.log1p(10) - 1) / 0.5, 6);
+    expect(await prior("p-2")).toBeNull(); // a new item: the catalog's prior
+    expect((await admin({ items: [{ id: "p-1", features: features(3) }] })).status).toBe(200);
+    expect(await prior("p-1")).toBeCloseTo((Math.log1p(10) - 1) / 0.5, 6);
   });
 });
