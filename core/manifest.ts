@@ -2,6 +2,7 @@
 // (scripts/export) when writing and by the Worker when loading a model. Pure TS + zod: runs in workerd.
 import { z } from "zod";
 import { sha256Hex } from "./sha256";
+import type { PopularityStats } from "./popularity-prior";
 
 export const MANIFEST_FORMAT = "hsrl-manifest/1";
 
@@ -42,6 +43,12 @@ export const manifestSchema = z
     serving: z.string().min(1), // path of the file to serve (= files[quantization].path)
     files: z.object({ fp32: modelFileSchema, int8: modelFileSchema }),
     codebook: z.object({ version: z.string().min(1), path: z.string().optional() }).nullable(),
+    // The learned popularity prior (core/popularity-prior.ts): the graph's extra output β(s) [batch], and the catalog's
+    // statistics g(pop) is standardised with. Absent or null: the model scores by its SIDs alone (older manifests).
+    prior: z
+      .object({ output: z.literal("beta"), mean: z.number(), sd: z.number().positive() })
+      .nullable()
+      .optional(),
     training: z.looseObject({ dataset: z.string(), seed: z.number().int() }),
     evaluation: z.record(z.string(), z.unknown()),
   })
@@ -60,21 +67,30 @@ export const manifestSchema = z
     const out = m.outputs.find((t) => t.name === "logprobs");
     if (out && (out.shape[1] !== m.levels || out.shape[2] !== m.vocab))
       ctx.addIssue({ code: "custom", path: ["outputs"], message: `logprobs shape must be [batch, ${m.levels}, ${m.vocab}]` });
+    if (Boolean(m.prior) !== m.outputs.some((t) => t.name === "beta"))
+      ctx.addIssue({ code: "custom", path: ["outputs"], message: "a beta output needs a prior, and a prior needs a beta output" });
   });
 
 export type Manifest = z.infer<typeof manifestSchema>;
 export type TensorSpec = z.infer<typeof tensorSpecSchema>;
 
-/** The ONNX serving contract's tensors for given H, L, V. */
-export function servingTensors(H: number, L: number, V: number): { inputs: TensorSpec[]; outputs: TensorSpec[] } {
+/** The ONNX serving contract's tensors for given H, L, V; a model with a popularity prior adds β(s) as "beta". */
+export function servingTensors(H: number, L: number, V: number, prior = false): { inputs: TensorSpec[]; outputs: TensorSpec[] } {
   return {
     inputs: [
       { name: "sids", dtype: "int64", shape: ["batch", H, L] },
       { name: "length", dtype: "int64", shape: ["batch"] },
     ],
-    outputs: [{ name: "logprobs", dtype: "float32", shape: ["batch", L, V] }],
+    outputs: [
+      { name: "logprobs", dtype: "float32", shape: ["batch", L, V] },
+      ...(prior ? [{ name: "beta", dtype: "float32" as const, shape: ["batch" as const] }] : []),
+    ],
   };
 }
+
+/** The popularity statistics of a manifest's prior (the Worker's and `hsrl catalog`'s g), or null without one. */
+export const manifestPriorStats = (m: Pick<Manifest, "prior">): PopularityStats | null =>
+  m.prior ? { mean: m.prior.mean, sd: m.prior.sd } : null;
 
 /** Parses and validates; throws one line naming the first problem (prefixed by `where`, e.g. a file path). */
 export function parseManifest(json: unknown, where = "manifest.json"): Manifest {

@@ -4,6 +4,9 @@
 //   level l (0..L-1): the distinct prefixes of length l+1, sorted by their code (tokens read as base-`base` digits)
 //   down[l][i]..down[l][i+1]: the children of level-l prefix i among the level-(l+1) prefixes (l < L-1)
 //   leaf j (a level L-1 prefix, a full SID): items itemStart[j]..itemStart[j+1], by collision index
+//   prior[j]: item j's popularity prior g (core/popularity-prior.ts; a row without one: 0, the catalog's prior), and
+//   priorMax[l][i] / priorMin[l][i]: the largest / smallest g of the items under level-l prefix i, so that a decode
+//   adding β·g to Σ logp keeps an exact bound (worker/decode.ts)
 // Pure TypeScript over Web APIs: the Worker builds it per catalog version; the offline side can build the same bytes.
 
 import { parseSidKey } from "./codebook";
@@ -17,6 +20,9 @@ export interface SidIndex {
   collision: Uint16Array; // per item, in leaf order
   idBytes: Uint8Array; // every item id as UTF-8, concatenated in leaf order
   idEnd: Uint32Array; // per item, the end of its id in idBytes
+  prior: Float32Array; // per item, in leaf order: g(pop_i)
+  priorMax: Float32Array[]; // per level, per prefix: max g of its items
+  priorMin: Float32Array[]; // per level, per prefix: min g of its items
   size: number; // items
 }
 
@@ -24,14 +30,18 @@ export interface SidRow {
   id: string;
   tokens: ArrayLike<number>;
   collision: number;
+  prior?: number | null; // g(pop); absent / null: the catalog's prior 0 (a new item)
 }
 
 /**
  * The index's rows from the catalog's active (id, sid key, collision) rows, as the Worker and `hsrl catalog` both read
  * them. Every active row has the catalog codebook's L; a row of another length (a catalog mid-swap) is left out.
  */
-export function activeSidRows(raw: readonly { id: string; sid: string; collision: number }[]): { rows: SidRow[]; levels: number } {
-  const rows = raw.map((r) => ({ id: r.id, tokens: parseSidKey(r.sid), collision: r.collision }));
+export function activeSidRows(raw: readonly { id: string; sid: string; collision: number; prior?: number | null }[]): {
+  rows: SidRow[];
+  levels: number;
+} {
+  const rows = raw.map((r) => ({ id: r.id, tokens: parseSidKey(r.sid), collision: r.collision, prior: r.prior ?? null }));
   const levels = rows.reduce((m, r) => Math.max(m, r.tokens.length), 0);
   return { rows: rows.filter((r) => r.tokens.length === levels), levels };
 }
@@ -61,6 +71,7 @@ export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex
   order.sort((a, b) => key[a] - key[b]);
 
   const collision = new Uint16Array(n);
+  const prior = new Float32Array(n);
   const idEnd = new Uint32Array(n);
   const utf8 = new TextEncoder();
   let idBytes = new Uint8Array(Math.max(16, n * 12));
@@ -75,6 +86,7 @@ export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex
       itemStart.push(j);
     }
     collision[j] = r.collision;
+    prior[j] = r.prior ?? 0;
     if (idBytes.length - idLength < r.id.length * 3) {
       const grown = new Uint8Array(Math.max(idBytes.length * 2, idLength + r.id.length * 3));
       grown.set(idBytes.subarray(0, idLength));
@@ -104,6 +116,7 @@ export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex
     codes[l] = Float64Array.from(parents);
     down[l] = Uint32Array.from(starts);
   }
+  const { priorMax, priorMin } = priorBounds(levels, down, itemStart, prior);
   return {
     levels,
     base,
@@ -113,8 +126,42 @@ export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex
     collision,
     idBytes: idBytes.slice(0, idLength),
     idEnd,
+    prior,
+    priorMax,
+    priorMin,
     size: n,
   };
+}
+
+/** Per level, per prefix, the max and min prior of the items under it: leaves from their items, parents from children. */
+function priorBounds(
+  levels: number,
+  down: Uint32Array[],
+  itemStart: readonly number[],
+  prior: Float32Array,
+): { priorMax: Float32Array[]; priorMin: Float32Array[] } {
+  const priorMax: Float32Array[] = new Array(levels);
+  const priorMin: Float32Array[] = new Array(levels);
+  const reduce = (count: number, range: (i: number) => [number, number], max: ArrayLike<number>, min: ArrayLike<number>, l: number) => {
+    priorMax[l] = new Float32Array(count);
+    priorMin[l] = new Float32Array(count);
+    for (let i = 0; i < count; i++) {
+      const [from, to] = range(i);
+      let hi = -Infinity;
+      let lo = Infinity;
+      for (let c = from; c < to; c++) {
+        hi = Math.max(hi, max[c]);
+        lo = Math.min(lo, min[c]);
+      }
+      priorMax[l][i] = hi;
+      priorMin[l][i] = lo;
+    }
+  };
+  if (levels === 0) return { priorMax, priorMin };
+  reduce(itemStart.length - 1, (j) => [itemStart[j], itemStart[j + 1]], prior, prior, levels - 1);
+  for (let l = levels - 2; l >= 0; l--)
+    reduce(down[l].length - 1, (i) => [down[l][i], down[l][i + 1]], priorMax[l + 1], priorMin[l + 1], l);
+  return { priorMax, priorMin };
 }
 
 /** The token a level-l prefix ends with. */
@@ -145,24 +192,42 @@ export function leafTokens(index: SidIndex, j: number): number[] {
 
 /** Bytes held by the index's arrays and ids (the isolate's added memory, roughly). */
 export function sidIndexBytes(index: SidIndex): number {
-  const arrays = [...index.codes, ...index.down, index.itemStart, index.collision, index.idEnd, index.idBytes];
-  return arrays.reduce((a, x) => a + x.byteLength, 0);
+  return sectionsOf(index).reduce((a, x) => a + x.byteLength, 0);
 }
 
 // The serialised form: "HSIX", a little-endian u32 header length, the header (JSON), then every array at an 8-byte
 // aligned offset, in the header's order. `meta` travels with it (the catalog version and cursor it was built at).
 const MAGIC = "HSIX";
 
-type Section = Float64Array | Uint32Array | Uint16Array | Uint8Array;
-const KINDS = { f64: Float64Array, u32: Uint32Array, u16: Uint16Array, u8: Uint8Array } as const;
+type Section = Float64Array | Float32Array | Uint32Array | Uint16Array | Uint8Array;
+const KINDS = { f64: Float64Array, f32: Float32Array, u32: Uint32Array, u16: Uint16Array, u8: Uint8Array } as const;
 const kindOf = (a: Section): keyof typeof KINDS =>
-  a instanceof Float64Array ? "f64" : a instanceof Uint32Array ? "u32" : a instanceof Uint16Array ? "u16" : "u8";
+  a instanceof Float64Array
+    ? "f64"
+    : a instanceof Float32Array
+      ? "f32"
+      : a instanceof Uint32Array
+        ? "u32"
+        : a instanceof Uint16Array
+          ? "u16"
+          : "u8";
+const sectionsOf = (index: SidIndex): Section[] => [
+  ...index.codes,
+  ...index.down,
+  index.itemStart,
+  index.collision,
+  index.idEnd,
+  index.idBytes,
+  index.prior,
+  ...index.priorMax,
+  ...index.priorMin,
+];
 
 export function sidIndexToBytes(index: SidIndex, meta: Record<string, unknown> = {}): Uint8Array {
-  const sections: Section[] = [...index.codes, ...index.down, index.itemStart, index.collision, index.idEnd, index.idBytes];
+  const sections = sectionsOf(index);
   const header = new TextEncoder().encode(
     JSON.stringify({
-      format: 1,
+      format: 2,
       levels: index.levels,
       base: index.base,
       size: index.size,
@@ -198,7 +263,10 @@ export function sidIndexFromBytes(bytes: Uint8Array): { index: SidIndex; meta: R
     meta: Record<string, unknown>;
     sections: [keyof typeof KINDS, number][];
   };
-  if (h.format !== 1 || h.sections.length !== 2 * h.levels - 1 + 4) throw new Error("sid index: unknown format");
+  // format 1 (no priors) is read as every item at the catalog's prior 0
+  const priorSections = h.format === 2 ? 1 + 2 * h.levels : 0;
+  if ((h.format !== 1 && h.format !== 2) || h.sections.length !== 2 * h.levels - 1 + 4 + priorSections)
+    throw new Error("sid index: unknown format");
   let offset = Math.ceil((8 + headerLength) / 8) * 8;
   const views = h.sections.map(([kind, length]) => {
     const Kind = KINDS[kind];
@@ -208,6 +276,8 @@ export function sidIndexFromBytes(bytes: Uint8Array): { index: SidIndex; meta: R
     return view;
   });
   const L = h.levels;
+  const zeros = (n: number) => new Float32Array(n);
+  const p = 2 * L + 3; // the first prior section
   const index: SidIndex = {
     levels: L,
     base: h.base,
@@ -217,6 +287,9 @@ export function sidIndexFromBytes(bytes: Uint8Array): { index: SidIndex; meta: R
     collision: views[2 * L] as Uint16Array,
     idEnd: views[2 * L + 1] as Uint32Array,
     idBytes: views[2 * L + 2] as Uint8Array,
+    prior: priorSections ? (views[p] as Float32Array) : zeros(h.size),
+    priorMax: priorSections ? (views.slice(p + 1, p + 1 + L) as Float32Array[]) : views.slice(0, L).map((c) => zeros(c.length)),
+    priorMin: priorSections ? (views.slice(p + 1 + L, p + 1 + 2 * L) as Float32Array[]) : views.slice(0, L).map((c) => zeros(c.length)),
     size: h.size,
   };
   return { index, meta: h.meta };

@@ -50,11 +50,13 @@ export function fixtureCodebook(seed = 11): Codebook {
  * A stand-in with the HPN's serving contract (sids int64 [batch, H, L], length int64 [batch] -> logprobs float32
  * [batch, L, V]) but a trivial body: logprobs = LogSoftmax(tanh(Σ_{h<length, l} E[sids] + b) · W). Worker tests use it
  * to exercise the serving path with a model whose outputs depend on the history, independent of training.
+ * With `beta0`, a popularity-prior variant: the same log-probs plus "beta" [batch] = beta0 + 0.25·Σ_d h.
  */
 export function hpnFixture(
   shape: HpnFixtureShape = HPN_FIXTURE,
   codebook: Codebook = fixtureCodebook(),
   fileName = "hpn-fixture.onnx",
+  beta0: number | null = null,
 ): { bytes: Uint8Array; manifest: Manifest } {
   const { historyLength: H, levels: L, vocab: V, dModel: d } = shape;
   const rng = new Rng(shape.seed);
@@ -77,9 +79,15 @@ export function hpnFixture(
   const logits = g.op("MatMul", [h, g.initializer("W", randn(d * L * V, 1.0), [d, L * V])]);
   g.op("LogSoftmax", [g.op("Reshape", [logits, g.ints([-1, L, V])])], { axis: -1 }, ["logprobs"]);
   g.output("logprobs", "float32", ["batch", L, V]);
+  if (beta0 !== null) {
+    const sum = g.op("ReduceSum", [h, g.ints([1])], { keepdims: 0 }); // [B]
+    const scaled = g.op("Mul", [sum, g.initializer("beta_w", Float32Array.of(0.25), [])]);
+    g.op("Add", [scaled, g.initializer("beta_b", Float32Array.of(beta0), [])], {}, ["beta"]);
+    g.output("beta", "float32", ["batch"]);
+  }
   const bytes = g.toBytes();
   const file = { path: fileName, sha256: sha256Hex(bytes), bytes: bytes.length };
-  const config = { fixture: true, ...shape };
+  const config = { fixture: true, ...shape, ...(beta0 !== null ? { beta0 } : {}) };
   const manifest = parseManifest({
     format: "hsrl-manifest/1",
     version: manifestVersion([bytes], config),
@@ -90,7 +98,8 @@ export function hpnFixture(
     dModel: d,
     featureDim: codebook.dim,
     hpn: { heads: 1, layers: 1, ff: 1, tau: 1, residual: false },
-    ...servingTensors(H, L, V),
+    ...servingTensors(H, L, V, beta0 !== null),
+    ...(beta0 !== null ? { prior: { output: "beta", mean: 1, sd: 0.5 } } : {}),
     quantization: "fp32",
     serving: file.path,
     files: { fp32: file, int8: file }, // a fixture: one fp32 file stands for both
@@ -155,13 +164,17 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const codebook = fixtureCodebook();
   writeFileSync(join(dir, "codebook.json"), `${JSON.stringify(codebookToJson(codebook))}\n`);
   // Two models with the same shape and codebook but different weights: a "current" and a "next" for promotion tests.
-  for (const [name, seed] of [
-    ["hpn-fixture", HPN_FIXTURE.seed],
-    ["hpn-fixture-next", HPN_FIXTURE.seed + 1],
+  // A third, "prior", is "current" with a popularity prior's beta output.
+  for (const [name, seed, beta0] of [
+    ["hpn-fixture", HPN_FIXTURE.seed, null],
+    ["hpn-fixture-next", HPN_FIXTURE.seed + 1, null],
+    ["hpn-fixture-prior", HPN_FIXTURE.seed, 2],
   ] as const) {
-    const hpn = hpnFixture({ ...HPN_FIXTURE, seed }, codebook, `${name}.onnx`);
+    const hpn = hpnFixture({ ...HPN_FIXTURE, seed }, codebook, `${name}.onnx`, beta0);
     writeFileSync(join(dir, `${name}.onnx`), hpn.bytes);
     writeFileSync(join(dir, `${name}.manifest.json`), `${JSON.stringify(hpn.manifest, null, 2)}\n`);
   }
-  console.log(`wrote ${dir}/{tiny.onnx, add.wasm, codebook.json, hpn-fixture{,-next}.onnx, hpn-fixture{,-next}.manifest.json}`);
+  console.log(
+    `wrote ${dir}/{tiny.onnx, add.wasm, codebook.json, hpn-fixture{,-next,-prior}.onnx, hpn-fixture{,-next,-prior}.manifest.json}`,
+  );
 }

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { codebookFromJson } from "../core/codebook";
+import { manifestPriorStats, parseManifest } from "../core/manifest";
 import { loadCatalog } from "./deploy/catalog";
 import { d1Migrate, d1Query, persistArgs, ROOT } from "./deploy/wrangler";
 
@@ -30,6 +31,10 @@ d1Migrate("local");
 const sidTable = join(ROOT, "model", "default", "sid-table.sql");
 const codebook = codebookFromJson(readFileSync(join(ROOT, "model", "default", "codebook.json"), "utf8"));
 const [current] = d1Query<{ value: string }>("local", "SELECT value FROM meta WHERE key = 'codebook_version'");
+// the embedded model's popularity statistics: a catalog on its codebook but with other (or no) priors loads again
+const embeddedPrior = manifestPriorStats(parseManifest(JSON.parse(readFileSync(join(ROOT, "model", "default", "manifest.json"), "utf8"))));
+const [priorStats] = d1Query<{ value: string }>("local", "SELECT value FROM meta WHERE key = 'popularity_stats'");
+const priorsCurrent = embeddedPrior === null || priorStats?.value === JSON.stringify(embeddedPrior);
 const [active] = d1Query<{ version: string; codebook_version: string }>(
   "local",
   "SELECT version, codebook_version FROM model_versions WHERE status = 'active'",
@@ -38,7 +43,7 @@ if (active) {
   say(`published model ${active.version} is active: keeping the local catalog (codebook ${current?.value ?? "none"})`);
   if (active.codebook_version !== current?.value)
     say(`warning: that model was trained on codebook ${active.codebook_version}; publish its SID table again`);
-} else if (current?.value === codebook.version) {
+} else if (current?.value === codebook.version && priorsCurrent) {
   say(`local catalog already on the embedded codebook ${codebook.version}`);
 } else if (existsSync(sidTable)) {
   // A merge: items added through the API are kept (re-encoded from their features), DELETE-retired ones stay retired.

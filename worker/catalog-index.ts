@@ -37,7 +37,7 @@ export interface CatalogIndex {
 const MAX_OVERLAY = 50_000;
 
 type Env = { DB: D1Database; MODELS: R2Bucket };
-type Raw = [string, string, number, string, number]; // id, sid, collision, status, updated_at
+type Raw = [string, string, number, string, number, number | null]; // id, sid, collision, status, updated_at, prior
 
 let state: CatalogIndex | null = null;
 let loading: Promise<CatalogIndex> | null = null;
@@ -105,10 +105,16 @@ async function refresh(env: Env, versions: Versions): Promise<CatalogIndex> {
 async function readCatalog(env: { DB: D1Database }): Promise<{ rows: SidRow[]; cursor: number; levels: number }> {
   const [raw, [max]] = await d1(() =>
     env.DB.batch([
-      env.DB.prepare("SELECT id, sid, collision FROM items WHERE status = 'active'"),
+      env.DB.prepare("SELECT id, sid, collision, prior FROM items WHERE status = 'active'"),
       env.DB.prepare("SELECT COALESCE(MAX(updated_at), 0) AS cursor FROM items"),
     ]),
-  ).then((r) => [r[0].results as { id: string; sid: string; collision: number }[], r[1].results as { cursor: number }[]] as const);
+  ).then(
+    (r) =>
+      [
+        r[0].results as { id: string; sid: string; collision: number; prior: number | null }[],
+        r[1].results as { cursor: number }[],
+      ] as const,
+  );
   return { ...activeSidRows(raw), cursor: max.cursor };
 }
 
@@ -132,16 +138,16 @@ async function fromD1(env: Env, versions: Versions): Promise<CatalogIndex> {
 async function applyDelta(env: Env, s: CatalogIndex, versions: Versions): Promise<CatalogIndex> {
   // >= : rows written in the cursor's own millisecond are read again (applying a row twice changes nothing)
   const results = await d1(() =>
-    env.DB.prepare("SELECT id, sid, collision, status, updated_at FROM items WHERE updated_at >= ?1 LIMIT ?2")
+    env.DB.prepare("SELECT id, sid, collision, status, updated_at, prior FROM items WHERE updated_at >= ?1 LIMIT ?2")
       .bind(s.cursor, MAX_OVERLAY + 1)
       .raw<Raw>(),
   );
   if (s.overlay.size + results.length > MAX_OVERLAY) return fromD1(env, versions);
   const overlay = new Map(s.overlay);
   let cursor = s.cursor;
-  for (const [id, sid, collision, status, updatedAt] of results) {
+  for (const [id, sid, collision, status, updatedAt, prior] of results) {
     const tokens = status === "active" && /^\d/.test(sid) ? parseSidKey(sid) : null;
-    overlay.set(id, tokens && tokens.length === s.base.levels ? { id, tokens, collision } : null);
+    overlay.set(id, tokens && tokens.length === s.base.levels ? { id, tokens, collision, prior } : null);
     cursor = Math.max(cursor, updatedAt);
   }
   const active = [...overlay.values()].filter((r): r is SidRow => r !== null);

@@ -14,19 +14,27 @@ export interface CatalogItem {
   collision: number;
   status: "active" | "retired";
   attributes: Record<string, unknown>;
+  prior: number; // g(pop); the catalog's prior 0 when the row has none
 }
 
 // D1 allows at most 100 bound parameters per query.
 export const D1_MAX_PARAMS = 100;
 
 type Row = typeof items.$inferSelect;
-const itemColumns = { id: items.id, sid: items.sid, collision: items.collision, status: items.status, attributes: items.attributes };
+const itemColumns = {
+  id: items.id,
+  sid: items.sid,
+  collision: items.collision,
+  status: items.status,
+  attributes: items.attributes,
+  prior: items.prior,
+};
 
-function toItem(r: Pick<Row, "id" | "sid" | "collision" | "status" | "attributes">): CatalogItem {
+function toItem(r: Pick<Row, "id" | "sid" | "collision" | "status" | "attributes" | "prior">): CatalogItem {
   // Loading a SID table for a new codebook moves items it no longer lists off the SID space ("retired:<id>"):
   // they keep their row (history lookups still resolve) but have no tokens.
   const tokens = r.status === "retired" && !/^\d/.test(r.sid) ? [] : parseSidKey(r.sid);
-  return { id: r.id, tokens, collision: r.collision, status: r.status, attributes: r.attributes ?? {} };
+  return { id: r.id, tokens, collision: r.collision, status: r.status, attributes: r.attributes ?? {}, prior: r.prior ?? 0 };
 }
 
 const cache = {
@@ -203,6 +211,7 @@ export interface ItemWrite {
   features: number[];
   attributes?: Record<string, unknown>;
   revive?: boolean; // a retired item comes back only when asked for explicitly
+  prior?: number; // g(pop) from a popularity count; absent: null for a new item, the stored one kept on update
 }
 
 export interface WrittenItem {
@@ -234,6 +243,7 @@ export async function upsertItems(env: { DB: D1Database }, codebook: Codebook, w
         attributes: w.attributes ?? {},
         features: features as unknown as Buffer,
         codebookVersion: codebook.version,
+        prior: w.prior ?? null,
       })
       .onConflictDoUpdate({
         target: items.id,
@@ -246,6 +256,7 @@ export async function upsertItems(env: { DB: D1Database }, codebook: Codebook, w
           attributes: sql`excluded.attributes`,
           features: sql`excluded.features`,
           codebookVersion: sql`excluded.codebook_version`,
+          prior: sql`COALESCE(excluded.prior, ${items.prior})`,
           updatedAt: nowMs,
         },
       })

@@ -4,6 +4,10 @@
 // score is additive: Σ_l logp[l][z_l]. That makes an exact best-first (A*) search over the prefix tree of SIDs that
 // exist in the catalog possible: a prefix's priority is its score so far plus the best any remaining level could add,
 // an upper bound, so complete SIDs leave the queue in exact score order. We stop once k admissible items are out.
+//
+// With the popularity prior the score is Σ_l logp[l][z_l] + β·g(i) (β from the model, g per item in the index). A
+// prefix's bound then adds β·(the max g under it) for β >= 0, β·(the min g) for β < 0; a leaf's items enter the queue
+// one by one at their exact score, so items sharing a SID leave it in prior order too.
 import { childRange, itemId, leafTokens, type SidIndex, tokenAt } from "../core/sid-index";
 import type { CatalogIndex } from "./catalog-index";
 
@@ -15,10 +19,10 @@ export interface Decoded {
 }
 
 interface Node {
-  level: number; // -1: the root; else the level of the prefix (its length - 1)
+  level: number; // -1: the root; levels: item i (leaf order); else the level of the prefix (its length - 1)
   i: number; // the prefix's index at that level
-  score: number; // Σ of logp over the chosen tokens
-  priority: number; // score + bound of the levels still to choose
+  score: number; // Σ of logp over the chosen tokens (+ β·g for an item)
+  priority: number; // score + bound of the levels still to choose (+ β·(max or min g below))
 }
 
 /** Ids a decode must not return. */
@@ -37,10 +41,11 @@ export function decodeCatalog(
   ci: CatalogIndex,
   k: number,
   excluded: Excluded,
+  beta = 0,
 ): Decoded[] {
-  const base = decodeTopK(logProbs, levels, vocab, ci.base, k, { has: (id) => excluded.has(id) || ci.overlay.has(id) });
+  const base = decodeTopK(logProbs, levels, vocab, ci.base, k, { has: (id) => excluded.has(id) || ci.overlay.has(id) }, beta);
   if (ci.overlayIndex.size === 0) return base;
-  const overlay = decodeTopK(logProbs, levels, vocab, ci.overlayIndex, k, excluded);
+  const overlay = decodeTopK(logProbs, levels, vocab, ci.overlayIndex, k, excluded, beta);
   return [...base, ...overlay].sort((a, b) => b.score - a.score).slice(0, k);
 }
 
@@ -51,8 +56,12 @@ export function decodeTopK(
   index: SidIndex,
   k: number,
   excluded: Excluded,
+  beta = 0,
 ): Decoded[] {
   if (index.size === 0 || index.levels !== levels) return [];
+  // β·g's largest value under prefix i of level l
+  const priorBound = beta >= 0 ? index.priorMax : index.priorMin;
+  const priorTerm = (l: number, i: number) => (beta === 0 ? 0 : beta * priorBound[l][i]);
   // bound[l] = Σ_{l' >= l} max_v logp[l'][v]
   const bound = new Float64Array(levels + 1);
   for (let l = levels - 1; l >= 0; l--) {
@@ -61,17 +70,21 @@ export function decodeTopK(
     bound[l] = bound[l + 1] + best;
   }
   const out: Decoded[] = [];
-  const heap = new MaxHeap<Node>((a, b) => a.priority - b.priority);
-  heap.push({ level: -1, i: 0, score: 0, priority: bound[0] });
+  // equal priorities: items before prefixes, then the lower item (collision order within a SID)
+  const heap = new MaxHeap<Node>((a, b) => a.priority - b.priority || Number(a.level === levels) - Number(b.level === levels) || b.i - a.i);
+  heap.push({ level: -1, i: 0, score: 0, priority: Infinity });
   while (out.length < k && heap.size > 0) {
     const node = heap.pop()!;
+    if (node.level === levels) {
+      const leaf = leafOf(index, node.i);
+      out.push({ id: itemId(index, node.i), tokens: leafTokens(index, leaf), collision: index.collision[node.i], score: node.score });
+      continue;
+    }
     if (node.level === levels - 1) {
-      const tokens = leafTokens(index, node.i);
       for (let j = index.itemStart[node.i]; j < index.itemStart[node.i + 1]; j++) {
-        const id = itemId(index, j);
-        if (excluded.has(id)) continue;
-        out.push({ id, tokens, collision: index.collision[j], score: node.score });
-        if (out.length === k) break;
+        if (excluded.has(itemId(index, j))) continue;
+        const score = node.score + beta * index.prior[j];
+        heap.push({ level: levels, i: j, score, priority: score });
       }
       continue;
     }
@@ -81,10 +94,22 @@ export function decodeTopK(
       const t = tokenAt(index, depth, c);
       if (t >= vocab) continue; // a token this model cannot emit
       const score = node.score + logProbs[depth * vocab + t];
-      heap.push({ level: depth, i: c, score, priority: score + bound[depth + 1] });
+      heap.push({ level: depth, i: c, score, priority: score + bound[depth + 1] + priorTerm(depth, c) });
     }
   }
   return out;
+}
+
+/** The leaf (full SID) item j belongs to: itemStart is sorted, so a binary search. */
+function leafOf(index: SidIndex, j: number): number {
+  let lo = 0;
+  let hi = index.itemStart.length - 2;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (index.itemStart[mid] <= j) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 class MaxHeap<T> {

@@ -221,13 +221,13 @@ async function evaluate(model: ServingModel, index: CatalogIndex, predictions: P
   const count = new Float64Array(sessions);
   for (let from = 0; from < predictions.length; from += BATCH) {
     const batch = predictions.slice(from, from + BATCH);
-    const logProbs = await runHpn(
+    const { logProbs, beta } = await runHpn(
       model,
       batch.map((p) => historyTokens(p.history, levels)),
     );
     batch.forEach((p, b) => {
       const row = logProbs.subarray(b * levels * vocab, (b + 1) * levels * vocab);
-      const top = decodeCatalog(row, levels, vocab, index, K, new Set(p.history.map((h) => h.id)));
+      const top = decodeCatalog(row, levels, vocab, index, K, new Set(p.history.map((h) => h.id)), beta[b]);
       const rank = top.findIndex((t) => t.id === p.target);
       if (rank >= 0) {
         ndcg[p.session] += 1 / Math.log2(rank + 2);
@@ -288,10 +288,12 @@ async function offPolicyEstimate(
     for (let from = 0; from < slates.length; from += BATCH) {
       const batch = slates.slice(from, from + BATCH);
       const histories = batch.map((s) => historyTokens(s.context, levels));
-      const logProbs = await runHpn(model, histories);
+      const { logProbs, beta } = await runHpn(model, histories);
       batch.forEach((s, b) => {
         const row = logProbs.subarray(b * levels * vocab, (b + 1) * levels * vocab);
-        const own = new Set(decodeCatalog(row, levels, vocab, index, s.items.length, new Set(s.context.map((h) => h.id))).map((t) => t.id));
+        const own = new Set(
+          decodeCatalog(row, levels, vocab, index, s.items.length, new Set(s.context.map((h) => h.id)), beta[b]).map((t) => t.id),
+        );
         for (const i of s.items) {
           if (!own.has(i)) continue;
           weight += 1;

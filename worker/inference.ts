@@ -76,10 +76,11 @@ export function historyTokens(history: readonly { tokens: number[] }[], levels: 
 }
 
 /**
- * The model that serves this request and its log-probs [L * V] for one history; throws ModelUnavailable when it
+ * The model that serves this request, its log-probs [L * V] and β(s) of the popularity prior (0 without one) for one
+ * history; throws ModelUnavailable when it
  * cannot run. While a canary runs, units in its share get the canary model; if it cannot load, the active one serves.
  */
-export async function score(env: Stores, ctx: Context): Promise<{ model: ServingModel; logProbs: Float32Array; arm: Arm }> {
+export async function score(env: Stores, ctx: Context): Promise<{ model: ServingModel; logProbs: Float32Array; beta: number; arm: Arm }> {
   const { activeModel, canary } = ctx.lookup.versions;
   let arm: Arm = inCanary(canary, ctx.unit) ? "canary" : "active";
   let model: ServingModel;
@@ -98,9 +99,9 @@ export async function score(env: Stores, ctx: Context): Promise<{ model: Serving
   const tokens = historyTokens(ctx.history, model.manifest.levels);
   const t0 = performance.now();
   try {
-    const logProbs = await runHpn(model, [tokens]);
+    const { logProbs, beta } = await runHpn(model, [tokens]);
     ctx.timings.model += performance.now() - t0;
-    return { model, logProbs, arm };
+    return { model, logProbs, beta: beta[0], arm };
   } catch (err) {
     throw new ModelUnavailable(`inference failed: ${causeMessage(err)}`);
   }

@@ -110,10 +110,14 @@ async function subtleSha256Hex(bytes: Uint8Array): Promise<string> {
 
 /**
  * Runs the HPN on a batch of histories (each a list of SIDs, oldest first) and returns the per-level log-probs,
- * [batch, L, V] row-major. Histories are packed as the trainer packs them (core/history.ts): right-aligned into the
- * model's H slots, keeping the newest H items.
+ * [batch, L, V] row-major, and β(s) [batch] of the popularity prior (zeros for a model without one: SIDs alone).
+ * Histories are packed as the trainer packs them (core/history.ts): right-aligned into the model's H slots, keeping
+ * the newest H items.
  */
-export async function runHpn(model: ServingModel, histories: readonly (readonly ArrayLike<number>[])[]): Promise<Float32Array> {
+export async function runHpn(
+  model: ServingModel,
+  histories: readonly (readonly ArrayLike<number>[])[],
+): Promise<{ logProbs: Float32Array; beta: Float32Array }> {
   const { historyLength: H, levels: L } = model.manifest;
   const { sids, length } = packSidHistories(histories, H, L);
   const out = await model.session.run({
@@ -128,7 +132,8 @@ export async function runHpn(model: ServingModel, histories: readonly (readonly 
       [histories.length],
     ),
   });
-  return out.logprobs.data as Float32Array;
+  const beta = model.manifest.prior ? (out[model.manifest.prior.output].data as Float32Array) : new Float32Array(histories.length);
+  return { logProbs: out.logprobs.data as Float32Array, beta };
 }
 
 /** The embedded default's version: what events served by it are credited to (meta.active_model is unset then). */

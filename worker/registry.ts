@@ -45,9 +45,10 @@ export async function validate(env: Stores, version: string): Promise<string | n
   }
   const catalogCodebook = await otherCatalogCodebook(env, manifest.codebook?.version);
   if (catalogCodebook !== null) return `codebook ${manifest.codebook?.version ?? "(none)"} does not match the catalog's ${catalogCodebook}`;
-  const want = servingTensors(manifest.historyLength, manifest.levels, manifest.vocab);
+  // the optional beta output only when the manifest declares a prior
+  const want = servingTensors(manifest.historyLength, manifest.levels, manifest.vocab, Boolean(manifest.prior));
   if (JSON.stringify(want.inputs) !== JSON.stringify(manifest.inputs) || JSON.stringify(want.outputs) !== JSON.stringify(manifest.outputs))
-    return "inputs/outputs differ from the serving contract (sids [batch,H,L], length [batch] -> logprobs [batch,L,V])";
+    return "inputs/outputs differ from the serving contract (sids [batch,H,L], length [batch] -> logprobs [batch,L,V], and beta [batch] with a prior)";
   return smokeTest(bytes, manifest);
 }
 
@@ -87,9 +88,16 @@ async function smokeTest(bytes: Uint8Array, m: Manifest): Promise<string | null>
   }
   try {
     const feeds = { sids: new ort.Tensor("int64", sids, [B, H, L]), length: new ort.Tensor("int64", length, [B]) };
-    const [a, b] = [(await session.run(feeds)).logprobs, (await session.run(feeds)).logprobs];
+    const [first, second] = [await session.run(feeds), await session.run(feeds)];
+    const [a, b] = [first.logprobs, second.logprobs];
     if (!a || JSON.stringify(a.dims) !== JSON.stringify([B, L, V]))
       return `smoke inference: logprobs has shape [${a?.dims}], expected [${B},${L},${V}]`;
+    if (m.prior) {
+      const beta = first.beta;
+      if (!beta || JSON.stringify(beta.dims) !== JSON.stringify([B]))
+        return `smoke inference: beta has shape [${beta?.dims}], expected [${B}]`;
+      if (!(beta.data as Float32Array).every(Number.isFinite)) return "smoke inference: non-finite beta";
+    }
     const x = a.data as Float32Array;
     const y = b.data as Float32Array;
     for (let i = 0; i < x.length; i++) {

@@ -11,6 +11,7 @@ interface DefaultModelFlags {
   data: string;
   steps: number;
   histories: number;
+  episodes: number;
   seed: number;
   createdAt?: string;
 }
@@ -18,11 +19,14 @@ interface DefaultModelFlags {
 export function register(program: Command): void {
   program
     .command("default-model")
-    .description("build the embedded default model (synthetic catalog -> SIDs -> supervised HPN -> int8 ONNX) into model/default/")
+    .description(
+      "build the embedded default model (synthetic catalog -> content SIDs -> HSRL with the popularity prior -> int8 ONNX) into model/default/",
+    )
     .option("--out <dir>", "where the committed default lives", "model/default")
     .option("--work <dir>", "intermediate files (SID artifacts, checkpoint)", "runs/default-model")
     .option("--data <spec>", "synthetic spec (see hsrl sids)", "synthetic")
-    .option("--steps <n>", "supervised training steps", nonNegativeInt("steps"), 600)
+    .option("--steps <n>", "training steps (BC warm start + A2C)", nonNegativeInt("steps"), 300)
+    .option("--episodes <n>", "simulator episodes for the manifest's evaluation", nonNegativeInt("episodes"), 200)
     .option("--histories <n>", "held-out histories for the parity check", nonNegativeInt("histories"), 1000)
     .option("--seed <n>", "seed for data, SIDs, init and training", nonNegativeInt("seed"), 1)
     .option("--created-at <iso>", "fixed created_at (default: now)")

@@ -5,7 +5,7 @@ import { type Command, Option } from "commander";
 import { DATASET_FORMATS } from "../data/dataset";
 import { loadDataset } from "../data/load";
 import { initBackend } from "../model/backend";
-import { loadHpnCheckpoint } from "../model/checkpoint";
+import { type CheckpointPrior, checkpointPrior, loadHpnCheckpoint } from "../model/checkpoint";
 import { DEFAULT_HPN_CONFIG, Hpn, type HpnConfig } from "../model/hpn";
 import { exportHpn } from "../export/export";
 import { datasetHeldOut, randomHeldOut } from "../export/heldout";
@@ -42,6 +42,7 @@ export function register(program: Command): void {
       let hpn: Hpn;
       let training: { dataset: string; seed: number } & Record<string, unknown>;
       let evaluation: Record<string, unknown> | undefined;
+      let prior: CheckpointPrior | null = null;
       if (o.random) {
         if (o.checkpoint) throw new Error("export: give either --checkpoint or --random, not both");
         const config: HpnConfig = {
@@ -62,6 +63,7 @@ export function register(program: Command): void {
         if (!o.checkpoint) throw new Error("export: --checkpoint <dir> is required (or --random)");
         const loaded = loadHpnCheckpoint(o.checkpoint);
         hpn = loaded.hpn;
+        prior = checkpointPrior(loaded.meta);
         const t = (loaded.meta.training ?? {}) as Record<string, unknown>;
         training = { ...t, dataset: String(t.dataset ?? loaded.meta.dataset ?? "unknown"), seed: Number(t.seed ?? loaded.meta.seed ?? 0) };
         if (loaded.meta.evaluation && typeof loaded.meta.evaluation === "object")
@@ -91,6 +93,7 @@ export function register(program: Command): void {
         heldOut,
         codebook,
         codebookPath: codebook ? "codebook.json" : undefined,
+        prior,
         training,
         evaluation,
         serve: o.serve,
@@ -116,6 +119,11 @@ export function register(program: Command): void {
           `${parity.int8.top10Overlap.toFixed(4)} over ${parity.catalogItems} items (target >= ${parity.int8.target}: ` +
           `${parity.int8.pass ? "ok" : "BELOW"})`,
       );
+      if (parity.beta)
+        console.log(
+          `  beta (popularity prior): fp32 vs tfjs max |Δ| ${parity.beta.fp32MaxAbsDiff.toExponential(2)}, int8 vs fp32 ` +
+            `${parity.beta.int8MaxAbsDiffVsFp32.toExponential(2)} (${parity.beta.pass ? "ok" : "FAIL"})`,
+        );
       if (parity.ndcg10)
         console.log(
           `  NDCG@10: tfjs ${parity.ndcg10.tfjs.toFixed(4)}, fp32 ${parity.ndcg10.fp32.toFixed(4)}, int8 ` +

@@ -55,6 +55,7 @@ export function loadCatalog(o: CatalogLoadOptions): CatalogLoadResult {
       replace: o.replace,
       catalogVersion: randomUUID(),
       batchRows: o.batchRows,
+      popularityStats: table.popularityStats,
     });
     const t2 = performance.now();
     const log = o.log ?? ((line: string) => console.error(line));
@@ -120,9 +121,9 @@ function publishIndex(target: Target, dir: string, codebookVersion: string): { k
   // one --command, so one read: the rows, their cursor and the catalog version agree
   const [raw, [{ cursor }], [version]] = d1QueryAll(
     target,
-    "SELECT id, sid, collision FROM items WHERE status = 'active'; SELECT COALESCE(MAX(updated_at), 0) AS cursor FROM items; " +
+    "SELECT id, sid, collision, prior FROM items WHERE status = 'active'; SELECT COALESCE(MAX(updated_at), 0) AS cursor FROM items; " +
       "SELECT value FROM meta WHERE key = 'catalog_version'",
-  ) as [{ id: string; sid: string; collision: number }[], { cursor: number }[], { value: string }[]];
+  ) as [{ id: string; sid: string; collision: number; prior: number | null }[], { cursor: number }[], { value: string }[]];
   const { rows: kept, levels } = activeSidRows(raw); // as the Worker builds it (worker/catalog-index.ts)
   const catalogVersion = version?.value ?? "0";
   const bytes = sidIndexToBytes(buildSidIndex(kept, levels), { cursor, catalogVersion, codebook: codebookVersion });

@@ -1,7 +1,7 @@
 // The embedded default the Worker starts with, rebuilt from nothing but the seed:
 //   synthetic catalog + logs (seeded) -> SIDs (as `hsrl sids --data synthetic --format synthetic --popularity 0 --no-plain`)
-//   -> supervised HPN through the one training path (learner.ts: policy hpn-sl, SASRec-style all-positions
-//      SID-token NLL, no simulator) -> export (fp32 + int8, parity, manifest)
+//   -> HSRL through the one training path (learner.ts: policy hsrl with the experiment defaults: BC warm start, on-policy
+//      A2C on the simulator, per-item credit, learned popularity prior) -> export (fp32 + int8 + beta, parity, manifest)
 //   -> <out>/{manifest.json, hpn.int8.onnx, hpn.fp32.onnx, parity.json} + the SID artifacts but sid-table.json
 //      (codebook.json, item-encoder.json, sid-table.sql, sid-report.json/.md)
 // Intermediate files (SID artifacts, checkpoint) go to <work>.
@@ -9,12 +9,13 @@ import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { generateSynthetic, parseSyntheticSpec } from "../data/synthetic";
 import { defaultExperimentConfig, type ExperimentConfig } from "../learn/config";
-import { evaluateLearner, trainLearner } from "../learn/learner";
+import { disposeLearner, evaluateLearner, trainLearner } from "../learn/learner";
 import type { HpnActor } from "../learn/actors";
 import { ActorPolicy, PopularPolicy } from "../learn/policies";
 import { buildWorld } from "../learn/world";
 import { saveHpnCheckpoint } from "../model/checkpoint";
-import { writeSidArtifacts } from "../sids/artifacts";
+import { popularityStats } from "../../core/popularity-prior";
+import { writeSidArtifacts, writeSidTablePriors } from "../sids/artifacts";
 import { buildSids } from "../sids/build";
 import { tableTokens } from "../sids/table";
 import type { Progress } from "../util/progress";
@@ -27,14 +28,12 @@ export interface DefaultModelOptions {
   data: string; // synthetic spec
   steps: number;
   histories: number; // held-out histories for the parity check
+  episodes: number; // simulator episodes for the manifest's evaluation
   seed: number;
   createdAt?: string;
   progress?: Progress;
   log?: (line: string) => void;
 }
-
-// The supervised recipe: all-positions BC (about H times more targets per step at the cost of one), no clipping.
-const SUPERVISED = { batchSize: 64, actorLr: 2e-3 };
 
 export async function buildDefaultModel(o: DefaultModelOptions): Promise<ExportResult> {
   const log = o.log ?? ((line: string) => console.error(line));
@@ -59,47 +58,54 @@ export async function buildDefaultModel(o: DefaultModelOptions): Promise<ExportR
       `collision rate`,
   );
 
+  // The current method (the defaults of `hsrl evaluate`'s hsrl policy): content SIDs, BC warm start then on-policy A2C
+  // against the simulator, per-item credit, the learned popularity prior β(s)·g(pop). Only the budget is small.
   const base = defaultExperimentConfig();
-  const cfg: ExperimentConfig = {
-    ...base,
-    seed: o.seed,
-    episodes: { holdoutFraction: 0 },
-    hpnLoss: "tokens",
-    train: { ...base.train, steps: o.steps, ...SUPERVISED, gradClip: Infinity, bcPositions: "all" },
-  };
-  const world = buildWorld(dataset, cfg, { simulator: false });
-  // streamSeed: the seed itself, the stream this default has always been trained on
-  const trained = trainLearner({ name: "hpn-sl", seed: o.seed, dir: null, streamSeed: o.seed, progress: o.progress }, cfg, sids, world);
-  const hpn = (trained.actor as HpnActor).hpn;
-  const losses = trained.log.map((l) => l.bcLoss);
-  // Offline next-positive metrics on the test split, over every item of the catalog.
+  const cfg: ExperimentConfig = { ...base, seed: o.seed, episodes: { holdoutFraction: 0 }, train: { ...base.train, steps: o.steps } };
+  const world = buildWorld(dataset, cfg, { features: build.unitVectors });
+  log(`response model: validation AUC ${world.responseAuc.toFixed(4)}`);
+  // streamSeed: the seed itself, so the build depends on nothing but it
+  const trained = trainLearner({ name: "hsrl", seed: o.seed, dir: null, streamSeed: o.seed, progress: o.progress }, cfg, sids, world);
+  const actor = trained.actor as HpnActor;
+  const hpn = actor.hpn;
+  const rewards = trained.log.filter((l) => l.episodeReward !== undefined).map((l) => l.episodeReward!);
+  // Offline next-positive metrics on the test split, over every item of the catalog; a short online evaluation.
   const catalog = new Uint8Array(dataset.items.length).fill(1);
-  const hpnTest = evaluateLearner(new ActorPolicy("hpn-sl", trained.actor), cfg, world, { seed: o.seed, episodes: 0, catalog }).offline;
-  const popular = evaluateLearner(new PopularPolicy(world.episodes.trainPositiveCount), cfg, world, {
-    seed: o.seed,
-    episodes: 0,
-    catalog,
-  }).offline;
+  const run = (policy: Parameters<typeof evaluateLearner>[0]) =>
+    evaluateLearner(policy, cfg, world, { seed: o.seed, episodes: o.episodes, catalog });
+  const hsrl = run(new ActorPolicy("hsrl", actor));
+  const popular = run(new PopularPolicy(world.episodes.trainPositiveCount));
+  const summary = (e: typeof hsrl) => ({ ...e.offline, totalReward: e.online?.totalReward.mean, clickRate: e.online?.clickRate });
   log(
-    `trained ${o.steps} steps (${trained.msPerStep.bc.toFixed(0)} ms/step): loss ${losses[0].toFixed(3)} -> ` +
-      `${losses.at(-1)!.toFixed(3)}; test Recall@10 ${hpnTest.recall10.toFixed(4)}, NDCG@10 ${hpnTest.ndcg10.toFixed(4)} ` +
-      `(popular: ${popular.recall10.toFixed(4)}, ${popular.ndcg10.toFixed(4)})`,
+    `trained ${o.steps} steps (BC ${trained.msPerStep.bc.toFixed(0)} ms/step, RL ${trained.msPerStep.rl.toFixed(0)} ms/step); ` +
+      `total reward ${hsrl.online?.totalReward.mean.toFixed(3)} (popular ${popular.online?.totalReward.mean.toFixed(3)}) over ` +
+      `${o.episodes} episodes; test NDCG@10 ${hsrl.offline.ndcg10.toFixed(4)} (popular ${popular.offline.ndcg10.toFixed(4)})`,
   );
 
+  const prior = actor.priorWeights();
+  const stats = popularityStats(world.episodes.trainPositiveCount, world.trainCatalog);
   const training = {
     dataset: dataset.name,
     seed: o.seed,
-    method: "supervised next-positive SID-token NLL (all positions)",
+    method: "HSRL: content SIDs, BC warm start + on-policy A2C on the simulator, per-item credit, learned popularity prior",
     steps: o.steps,
-    batchSize: SUPERVISED.batchSize,
-    lr: SUPERVISED.actorLr,
-    trainExamples: world.bcExamples.length,
-    finalLoss: losses.at(-1),
-    msPerStep: trained.msPerStep.bc,
+    train: cfg.train,
+    simulator: cfg.sim,
+    levelWeights: trained.levelWeights,
+    finalEpisodeReward: rewards.at(-1),
+    msPerStep: trained.msPerStep,
     command: `npm run hsrl -- default-model --data ${o.data} --steps ${o.steps} --seed ${o.seed}`,
   };
-  const evaluation = { offlineTest: { "hpn-sl": hpnTest, popular } };
-  saveHpnCheckpoint(join(o.work, "checkpoint"), hpn, { training, evaluation });
+  const evaluation = {
+    episodes: o.episodes,
+    responseModelAUC: world.responseAuc,
+    test: { hsrl: summary(hsrl), popular: summary(popular) },
+  };
+  const priorMeta = prior ? { b: prior.b.data[0], w: Array.from(prior.w.data), stats } : null;
+  saveHpnCheckpoint(join(o.work, "checkpoint"), hpn, { popularityPrior: priorMeta, training, evaluation });
+  // the catalog's priors: every trained item's g from its training counts (the D1 seed carries them)
+  const indexOf = new Map(dataset.items.map((it, i) => [it.id, i]));
+  if (priorMeta) writeSidTablePriors(join(sidsDir, "sid-table.sql"), (id) => world.prior[indexOf.get(id)!] ?? null, stats);
 
   const heldOut = datasetHeldOut(dataset, sids.sidTokens, { levels: L, historyLength: hpn.config.historyLength, histories: o.histories });
   const result = await exportHpn({
@@ -108,6 +114,7 @@ export async function buildDefaultModel(o: DefaultModelOptions): Promise<ExportR
     heldOut,
     codebook,
     codebookPath: "codebook.json",
+    prior: priorMeta,
     training,
     evaluation,
     createdAt: o.createdAt,
@@ -117,6 +124,7 @@ export async function buildDefaultModel(o: DefaultModelOptions): Promise<ExportR
   // it repeats sid-table.sql's content and would take the directory past the 2 MB budget.
   mkdirSync(o.out, { recursive: true });
   for (const f of readdirSync(sidsDir)) if (f !== "sid-table.json") copyFileSync(join(sidsDir, f), join(o.out, f));
-  trained.actor.dispose();
+  disposeLearner(trained);
+  world.response?.dispose();
   return result;
 }

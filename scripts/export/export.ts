@@ -7,7 +7,8 @@ import type { Codebook } from "../../core/codebook";
 import { manifestVersion, parseManifest, servingTensors, type Manifest } from "../../core/manifest";
 import { HELDOUT_FILE, type HeldOutSet } from "../../core/promotion";
 import type { Hpn } from "../model/hpn";
-import { buildHpnOnnx } from "./hpn-graph";
+import type { PopularityStats } from "../../core/popularity-prior";
+import { buildHpnOnnx, type PriorWeights } from "./hpn-graph";
 import { checkParity, type HeldOutHistories, type ParityReport } from "./parity";
 
 export const FP32_FILE = "hpn.fp32.onnx";
@@ -18,6 +19,8 @@ export interface ExportOptions {
   outDir: string;
   heldOut: HeldOutHistories;
   codebook: Codebook | null;
+  // the learned popularity prior (checkpoint meta popularityPrior): β(s) as the graph's "beta", the stats in the manifest
+  prior?: (PriorWeights & { stats: PopularityStats }) | null;
   codebookPath?: string; // as recorded in the manifest (relative to outDir when it is copied beside the model)
   training: { dataset: string; seed: number } & Record<string, unknown>;
   evaluation?: Record<string, unknown>; // extra summary (e.g. the trainer's offline metrics)
@@ -38,9 +41,10 @@ export async function exportHpn(o: ExportOptions): Promise<ExportResult> {
   if (o.codebook && (o.codebook.levels !== cfg.levels || o.codebook.size !== cfg.vocab))
     throw new Error(`export: codebook is ${o.codebook.levels} levels x ${o.codebook.size} codes, the HPN is ${cfg.levels} x ${cfg.vocab}`);
   const weights = hpn.getWeights();
-  const fp32 = buildHpnOnnx(cfg, weights, "fp32");
-  const int8 = buildHpnOnnx(cfg, weights, "int8");
-  const parity = await checkParity(hpn, fp32, int8, o.heldOut, { progress: o.progress });
+  const prior = o.prior ?? null;
+  const fp32 = buildHpnOnnx(cfg, weights, "fp32", prior);
+  const int8 = buildHpnOnnx(cfg, weights, "int8", prior);
+  const parity = await checkParity(hpn, fp32, int8, o.heldOut, { progress: o.progress, prior });
 
   mkdirSync(o.outDir, { recursive: true });
   writeFileSync(join(o.outDir, FP32_FILE), fp32);
@@ -54,6 +58,10 @@ export async function exportHpn(o: ExportOptions): Promise<ExportResult> {
       `export: fp32 parity failed: max |Δ log-prob| ${parity.fp32.maxAbsDiff.toExponential(3)} > ${parity.fp32.tolerance} (see ` +
         `${join(o.outDir, "parity.json")})`,
     );
+  if (parity.beta && !parity.beta.pass)
+    throw new Error(
+      `export: beta parity failed: max |Δ β| ${parity.beta.fp32MaxAbsDiff.toExponential(3)} (see ${join(o.outDir, "parity.json")})`,
+    );
 
   const serve = o.serve ?? "int8";
   const file = (path: string, bytes: Uint8Array) => ({
@@ -61,7 +69,8 @@ export async function exportHpn(o: ExportOptions): Promise<ExportResult> {
     sha256: createHash("sha256").update(bytes).digest("hex"),
     bytes: bytes.length,
   });
-  const modelConfig = { hpn: cfg, codebook: o.codebook?.version ?? null, serve };
+  const priorSpec = prior ? { output: "beta" as const, mean: prior.stats.mean, sd: prior.stats.sd } : null;
+  const modelConfig = { hpn: cfg, codebook: o.codebook?.version ?? null, serve, ...(priorSpec ? { prior: priorSpec } : {}) };
   const manifest = parseManifest(
     {
       format: "hsrl-manifest/1",
@@ -73,7 +82,8 @@ export async function exportHpn(o: ExportOptions): Promise<ExportResult> {
       dModel: cfg.dModel,
       featureDim: o.codebook?.dim ?? null,
       hpn: { heads: cfg.heads, layers: cfg.layers, ff: cfg.ff, tau: cfg.tau, residual: cfg.residual },
-      ...servingTensors(cfg.historyLength, cfg.levels, cfg.vocab),
+      ...servingTensors(cfg.historyLength, cfg.levels, cfg.vocab, Boolean(prior)),
+      ...(priorSpec ? { prior: priorSpec } : {}), // absent without a prior: such manifests stay as they were
       quantization: serve,
       serving: serve === "int8" ? INT8_FILE : FP32_FILE,
       files: { fp32: file(FP32_FILE, fp32), int8: file(INT8_FILE, int8) },

@@ -1,7 +1,7 @@
 // The HPN's inference graph in ONNX (opset 17), rebuilt op for op from scripts/model/hpn.ts and its named weights.
 //
 //   inputs:  "sids" int64 [batch, H, L] (right-aligned history), "length" int64 [batch]
-//   output:  "logprobs" float32 [batch, L, V]
+//   output:  "logprobs" float32 [batch, L, V]; with a popularity prior also "beta" float32 [batch] = b + w·c_0
 //
 // Same arithmetic as the tfjs forward pass (eval mode: no dropout): padding rows zeroed, additive mask 0 / -1e9 with the
 // diagonal always open, pre-LN blocks with ReLU MLPs, LayerNormalization (eps 1e-5), residual heads with the expected
@@ -34,8 +34,19 @@ export function quantizeInt8(data: Float32Array, rows: number, cols: number, axi
   return { q, scale };
 }
 
-/** Builds the serving model bytes for a config and its weights (getWeights() / a checkpoint). */
-export function buildHpnOnnx(config: HpnConfig, weights: NamedWeights, quantization: Quantization): Uint8Array {
+/** The learned popularity prior's state-dependent weight β(s) = b + w·c_0 (scripts/learn/actors.ts HpnActor). */
+export interface PriorWeights {
+  w: ArrayLike<number>; // [d]
+  b: number;
+}
+
+/** Builds the serving model bytes for a config and its weights (getWeights() / a checkpoint), and β's with a prior. */
+export function buildHpnOnnx(
+  config: HpnConfig,
+  weights: NamedWeights,
+  quantization: Quantization,
+  prior: PriorWeights | null = null,
+): Uint8Array {
   validateHpnConfig(config);
   for (const [name, shape] of hpnWeightShapes(config)) {
     const w = weights[name];
@@ -131,5 +142,13 @@ export function buildHpnOnnx(config: HpnConfig, weights: NamedWeights, quantizat
   }
   g.op("Concat", levelOut, { axis: 1 }, ["logprobs"]);
   g.output("logprobs", "float32", ["batch", L, V]);
+  if (prior) {
+    if (prior.w.length !== d) throw new Error(`export: prior weight w has ${prior.w.length} values, d_model is ${d}`);
+    // d + 1 numbers: kept fp32 in both variants
+    const w = g.initializer("prior.w", Float32Array.from(prior.w), [d, 1]);
+    const bw = g.op("Squeeze", [g.op("MatMul", [c0, w]), g.ints([1])]); // [B]
+    g.op("Add", [bw, g.initializer("prior.b", Float32Array.of(prior.b), [])], {}, ["beta"]);
+    g.output("beta", "float32", ["batch"]);
+  }
   return g.toBytes();
 }

@@ -21,6 +21,17 @@ export async function runHpnOnnx(
   H: number,
   L: number,
 ): Promise<Float32Array> {
+  return (await runHpnOnnxOutputs(session, sids, length, H, L)).logProbs;
+}
+
+/** The same run with β [B] too, for a model with a popularity prior (null without one). */
+export async function runHpnOnnxOutputs(
+  session: ort.InferenceSession,
+  sids: Int32Array,
+  length: Int32Array,
+  H: number,
+  L: number,
+): Promise<{ logProbs: Float32Array; beta: Float32Array | null }> {
   const B = length.length;
   const feeds = {
     sids: new ort.Tensor(
@@ -38,7 +49,9 @@ export async function runHpnOnnx(
   const t = out.logprobs;
   const data = t.data as Float32Array;
   t.dispose();
-  return data;
+  const beta = out.beta ? (out.beta.data as Float32Array) : null;
+  out.beta?.dispose();
+  return { logProbs: data, beta };
 }
 
 export { ort };

@@ -5,7 +5,8 @@ import { scoreItems, topK } from "../../core/score";
 import { ndcgAt, rankOf } from "../learn/metrics";
 import { tf } from "../model/backend";
 import type { Hpn } from "../model/hpn";
-import { ortSession, runHpnOnnx } from "./ort";
+import type { PriorWeights } from "./hpn-graph";
+import { ortSession, runHpnOnnxOutputs } from "./ort";
 
 export interface HeldOutHistories {
   source: string; // where they came from, for the report ("dataset ml-latest-small test split", "random", ...)
@@ -34,6 +35,8 @@ export interface ParityReport {
     pass: boolean;
   };
   ndcg10: { tfjs: number; fp32: number; int8: number; deltaInt8VsFp32: number; histories: number } | null;
+  // β(s) of the popularity prior: fp32 against b + w·c_0 from the tfjs pass (same tolerance), int8 against fp32
+  beta: { fp32MaxAbsDiff: number; int8MaxAbsDiffVsFp32: number; pass: boolean } | null;
 }
 
 export const FP32_TOLERANCE = 1e-4;
@@ -44,7 +47,7 @@ export async function checkParity(
   fp32Bytes: Uint8Array,
   int8Bytes: Uint8Array,
   data: HeldOutHistories,
-  opts: { batch?: number; k?: number; progress?: boolean } = {},
+  opts: { batch?: number; k?: number; progress?: boolean; prior?: PriorWeights | null } = {},
 ): Promise<ParityReport> {
   const { levels: L, vocab: V, historyLength: H } = hpn.config;
   const N = data.length.length;
@@ -75,16 +78,34 @@ export async function checkParity(
     ndcg32 = 0,
     ndcg8 = 0,
     ndcgN = 0;
+  let beta32 = 0,
+    beta8 = 0,
+    betaFinite = true;
+  const prior = opts.prior ?? null;
   const row = L * V;
   for (let b0 = 0; b0 < N; b0 += batch) {
     const B = Math.min(batch, N - b0);
     const sids = data.sids.subarray(b0 * H * L, (b0 + B) * H * L);
     const length = data.length.subarray(b0, b0 + B);
-    const ref = tf.tidy(
-      () => hpn.forward(tf.tensor3d(sids, [B, H, L], "int32"), tf.tensor1d(length, "int32"), false).logProbs.dataSync() as Float32Array,
-    );
-    const o32 = await runHpnOnnx(s32, sids, length, H, L);
-    const o8 = await runHpnOnnx(s8, sids, length, H, L);
+    const [ref, c0] = tf.tidy(() => {
+      const f = hpn.forward(tf.tensor3d(sids, [B, H, L], "int32"), tf.tensor1d(length, "int32"), false);
+      const c = f.contexts.slice([0, 0, 0], [B, 1, hpn.config.dModel]);
+      return [f.logProbs.dataSync() as Float32Array, c.dataSync() as Float32Array];
+    });
+    const { logProbs: o32, beta: b32 } = await runHpnOnnxOutputs(s32, sids, length, H, L);
+    const { logProbs: o8, beta: b8 } = await runHpnOnnxOutputs(s8, sids, length, H, L);
+    if (prior) {
+      const d = hpn.config.dModel;
+      for (let b = 0; b < B; b++) {
+        let want = prior.b;
+        for (let i = 0; i < d; i++) want += prior.w[i] * c0[b * d + i];
+        const x32 = b32?.[b] ?? Number.NaN;
+        const x8 = b8?.[b] ?? Number.NaN;
+        if (!Number.isFinite(x32) || !Number.isFinite(x8)) betaFinite = false;
+        beta32 = Math.max(beta32, Math.abs(x32 - want));
+        beta8 = Math.max(beta8, Math.abs(x8 - x32));
+      }
+    }
     for (let i = 0; i < ref.length; i++) {
       const d32 = Math.abs(o32[i] - ref[i]);
       const d8v32 = Math.abs(o8[i] - o32[i]);
@@ -150,6 +171,7 @@ export async function checkParity(
       target: TOP10_TARGET,
       pass: finite8 && overlap >= TOP10_TARGET,
     },
+    beta: prior ? { fp32MaxAbsDiff: beta32, int8MaxAbsDiffVsFp32: beta8, pass: betaFinite && beta32 <= FP32_TOLERANCE } : null,
     ndcg10:
       ndcgN > 0
         ? { tfjs: ndcgT / ndcgN, fp32: ndcg32 / ndcgN, int8: ndcg8 / ndcgN, deltaInt8VsFp32: (ndcg8 - ndcg32) / ndcgN, histories: ndcgN }

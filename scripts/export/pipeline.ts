@@ -5,7 +5,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { trainHsrl, type TrainHsrlOptions } from "../learn/train-hsrl";
-import { loadHpnCheckpoint } from "../model/checkpoint";
+import { checkpointPrior, loadHpnCheckpoint } from "../model/checkpoint";
+import { writeSidTablePriors } from "../sids/artifacts";
 import { loadCodebookFile } from "../sids/table";
 import { exportHpn, type ExportResult } from "./export";
 import { datasetHeldOut } from "./heldout";
@@ -31,6 +32,10 @@ export async function runPipeline(o: PipelineOptions): Promise<ExportResult> {
     fs.mkdirSync(sidsDir, { recursive: true });
     for (const f of fs.readdirSync(from)) fs.copyFileSync(path.join(from, f), path.join(sidsDir, f));
   }
+  // The catalog's priors from this run's training counts (a retrain on `hsrl events export` refreshes them from the
+  // logged events): `hsrl catalog --sids <out>/sids` loads them into items.prior.
+  const sqlTable = path.join(sidsDir, "sid-table.sql");
+  if (trained.priors && fs.existsSync(sqlTable)) writeSidTablePriors(sqlTable, trained.priors.of, trained.priors.stats);
   const { hpn, meta } = loadHpnCheckpoint(path.join(out, "train"));
   const codebookPath = path.join(sidsDir, "codebook.json");
   const heldOut = datasetHeldOut(dataset, trained.sids.sidTokens, {
@@ -46,6 +51,7 @@ export async function runPipeline(o: PipelineOptions): Promise<ExportResult> {
       outDir: path.join(out, "model"),
       heldOut,
       codebook: loadCodebookFile(codebookPath),
+      prior: checkpointPrior(meta),
       codebookPath,
       training: { ...t, dataset: dataset.name, seed: o.cfg.seed },
       evaluation: meta.evaluation as Record<string, unknown> | undefined,

@@ -15,7 +15,7 @@ import { datasetSids, type SidInputs, type SidSource } from "../sids/table";
 import { writeJson } from "../util/files";
 import type { Progress } from "../util/progress";
 import type { HpnActor } from "./actors";
-import { popularityStats } from "../../core/popularity-prior";
+import { type PopularityStats, popularityStats } from "../../core/popularity-prior";
 import type { ExperimentConfig } from "./config";
 import { disposeLearner, evaluateLearner, trainLearner } from "./learner";
 import { ActorPolicy } from "./policies";
@@ -42,6 +42,9 @@ export interface TrainOutcome {
   responseAuc: number;
   evaluation: Record<string, unknown>;
   msPerStep: { bc: number; rl: number };
+  // with a learned prior: g per item id from this run's training counts (null: no counts, the catalog's prior) and
+  // the statistics, for the SID table the catalog loads (pipeline.ts writeSidTablePriors)
+  priors: { of: (id: string) => number | null; stats: PopularityStats } | null;
 }
 
 export async function trainHsrl(o: TrainHsrlOptions): Promise<TrainOutcome> {
@@ -73,16 +76,26 @@ export async function trainHsrl(o: TrainHsrlOptions): Promise<TrainOutcome> {
     responseModelAUC: world.responseAuc,
     episodes: online!.episodes,
   };
-  // The learned popularity prior travels in the checkpoint's meta: the ONNX serving contract (logprobs only) does not
-  // carry β yet, so a model exported from this checkpoint ranks by the SIDs alone until it does.
+  // The learned popularity prior travels in the checkpoint's meta; the export turns it into the graph's "beta" output
+  // and the manifest's prior (checkpointPrior).
   const prior = (trained.actor as HpnActor).priorWeights();
-  if (prior) log("popularity prior: saved in hpn.json's meta; the ONNX contract does not carry β yet (served = SIDs alone)");
+  const stats = popularityStats(world.episodes.trainPositiveCount, world.trainCatalog);
+  const indexOf = new Map(dataset.items.map((it, i) => [it.id, i]));
+  const priors = prior
+    ? {
+        of: (id: string) => {
+          const i = indexOf.get(id);
+          return i !== undefined && world.trainCatalog[i] ? world.prior[i] : null;
+        },
+        stats,
+      }
+    : null;
   saveHpnCheckpoint(out, (trained.actor as HpnActor).hpn, {
     popularityPrior: prior
       ? {
           b: prior.b.data[0],
           w: Array.from(prior.w.data),
-          stats: popularityStats(world.episodes.trainPositiveCount, world.trainCatalog),
+          stats,
           newItemPrior: 0,
         }
       : null,
@@ -120,5 +133,14 @@ export async function trainHsrl(o: TrainHsrlOptions): Promise<TrainOutcome> {
   );
   disposeLearner(trained);
   world.response?.dispose();
-  return { outDir: out, sids, codebookPath, sidTablePath, responseAuc: world.responseAuc, evaluation, msPerStep: trained.msPerStep };
+  return {
+    outDir: out,
+    sids,
+    codebookPath,
+    sidTablePath,
+    responseAuc: world.responseAuc,
+    evaluation,
+    msPerStep: trained.msPerStep,
+    priors,
+  };
 }

@@ -6,6 +6,7 @@ import path from "node:path";
 import { writeFileAtomic } from "../util/files";
 import { Hpn, hpnWeightShapes, validateHpnConfig, type HpnConfig } from "./hpn";
 import type { NamedWeights } from "./tfops";
+import type { PopularityStats } from "../../core/popularity-prior";
 
 export interface WeightIndexEntry {
   name: string;
@@ -65,6 +66,19 @@ export interface HpnCheckpointMeta {
   config: HpnConfig;
   seed: number;
   [extra: string]: unknown;
+}
+
+/** The learned popularity prior a checkpoint's meta carries (train-hsrl.ts writes it), or null without one. */
+export interface CheckpointPrior {
+  w: number[];
+  b: number;
+  stats: PopularityStats;
+}
+export function checkpointPrior(meta: HpnCheckpointMeta): CheckpointPrior | null {
+  const p = meta.popularityPrior as Partial<CheckpointPrior> | null | undefined;
+  if (!p) return null;
+  if (!Array.isArray(p.w) || typeof p.b !== "number" || !p.stats) throw new Error("hpn.json: popularityPrior needs w, b and stats");
+  return { w: p.w, b: p.b, stats: p.stats };
 }
 
 export function saveHpnCheckpoint(dir: string, hpn: Hpn, extra: Record<string, unknown> = {}): void {

@@ -4,6 +4,7 @@ import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:f
 import { join } from "node:path";
 import { codebookToJson, sidKey } from "../../core/codebook";
 import { itemEncoderToJson } from "../../core/item-encoder";
+import type { PopularityStats } from "../../core/popularity-prior";
 import { sha256HexOfParts } from "../../core/sha256";
 import type { Dataset } from "../data/dataset";
 import { readLines } from "../data/read";
@@ -106,23 +107,58 @@ function* sqlRowsOf(dataset: Dataset, build: BuildResult): Iterable<SidTableRow>
 }
 
 /** sid-table.sql from rows (what sidTableSql writes for a build; tests write tables of their own with it). */
-export function sidTableSqlFromRows(codebookVersion: string, catalogVersion: string, rows: SidTableRow[]): string {
-  return `${[...sidTableSqlLines(codebookVersion, catalogVersion, rows, rows.length)].join("\n")}\n`;
+export function sidTableSqlFromRows(
+  codebookVersion: string,
+  catalogVersion: string,
+  rows: SidTableRow[],
+  popularityStats: PopularityStats | null = null,
+): string {
+  return `${[...sidTableSqlLines(codebookVersion, catalogVersion, rows, rows.length, popularityStats)].join("\n")}\n`;
 }
 
-function* sidTableSqlLines(codebookVersion: string, catalogVersion: string, rows: Iterable<SidTableRow>, count: number) {
+// A table with popularity statistics carries each item's prior g (NULL: no training counts) and the statistics as
+// meta.popularity_stats; one without keeps the older seven-column rows.
+function* sidTableSqlLines(
+  codebookVersion: string,
+  catalogVersion: string,
+  rows: Iterable<SidTableRow>,
+  count: number,
+  popularityStats: PopularityStats | null = null,
+) {
   const v = sqlText(codebookVersion);
+  const columns = `id, sid, collision, status, attributes, features, codebook_version${popularityStats ? ", prior" : ""}`;
   yield `-- hsrl-edge SID table: ${count} items, codebook ${codebookVersion}, catalog ${catalogVersion}`;
   yield "-- A seed for an empty catalog; to load it into one with items, use `npm run hsrl -- catalog --sids <this dir>` (a merge).";
   for (const r of rows)
-    yield `INSERT INTO items (id, sid, collision, status, attributes, features, codebook_version) VALUES (` +
-      `${sqlText(r.id)}, ${sqlText(r.sid)}, ${r.collision}, 'active', ${sqlText(r.attributes)}, X'${r.featuresHex}', ${v}) ` +
-      "ON CONFLICT(id) DO NOTHING;";
-  for (const [key, value] of [
+    yield `INSERT INTO items (${columns}) VALUES (` +
+      `${sqlText(r.id)}, ${sqlText(r.sid)}, ${r.collision}, 'active', ${sqlText(r.attributes)}, X'${r.featuresHex}', ${v}` +
+      `${popularityStats ? `, ${sqlPrior(r.prior)}` : ""}) ON CONFLICT(id) DO NOTHING;`;
+  const metaRows = [
     ["codebook_version", codebookVersion],
     ["catalog_version", catalogVersion],
-  ])
+    ...(popularityStats ? [["popularity_stats", JSON.stringify(popularityStats)]] : []),
+  ];
+  for (const [key, value] of metaRows)
     yield `INSERT INTO meta (key, value) VALUES (${sqlText(key)}, ${sqlText(value)}) ON CONFLICT(key) DO UPDATE SET value = excluded.value;`;
+}
+
+/** A prior as SQL: NULL for an item without counts, else its float32 value in shortest decimal form. */
+export const sqlPrior = (prior: number | null | undefined): string =>
+  prior === null || prior === undefined ? "NULL" : String(float32Decimal(prior));
+
+/**
+ * Rewrites a sid-table.sql with every item's popularity prior g and the statistics g was standardised with (the
+ * retraining path: the training counts of the run that learned β). Items `priorOf` gives null keep the catalog's prior.
+ */
+export function writeSidTablePriors(path: string, priorOf: (id: string) => number | null, stats: PopularityStats): void {
+  const { codebookVersion, catalogVersion, rows } = readSidTableSqlFile(path);
+  const withPriors = rows.map((r) => ({ ...r, prior: priorOf(r.id) }));
+  writeLines(
+    path,
+    (function* () {
+      for (const line of sidTableSqlLines(codebookVersion, catalogVersion ?? "0", withPriors, rows.length, stats)) yield `${line}\n`;
+    })(),
+  );
 }
 
 /** Writes lines to a file through a buffer: tables of 1M items are larger than the longest string V8 allows. */
@@ -153,41 +189,58 @@ export interface SidTableRow {
   collision: number;
   attributes: string;
   featuresHex: string;
+  prior?: number | null; // g(pop): tables with popularity statistics only; null = no counts (the catalog's prior 0)
+}
+
+export interface SidTableSql {
+  codebookVersion: string;
+  catalogVersion: string | null;
+  popularityStats: PopularityStats | null;
+  rows: SidTableRow[];
 }
 
 /** Reads back what sidTableSql wrote (the merge loads from it); names the line that does not parse. */
-export function readSidTableSql(text: string, file = "sid-table.sql"): { codebookVersion: string; rows: SidTableRow[] } {
+export function readSidTableSql(text: string, file = "sid-table.sql"): SidTableSql {
   return parseSidTableLines(text.split("\n"), file);
 }
 
 /** readSidTableSql from a file, streamed: a 1M-item table does not fit in one string. */
-export function readSidTableSqlFile(path: string): { codebookVersion: string; rows: SidTableRow[] } {
+export function readSidTableSqlFile(path: string): SidTableSql {
   return parseSidTableLines(readLines(path), path);
 }
 
-function parseSidTableLines(lines: Iterable<string>, file: string): { codebookVersion: string; rows: SidTableRow[] } {
+function parseSidTableLines(lines: Iterable<string>, file: string): SidTableSql {
   const str = "'((?:[^']|'')*)'";
   const item = new RegExp(
-    String.raw`^INSERT INTO items \(id, sid, collision, status, attributes, features, codebook_version\) VALUES \(` +
-      String.raw`${str}, '([0-9-]+)', (\d+), 'active', ${str}, X'([0-9a-f]*)', ${str}\)`,
+    String.raw`^INSERT INTO items \(id, sid, collision, status, attributes, features, codebook_version(, prior)?\) VALUES \(` +
+      String.raw`${str}, '([0-9-]+)', (\d+), 'active', ${str}, X'([0-9a-f]*)', ${str}(?:, (NULL|-?[0-9.]+(?:e[-+]?\d+)?))?\)`,
   );
   const unquote = (s: string) => s.replace(/''/g, "'");
   const rows: SidTableRow[] = [];
-  let codebookVersion: string | null = null;
+  const meta = new Map<string, string>();
   let n = 0;
   for (const line of lines) {
     n++;
     if (!line.startsWith("INSERT INTO items")) {
-      const meta = /^INSERT INTO meta \(key, value\) VALUES \('codebook_version', '([^']*)'\)/.exec(line);
-      if (meta) codebookVersion = meta[1];
+      const m = /^INSERT INTO meta \(key, value\) VALUES \('([a-z_]+)', '((?:[^']|'')*)'\)/.exec(line);
+      if (m) meta.set(m[1], unquote(m[2]));
       continue;
     }
     const m = item.exec(line);
-    if (!m) throw new Error(`${file}:${n}: not an item row as \`hsrl sids\` writes them`);
-    rows.push({ id: unquote(m[1]), sid: m[2], collision: Number(m[3]), attributes: unquote(m[4]), featuresHex: m[5] });
+    if (!m || Boolean(m[1]) !== (m[8] !== undefined)) throw new Error(`${file}:${n}: not an item row as \`hsrl sids\` writes them`);
+    const row: SidTableRow = { id: unquote(m[2]), sid: m[3], collision: Number(m[4]), attributes: unquote(m[5]), featuresHex: m[6] };
+    if (m[1]) row.prior = m[8] === "NULL" ? null : Number(m[8]);
+    rows.push(row);
   }
-  if (codebookVersion === null) throw new Error(`${file}: no codebook_version row`);
-  return { codebookVersion, rows };
+  const codebookVersion = meta.get("codebook_version");
+  if (codebookVersion === undefined) throw new Error(`${file}: no codebook_version row`);
+  const stats = meta.get("popularity_stats");
+  return {
+    codebookVersion,
+    catalogVersion: meta.get("catalog_version") ?? null,
+    popularityStats: stats ? (JSON.parse(stats) as PopularityStats) : null,
+    rows,
+  };
 }
 
 /** The report as a Markdown table, for people (sid-report.json is the machine-readable one). */

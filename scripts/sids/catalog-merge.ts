@@ -8,7 +8,8 @@
 // - unchanged: active items whose SID stays;
 // - keptRetired: items that were retired and stay so. An item retired with DELETE is never revived by a load.
 import { encodeSid, sidKey, type Codebook } from "../../core/codebook";
-import type { SidTableRow } from "./artifacts";
+import type { PopularityStats } from "../../core/popularity-prior";
+import { type SidTableRow, sqlPrior } from "./artifacts";
 
 /** An items row as D1 has it (features as hex, float32 little-endian, or null; only read for rowsNeedingFeatures). */
 export interface CatalogRow {
@@ -58,7 +59,7 @@ export function planCatalogMerge(
   table: SidTableRow[],
   codebook: Codebook,
   current: CatalogRow[],
-  opts: { replace?: boolean; catalogVersion: string; batchRows?: number },
+  opts: { replace?: boolean; catalogVersion: string; batchRows?: number; popularityStats?: PopularityStats | null },
 ): MergePlan {
   const counts: MergeCounts = { added: 0, reencoded: 0, retired: 0, unchanged: 0, keptRetired: 0 };
   const unencodable: string[] = [];
@@ -176,7 +177,7 @@ function applyPlan(
   rest: CatalogRow[],
   finals: Map<string, Final>,
   codebookVersion: string,
-  opts: { catalogVersion: string; batchRows?: number },
+  opts: { catalogVersion: string; batchRows?: number; popularityStats?: PopularityStats | null },
 ): { batches: string[][]; statements: string[] } {
   const batchRows = opts.batchRows ?? 100_000;
   const cb = q(codebookVersion);
@@ -190,14 +191,15 @@ function applyPlan(
     if (h !== undefined && h !== t.id) inMoves.add(t.id);
   }
 
-  const upsertHead = "INSERT INTO items (id, sid, collision, status, retired_by, attributes, features, codebook_version) VALUES ";
+  const upsertHead = "INSERT INTO items (id, sid, collision, status, retired_by, attributes, features, codebook_version, prior) VALUES ";
+  // a table row without a prior keeps the stored one (a PUT's count, or an earlier load's)
   const upsertTail =
     " ON CONFLICT(id) DO UPDATE SET sid = excluded.sid, collision = excluded.collision, status = excluded.status, " +
     "retired_by = excluded.retired_by, attributes = excluded.attributes, features = excluded.features, " +
-    `codebook_version = excluded.codebook_version, updated_at = ${NOW};`;
+    `codebook_version = excluded.codebook_version, prior = COALESCE(excluded.prior, items.prior), updated_at = ${NOW};`;
   const upsertRow = (t: SidTableRow) => {
     const f = finals.get(t.id)!;
-    return `(${q(t.id)}, ${q(f.sid)}, ${f.collision}, ${q(f.status)}, ${f.retiredBy ? q(f.retiredBy) : "NULL"}, ${q(t.attributes)}, X'${t.featuresHex}', ${cb})`;
+    return `(${q(t.id)}, ${q(f.sid)}, ${f.collision}, ${q(f.status)}, ${f.retiredBy ? q(f.retiredBy) : "NULL"}, ${q(t.attributes)}, X'${t.featuresHex}', ${cb}, ${sqlPrior(t.prior)})`;
   };
   const updateHead = "UPDATE items SET sid = v.column2, collision = v.column3, status = v.column4, retired_by = v.column5, ";
   const updateRow = (r: CatalogRow) => {
@@ -245,6 +247,7 @@ function applyPlan(
   const setMeta = (key: string, value: string) =>
     `INSERT INTO meta (key, value) VALUES (${q(key)}, ${q(value)}) ON CONFLICT(key) DO UPDATE SET value = excluded.value;`;
   batches[0].push(setMeta("codebook_version", codebookVersion));
+  if (opts.popularityStats) batches[0].push(setMeta("popularity_stats", JSON.stringify(opts.popularityStats)));
   // every catalog write moves catalog_version: the Worker's caches follow
   batches.forEach((b, i) =>
     b.push(setMeta("catalog_version", i === batches.length - 1 ? opts.catalogVersion : `${opts.catalogVersion}~${i}`)),

@@ -7,7 +7,14 @@ import { DatabaseSync } from "node:sqlite";
 import { beforeEach, describe, expect, it } from "vitest";
 import { type Codebook, encodeSid, sidKey } from "../../core/codebook";
 import { readLines } from "../../scripts/data/read";
-import { blobHex, readSidTableSql, readSidTableSqlFile, type SidTableRow, sidTableSqlFromRows } from "../../scripts/sids/artifacts";
+import {
+  blobHex,
+  readSidTableSql,
+  readSidTableSqlFile,
+  type SidTableRow,
+  sidTableSqlFromRows,
+  writeSidTablePriors,
+} from "../../scripts/sids/artifacts";
 import { type CatalogRow, planCatalogMerge, rowsNeedingFeatures } from "../../scripts/sids/catalog-merge";
 import { embeddedCodebook, embeddedTable, encodeTable, featuresOfHex, rotatedCodebook } from "./catalog-fixtures";
 
@@ -85,6 +92,43 @@ describe("loading a SID table is a merge", () => {
     expect(readSidTableSqlFile(file)).toEqual(readSidTableSql(text));
     expect(readSidTableSql(text).rows[7].attributes).toBe(JSON.stringify({ title: "Été 7 日本 '" }));
     expect([...readLines(file, 7)]).toEqual(text.split("\n").slice(0, -1)); // 7-byte chunks split every line and character
+  });
+
+  it("loads each item's popularity prior and the catalog's statistics; a row without one keeps the stored prior", () => {
+    const stats = { mean: 1.5, sd: 0.75 };
+    const rows = embeddedTable.rows.slice(0, 20).map((r, i) => ({ ...r, prior: i % 4 === 0 ? null : (i - 10) / 3 }));
+    const file = join(mkdtempSync(join(tmpdir(), "hsrl-table-")), "sid-table.sql");
+    writeFileSync(
+      file,
+      sidTableSqlFromRows(
+        embeddedCodebook.version,
+        "c",
+        rows.map((r) => ({ ...r, prior: undefined })),
+      ),
+    );
+    writeSidTablePriors(file, (id) => rows.find((r) => r.id === id)?.prior ?? null, stats);
+    const table = readSidTableSqlFile(file);
+    expect(table.popularityStats).toEqual(stats);
+    expect(table.catalogVersion).toBe("c");
+    table.rows.forEach((r, i) => {
+      const want = rows[i].prior;
+      if (want === null) expect(r.prior).toBeNull();
+      else expect(Math.fround(r.prior!)).toBe(Math.fround(want)); // float32, as the index holds it
+    });
+    const p = planCatalogMerge(table.rows, embeddedCodebook, [], { catalogVersion: "v", popularityStats: table.popularityStats });
+    db.exec(`BEGIN; ${p.statements.join("\n")} COMMIT;`);
+    const prior = (id: string) => (db.prepare("SELECT prior FROM items WHERE id = ?").get(id) as { prior: number | null }).prior;
+    expect(prior(rows[0].id)).toBeNull();
+    expect(prior(rows[1].id)).toBeCloseTo(-3, 5);
+    expect(JSON.parse((db.prepare("SELECT value FROM meta WHERE key = 'popularity_stats'").get() as { value: string }).value)).toEqual(
+      stats,
+    );
+    // an older table (no prior column) leaves the stored priors alone
+    merge(
+      embeddedTable.rows.slice(0, 20).map((r) => ({ ...r, prior: undefined })),
+      embeddedCodebook,
+    );
+    expect(prior(rows[1].id)).toBeCloseTo(-3, 5);
   });
 
   it("counts what it adds, keeps API-added items, never revives DELETE-retired ones, and is a no-op the second time", () => {

@@ -10,7 +10,7 @@ import { buildHpnOnnx, quantizeInt8 } from "../../scripts/export/hpn-graph";
 import { generateSynthetic, parseSyntheticSpec } from "../../scripts/data/synthetic";
 import { datasetHeldOut, randomHeldOut } from "../../scripts/export/heldout";
 import { checkParity } from "../../scripts/export/parity";
-import { ortSession, runHpnOnnx } from "../../scripts/export/ort";
+import { ortSession, runHpnOnnx, runHpnOnnxOutputs } from "../../scripts/export/ort";
 import { initBackend, tf } from "../../scripts/model/backend";
 import { Hpn, type HpnConfig } from "../../scripts/model/hpn";
 
@@ -114,6 +114,44 @@ describe("export", () => {
     const w = hpn.getWeights();
     delete w["head.1.w"];
     expect(() => buildHpnOnnx(config, w, "int8")).toThrow(/no weight "head.1.w"/);
+    hpn.dispose();
+  });
+});
+
+describe("export with a popularity prior", () => {
+  it("adds beta = b + w·c_0 as a second output, declares it in the manifest, and checks its parity", async () => {
+    const hpn = new Hpn(config, 7);
+    const w = Array.from({ length: config.dModel }, (_, i) => Math.sin(i) / 4);
+    const prior = { w, b: 0.3, stats: { mean: 1.2, sd: 0.8 } };
+    const heldOut = randomHeldOut({ levels: 3, vocab: 32, historyLength: 12, histories: 60, catalogSize: 200, seed: 4 });
+    const out = join(dir, "prior");
+    const { manifest, parity } = await exportHpn({ hpn, outDir: out, heldOut, codebook: null, prior, training: { dataset: "t", seed: 7 } });
+    expect(manifest.prior).toEqual({ output: "beta", mean: 1.2, sd: 0.8 });
+    expect(manifest.outputs.map((t) => [t.name, t.shape])).toEqual([
+      ["logprobs", ["batch", 3, 32]],
+      ["beta", ["batch"]],
+    ]);
+    expect(parity.beta?.pass).toBe(true);
+    expect(parity.beta!.fp32MaxAbsDiff).toBeLessThanOrEqual(1e-4);
+    // β moves with the history (it reads c_0), and the graph's β is the reference's for a cold user
+    const session = await ortSession(readFileSync(join(out, "hpn.fp32.onnx")));
+    const { H, L } = { H: config.historyLength, L: config.levels };
+    const sids = Int32Array.from({ length: 2 * H * L }, (_, i) => (i * 7) % config.vocab);
+    const { beta } = await runHpnOnnxOutputs(session, sids, Int32Array.of(0, H), H, L);
+    const c0 = tf.tidy(() =>
+      hpn
+        .forward(tf.tensor3d(sids, [2, H, L], "int32"), tf.tensor1d([0, H], "int32"), false)
+        .contexts.slice([0, 0, 0], [2, 1, config.dModel])
+        .arraySync(),
+    ) as number[][][];
+    const want = c0.map(([c]) => prior.b + c.reduce((a, x, i) => a + x * w[i], 0));
+    expect(beta![0]).toBeCloseTo(want[0], 4);
+    expect(beta![1]).toBeCloseTo(want[1], 4);
+    expect(Math.abs(beta![0] - beta![1])).toBeGreaterThan(1e-3);
+    await session.release();
+    // a manifest cannot declare a beta output without a prior, nor a prior without one
+    expect(() => parseManifest({ ...manifest, prior: null })).toThrow(/beta output/);
+    expect(() => parseManifest({ ...manifest, outputs: manifest.outputs.slice(0, 1) })).toThrow(/beta output/);
     hpn.dispose();
   });
 });

@@ -93,6 +93,69 @@ describe("sid index", () => {
     expect(() => sidIndexFromBytes(bytes.subarray(0, bytes.length - 64))).toThrow(/truncated/);
   });
 
+  it("with a popularity prior, decodes exactly the brute-force top k of Σ logp + β·g (β of either sign)", () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const rng = new Rng(100 + seed);
+      const V2 = 4 + rng.int(5);
+      // some items without a prior (new: the catalog's prior 0)
+      const withPrior = catalog(50 + rng.int(300), L, V2, seed).map((r) => ({ ...r, prior: rng.next() < 0.2 ? null : 3 * rng.normal() }));
+      const ix = sidIndexFromBytes(sidIndexToBytes(buildSidIndex(withPrior, L))).index; // through the serialised form too
+      for (let trial = 0; trial < 8; trial++) {
+        const beta = [0, 0.5, -0.7, 4, -3, 0.05][trial % 6] * (1 + rng.next());
+        const logp = Float32Array.from({ length: L * V2 }, () => Math.log(rng.next() + 1e-3));
+        const excluded = new Set(withPrior.filter(() => rng.next() < 0.15).map((r) => r.id));
+        const k = 1 + rng.int(30);
+        const scoreOf = (r: (typeof withPrior)[number]) =>
+          r.tokens.reduce((a, t, l) => a + logp[l * V2 + t], 0) + beta * Math.fround(r.prior ?? 0);
+        const brute = withPrior
+          .filter((r) => !excluded.has(r.id))
+          .map((r) => ({ id: r.id, score: scoreOf(r) }))
+          .sort((x, y) => y.score - x.score);
+        const got = decodeTopK(logp, L, V2, ix, k, excluded, beta);
+        expect(got).toHaveLength(Math.min(k, brute.length));
+        got.forEach((g, i) => expect(g.score).toBeCloseTo(brute[i].score, 9));
+        // the ids are the brute force's, up to ties at the cut
+        const cut = brute[got.length - 1].score;
+        const sure = new Set(brute.filter((x) => x.score > cut + 1e-9).map((x) => x.id));
+        for (const id of sure) expect(got.map((g) => g.id)).toContain(id);
+        for (const g of got) expect(excluded.has(g.id)).toBe(false);
+      }
+    }
+  });
+
+  it("carries each prefix's max and min prior; an old (format 1) buffer reads as every prior 0", () => {
+    const rows2 = [
+      { id: "a", tokens: [0, 0, 0], collision: 0, prior: 1.5 },
+      { id: "b", tokens: [0, 0, 0], collision: 1, prior: -2 },
+      { id: "c", tokens: [0, 1, 0], collision: 0, prior: null },
+      { id: "d", tokens: [1, 0, 0], collision: 0, prior: 0.25 },
+    ];
+    const ix = buildSidIndex(rows2, L);
+    expect(Array.from(ix.priorMax[0])).toEqual([1.5, 0.25]);
+    expect(Array.from(ix.priorMin[0])).toEqual([-2, 0.25]);
+    expect(Array.from(ix.priorMax[2])).toEqual([1.5, 0, 0.25]);
+    expect(Array.from(ix.priorMin[1])).toEqual([-2, 0, 0.25]);
+    // a β > 0 puts the popular item of a shared SID first, a β < 0 the other one
+    const flat = new Float32Array(L * V);
+    expect(decodeTopK(flat, L, V, ix, 1, new Set(), 1)[0].id).toBe("a");
+    expect(decodeTopK(flat, L, V, ix, 1, new Set(), -1)[0].id).toBe("b");
+    // format 1: the same header without the prior sections
+    const bytes = sidIndexToBytes(ix);
+    const headerLength = new DataView(bytes.buffer).getUint32(4, true);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+    const v1 = { ...header, format: 1, sections: header.sections.slice(0, 2 * L + 3) };
+    const h1 = new TextEncoder().encode(JSON.stringify(v1));
+    const body = bytes.subarray(Math.ceil((8 + headerLength) / 8) * 8);
+    const old = new Uint8Array(Math.ceil((8 + h1.length) / 8) * 8 + body.length);
+    old.set(new TextEncoder().encode("HSIX"), 0);
+    new DataView(old.buffer).setUint32(4, h1.length, true);
+    old.set(h1, 8);
+    old.set(body, Math.ceil((8 + h1.length) / 8) * 8);
+    const back = sidIndexFromBytes(old).index;
+    expect(Array.from(back.prior)).toEqual([0, 0, 0, 0]);
+    expect(decodeTopK(flat, L, V, back, 4, new Set(), 5).map((d) => d.id)).toEqual(["a", "b", "c", "d"]);
+  });
+
   it("an empty catalog decodes to nothing; a SID of the wrong length is refused", () => {
     expect(decodeTopK(new Float32Array(L * V), L, V, buildSidIndex([], L), 5, new Set())).toEqual([]);
     expect(() => buildSidIndex([{ id: "x", tokens: [1, 2], collision: 0 }], L)).toThrow(/2 tokens/);

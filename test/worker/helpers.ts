@@ -5,6 +5,8 @@ import fixtureManifest from "../fixtures/hpn-fixture.manifest.json";
 import fixtureModel from "../fixtures/hpn-fixture.onnx";
 import nextManifest from "../fixtures/hpn-fixture-next.manifest.json";
 import nextModel from "../fixtures/hpn-fixture-next.onnx";
+import priorManifest from "../fixtures/hpn-fixture-prior.manifest.json";
+import priorModel from "../fixtures/hpn-fixture-prior.onnx";
 import { createSession, ort } from "../../worker/onnx";
 import { scoreSid } from "../../core/score";
 
@@ -16,6 +18,7 @@ export interface SeedItem {
   collision?: number;
   status?: "active" | "retired";
   attributes?: Record<string, unknown>;
+  prior?: number | null; // items.prior (g); absent: NULL
 }
 
 /** n (<= 128) items with distinct tokens spread over the vocabulary, except items 0 and 1: same tokens, collision 0 and 1. */
@@ -34,10 +37,19 @@ export function catalog(n: number): SeedItem[] {
 
 export async function seedItems(items: SeedItem[]): Promise<void> {
   const stmt = env.DB.prepare(
-    "INSERT INTO items (id, sid, collision, status, attributes, codebook_version) VALUES (?, ?, ?, ?, ?, 'test-codebook')",
+    "INSERT INTO items (id, sid, collision, status, attributes, codebook_version, prior) VALUES (?, ?, ?, ?, ?, 'test-codebook', ?)",
   );
   await env.DB.batch(
-    items.map((it) => stmt.bind(it.id, it.tokens.join("-"), it.collision ?? 0, it.status ?? "active", JSON.stringify(it.attributes ?? {}))),
+    items.map((it) =>
+      stmt.bind(
+        it.id,
+        it.tokens.join("-"),
+        it.collision ?? 0,
+        it.status ?? "active",
+        JSON.stringify(it.attributes ?? {}),
+        it.prior ?? null,
+      ),
+    ),
   );
   await bumpCatalogVersion();
 }
@@ -55,6 +67,7 @@ export async function bumpCatalogVersion(): Promise<void> {
 const FIXTURES = {
   "hpn-fixture": { manifest: fixtureManifest, bytes: fixtureModel },
   "hpn-fixture-next": { manifest: nextManifest, bytes: nextModel },
+  "hpn-fixture-prior": { manifest: priorManifest, bytes: priorModel },
 } as const;
 
 export interface PublishOptions {
@@ -115,6 +128,22 @@ export async function referenceLogProbs(history: number[][]): Promise<Float32Arr
     length: new ort.Tensor("int64", BigInt64Array.from([BigInt(recent.length)]), [1]),
   });
   return out.logprobs.data as Float32Array;
+}
+
+let priorSession: Promise<ort.InferenceSession> | undefined;
+
+/** β(s) of the prior fixture for one history, computed in the test (its log-probs are referenceLogProbs'). */
+export async function referenceBeta(history: number[][]): Promise<number> {
+  priorSession ??= createSession(priorModel);
+  const { historyLength: H, levels: L } = FIXTURE;
+  const recent = history.slice(-H);
+  const sids = new BigInt64Array(H * L);
+  recent.forEach((t, i) => t.forEach((z, l) => (sids[(H - recent.length + i) * L + l] = BigInt(z))));
+  const out = await (await priorSession).run({
+    sids: new ort.Tensor("int64", sids, [1, H, L]),
+    length: new ort.Tensor("int64", BigInt64Array.from([BigInt(recent.length)]), [1]),
+  });
+  return (out.beta.data as Float32Array)[0];
 }
 
 export function referenceScore(logProbs: Float32Array, tokens: number[]): number {

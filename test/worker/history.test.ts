@@ -44,7 +44,7 @@ describe("runHpn", () => {
     const { historyLength: H, levels: L, vocab: V } = FIXTURE;
     const sid = (i: number) => Array.from({ length: L }, (_, l) => (i * 5 + l * 3 + 1) % V);
     const histories = [[], [sid(1), sid(2), sid(3)], Array.from({ length: H + 4 }, (_, i) => sid(i))];
-    const batch = await runHpn(model, histories);
+    const { logProbs: batch } = await runHpn(model, histories);
     expect(batch).toHaveLength(histories.length * L * V);
     for (const [b, history] of histories.entries()) {
       const alone = await referenceLogProbs(history);

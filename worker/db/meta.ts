@@ -1,11 +1,12 @@
 // The meta rows: the versions every request reads (in the same D1 batch as its item lookups) and the statements that
 // move them. Catalog writes bump catalog_version; the registry sets active_model.
 import { eq, inArray, sql } from "drizzle-orm";
+import type { PopularityStats } from "../../core/popularity-prior";
 import { d1 } from "../errors";
 import { database, type Db } from "./client";
 import { meta } from "./schema";
 
-export type MetaKey = "catalog_version" | "active_model" | "codebook_version" | "catalog_index" | "canary";
+export type MetaKey = "catalog_version" | "active_model" | "codebook_version" | "catalog_index" | "canary" | "popularity_stats";
 
 /** What meta.canary holds while a canary serves: the version and the share of units (users, client keys) it gets. */
 export interface CanaryPointer {
@@ -86,4 +87,16 @@ export function setMeta(db: Db, key: MetaKey, value: string) {
 /** The statement that removes one meta key (no active_model: the embedded default serves). */
 export function deleteMeta(db: Db, key: MetaKey) {
   return db.delete(meta).where(eq(meta.key, key));
+}
+
+/**
+ * meta.popularity_stats: the mean / sd of log(1 + positives) the catalog's priors were standardised with (written by a
+ * SID-table load with priors); a PUT with a popularity count computes g with them. Null when no load set them.
+ */
+export async function popularityStatsOf(env: { DB: D1Database }): Promise<PopularityStats | null> {
+  const db = database(env.DB);
+  const [row] = await d1(() => db.select().from(meta).where(eq(meta.key, "popularity_stats")).limit(1));
+  if (!row) return null;
+  const s = JSON.parse(row.value) as PopularityStats;
+  return Number.isFinite(s.mean) && s.sd > 0 ? { mean: s.mean, sd: s.sd } : null;
 }

@@ -1,7 +1,7 @@
 // The D1 schema, in one place. drizzle-kit generates migrations/ from this file (`npm run db:generate`);
 // wrangler applies them (`wrangler d1 migrations apply`).
 import { sql } from "drizzle-orm";
-import { blob, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** The database's clock in ms since the epoch: column defaults and the writes that touch updated_at/promoted_at. */
 export const nowMs = sql`(unixepoch('subsec') * 1000)`;
@@ -27,6 +27,9 @@ export const items = sqliteTable(
     // Why a retired item is retired: "delete" (DELETE /v1/items/:id; only an explicit revive brings it back) or
     // "catalog" (a SID-table load with --replace did not list it; a later load that lists it restores it).
     retiredBy: text("retired_by", { enum: ["delete", "catalog"] }),
+    // The popularity prior g(pop_i) (core/popularity-prior.ts) added to the HPN's score as β(s)·g; null: no counts
+    // yet (a new item), served at the catalog's prior 0.
+    prior: real("prior"),
     ...timestamps,
   },
   (t) => [

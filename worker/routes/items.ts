@@ -3,7 +3,8 @@ import { requireAdmin } from "../auth";
 import { getItem, retireItem, searchItems, upsertItems } from "../catalog";
 import { encodeItemContent, knowsContent } from "../../core/item-encoder";
 import { loadCodebook, loadItemEncoder } from "../codebook";
-import { readVersionsNow } from "../db/meta";
+import { priorOf } from "../../core/popularity-prior";
+import { popularityStatsOf, readVersionsNow } from "../db/meta";
 import { ApiError, errorJson } from "../errors";
 import { d1Session } from "../db/session";
 import { router } from "../router";
@@ -57,6 +58,10 @@ const ItemsWrite = z
             .openapi({
               description: "free-form; genres, tags and short attributes (year, key=value) are the content the item encoder reads",
             }),
+          popularity: z.number().int().nonnegative().optional().openapi({
+            description:
+              "training positives of the item: stored as its popularity prior g (the catalog's popularity_stats); omit it for a new item (prior null = the catalog's prior 0), or to keep the stored one",
+          }),
           revive: z
             .boolean()
             .optional()
@@ -130,23 +135,30 @@ itemsRoutes
   .openapi(putRoute, async (c) => {
     const { items } = c.req.valid("json");
     const codebook = await loadCodebook(c.env, (await readVersionsNow(c.env)).codebook);
+    const stats = items.some((i) => i.popularity !== undefined) ? await popularityStatsOf(c.env) : null;
     const needsEncoder = items.some((i) => i.features === undefined);
     const encoder = needsEncoder ? await loadItemEncoder(c.env, codebook.version) : null;
-    const writes = items.map((item, n) => {
-      const fail = (path: string, problem: string): never => {
-        const message = `items.${n}.${path}: ${problem}`;
-        throw new ApiError(400, "invalid_request", message, { issues: [{ path: `items.${n}.${path}`, message }] });
-      };
+    const failAt = (n: number, path: string, problem: string): never => {
+      const message = `items.${n}.${path}: ${problem}`;
+      throw new ApiError(400, "invalid_request", message, { issues: [{ path: `items.${n}.${path}`, message }] });
+    };
+    const priorFor = (popularity: number | undefined, n: number): number | undefined => {
+      if (popularity === undefined) return undefined;
+      if (!stats) return failAt(n, "popularity", "this catalog has no popularity statistics (load a SID table exported with a prior)");
+      return priorOf(popularity, stats);
+    };
+    const writes = items.map((item, at) => {
+      const fail = (path: string, problem: string): never => failAt(at, path, problem);
       if (item.features !== undefined) {
         if (item.features.length !== codebook.dim)
           fail("features", `has ${item.features.length} values, the codebook encodes ${codebook.dim}`);
-        return { ...item, features: item.features };
+        return { ...item, features: item.features, prior: priorFor(item.popularity, at) };
       }
       if (encoder?.kind !== "content") return fail("features", "required: this catalog has no content item encoder");
       const meta = { genres: item.attributes?.genres ?? [], tags: item.attributes?.tags ?? [], attributes: item.attributes ?? {} };
       if (!knowsContent(encoder, meta))
         fail("attributes", "none of its genres, tags or attributes are known to the item encoder; give features instead");
-      return { ...item, features: Array.from(encodeItemContent(encoder, meta)) };
+      return { ...item, features: Array.from(encodeItemContent(encoder, meta)), prior: priorFor(item.popularity, at) };
     });
     return c.json({ items: await upsertItems(c.env, codebook, writes), codebook: codebook.version }, 200);
   })

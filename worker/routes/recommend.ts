@@ -27,10 +27,13 @@ recommend.openapi(route, async (c) => {
   const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
   const d1Start = d1RoundTrips.count;
   const decode = async (ctx: Context, confirm?: string[]) => {
-    const [{ model, logProbs, arm }, index] = await settleAll([score(c.env, ctx), catalogIndex(c.env, ctx.lookup.versions, waitUntil)]);
+    const [{ model, logProbs, beta, arm }, index] = await settleAll([
+      score(c.env, ctx),
+      catalogIndex(c.env, ctx.lookup.versions, waitUntil),
+    ]);
     const excluded = new Set([...body.exclude, ...ctx.history.map((i) => i.id)]);
     const { levels, vocab } = model.manifest;
-    const top = decodeCatalog(logProbs, levels, vocab, index, body.k, excluded);
+    const top = decodeCatalog(logProbs, levels, vocab, index, body.k, excluded, beta);
     const t0 = performance.now();
     const read = await attributesAndVersions(
       c.env,

@@ -41,10 +41,11 @@ rerank.openapi(route, async (c) => {
     const items = rankable.slice(0, k).map((i) => ({ id: i.id, score: null, sid: i.tokens, collision: i.collision }));
     return c.json({ items, ...base, model: null, requestId: c.get("requestId"), arm: "active", fallback: true, reason: err.message }, 200);
   }
-  const { model, logProbs, arm } = scored;
+  const { model, logProbs, beta, arm } = scored;
   const { levels, vocab } = model.manifest;
   const ranked = rankable
-    .map((i, order) => ({ i, order, s: scoreSid(logProbs, levels, vocab, i.tokens) }))
+    // the HPN's score plus the popularity prior β(s)·g(i) (β = 0 for a model without one)
+    .map((i, order) => ({ i, order, s: scoreSid(logProbs, levels, vocab, i.tokens) + beta * i.prior }))
     // Best first; equal scores (shared tokens) by collision index, then by the order given.
     .sort((a, b) => b.s - a.s || a.i.collision - b.i.collision || a.order - b.order)
     .slice(0, k)
