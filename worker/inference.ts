@@ -51,12 +51,15 @@ export async function resolve(env: Bindings, req: HistoryRequest, extraIds: stri
 
 /**
  * The context from the isolate's cache alone (no round trip), when every history id is cached and no stored history
- * is asked for; null otherwise. The versions in it are a guess the caller must confirm (catalog.ts cachedLookup).
+ * is asked for; null otherwise. `fresh`: its versions were read within the freshness window and may be acted on;
+ * otherwise they are a guess the caller must confirm (catalog.ts cachedLookup).
  */
-export function resolveFromCache(req: HistoryRequest): Context | null {
+export function resolveFromCache(req: HistoryRequest, freshnessMs: number): { ctx: Context; fresh: boolean } | null {
   if (req.userId !== undefined) return null;
-  const lookup = cachedLookup(req.history ?? []);
-  return lookup ? contextOf(lookup, req.history ?? [], { d1: 0, model: 0, d1Start: d1RoundTrips.count }, req.clientKey) : null;
+  const cached = cachedLookup(req.history ?? [], freshnessMs);
+  if (!cached) return null;
+  const ctx = contextOf(cached.lookup, req.history ?? [], { d1: 0, model: 0, d1Start: d1RoundTrips.count }, req.clientKey);
+  return { ctx, fresh: cached.fresh };
 }
 
 /** A request's context from a lookup of its history ids (known items in order, the others unknown). */
