@@ -88,6 +88,7 @@ interface Timed {
   trips: number;
   index: string;
   status: number;
+  split: Record<string, number>; // Server-Timing metrics but total (a cold request: ORT, model, index, first run)
 }
 
 async function call(
@@ -108,6 +109,9 @@ async function call(
     trips: Number(/desc="(\d+) round trips"/.exec(timing)?.[1] ?? NaN),
     index: res.headers.get("x-catalog-index") ?? "",
     status: res.status,
+    split: Object.fromEntries(
+      [...timing.matchAll(/([\w-]+);dur=([\d.]+)/g)].filter(([, name]) => name !== "total").map(([, name, ms]) => [name, Number(ms)]),
+    ),
   };
 }
 
@@ -320,12 +324,19 @@ async function coldSplit(server: DevServer, ids: string[]) {
   const rss2 = rssMb(server);
   if (rerank.status !== 200 || recommend.status !== 200) throw new Error(`cold split: ${rerank.status} / ${recommend.status}`);
   return {
-    firstRerank: { ms: round(rerank.ms), inWorkerMs: rerank.inWorker, workerdCpuMs: round(cpu1 - cpu0), rssDeltaMb: round(rss1 - rss0, 1) },
+    firstRerank: {
+      ms: round(rerank.ms),
+      inWorkerMs: rerank.inWorker,
+      workerdCpuMs: round(cpu1 - cpu0),
+      rssDeltaMb: round(rss1 - rss0, 1),
+      inWorkerSplitMs: rerank.split,
+    },
     thenFirstRecommend: {
       ms: round(recommend.ms),
       inWorkerMs: recommend.inWorker,
       workerdCpuMs: round(cpu2 - cpu1),
       rssDeltaMb: round(rss2 - rss1, 1),
+      inWorkerSplitMs: recommend.split,
       index: recommend.index,
     },
   };

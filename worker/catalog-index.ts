@@ -19,6 +19,7 @@ import {
 } from "../core/sid-index";
 import { database } from "./db/client";
 import { type IndexPointer, readVersionsNow, setMeta, type Versions } from "./db/meta";
+import { timedOnce } from "./cold-timing";
 import { d1 } from "./errors";
 
 export interface CatalogIndex {
@@ -79,9 +80,12 @@ async function refresh(env: Env, versions: Versions): Promise<CatalogIndex> {
   // the isolate's base is still the newest: only the rows written since
   if (current && (pointer === null || current.baseKey === pointer.key)) return applyDelta(env, current, versions);
   if (pointer) {
-    const object = await env.MODELS.get(pointer.key);
-    if (object) {
-      const { index } = sidIndexFromBytes(new Uint8Array(await object.arrayBuffer()));
+    const bytes = await timedOnce("index-r2", async () => {
+      const object = await env.MODELS.get(pointer.key);
+      return object ? new Uint8Array(await object.arrayBuffer()) : null;
+    });
+    if (bytes) {
+      const { index } = await timedOnce("index-parse", async () => sidIndexFromBytes(bytes));
       const empty = buildSidIndex([], index.levels);
       const fresh: CatalogIndex = {
         base: index,
@@ -113,8 +117,8 @@ async function readCatalog(env: { DB: D1Database }): Promise<{ rows: SidRow[]; c
 }
 
 async function fromD1(env: Env, versions: Versions): Promise<CatalogIndex> {
-  const { rows, cursor, levels } = await readCatalog(env);
-  const base = buildSidIndex(rows, levels);
+  const { rows, cursor, levels } = await timedOnce("index-d1-read", () => readCatalog(env));
+  const base = await timedOnce("index-d1-build", async () => buildSidIndex(rows, levels));
   const empty = buildSidIndex([], levels);
   return {
     base,

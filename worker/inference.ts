@@ -1,5 +1,6 @@
 // Request inference, what rerank and recommend share: a request's history -> SIDs -> the model's per-level log-probs.
 import type { Bindings, Stores } from "./bindings";
+import { takeColdTimings } from "./cold-timing";
 import { eventsConfig } from "./feedback";
 import type { CatalogItem, Lookup } from "./catalog";
 import { cachedLookup, lookupItems } from "./catalog";
@@ -30,7 +31,8 @@ export interface Timings {
 
 export function serverTiming(t: Timings, totalStart: number): string {
   const trips = d1RoundTrips.count - t.d1Start;
-  return `d1;dur=${t.d1.toFixed(2)};desc="${trips} round trips", model;dur=${t.model.toFixed(2)}, total;dur=${(performance.now() - totalStart).toFixed(2)}`;
+  const cold = takeColdTimings();
+  return `${cold ? `${cold}, ` : ""}d1;dur=${t.d1.toFixed(2)};desc="${trips} round trips", model;dur=${t.model.toFixed(2)}, total;dur=${(performance.now() - totalStart).toFixed(2)}`;
 }
 
 /** One D1 round trip (warm isolate): the history's and the extra ids' SIDs, the catalog and model versions. */
