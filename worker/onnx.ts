@@ -24,8 +24,8 @@ export async function createSession(bytes: ArrayBuffer | Uint8Array): Promise<or
   const create = () =>
     ort.InferenceSession.create(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), {
       executionProviders: ["wasm"],
-      // The HPN is a handful of small ops: graph optimisation buys no run time worth having (warm runs measured
-      // the same), while running the optimisers costs a cold isolate a third of its ORT CPU (README, deploy guide).
+      // The HPN is a handful of small ops: graph optimisation buys no warm run time worth having, while running the
+      // optimisers cost a cold isolate ~10% of its ORT CPU in workerd (a third in Node); docs/ARCHITECTURE.md.
       graphOptimizationLevel: "disabled",
     });
   if (initialised) {
