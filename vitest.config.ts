@@ -21,6 +21,9 @@ export default defineConfig({
                 // The older promotion tests expect the cron to promote at once; test/worker/promotion.test.ts passes
                 // its own canary share.
                 CANARY_SHARE: "0",
+                // The tests write the catalog through D1 directly (another isolate, as it were) and expect the next
+                // request to see it; test/worker/freshness.test.ts passes its own window.
+                CATALOG_FRESHNESS_MS: "0",
               },
             },
           })),

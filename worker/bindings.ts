@@ -3,7 +3,13 @@ import type { RequestIdVariables } from "hono/request-id";
 import type { PromotionVar } from "../core/promotion";
 import type { Principal } from "./credentials";
 
-type Vars = "CORS_ORIGINS" | "EVENTS_TS_PAST_SECONDS" | "EVENTS_TS_FUTURE_SECONDS" | "EVENTS_RETENTION_DAYS" | PromotionVar;
+type Vars =
+  | "CORS_ORIGINS"
+  | "CATALOG_FRESHNESS_MS"
+  | "EVENTS_TS_PAST_SECONDS"
+  | "EVENTS_TS_FUTURE_SECONDS"
+  | "EVENTS_RETENTION_DAYS"
+  | PromotionVar;
 
 export type Bindings = Omit<Cloudflare.Env, Vars | "EVENTS_PER_KEY" | "EVENTS_PER_USER"> & {
   /** Bearer token for admin routes: a Worker secret (`wrangler secret put ADMIN_TOKEN`), `.dev.vars` locally. */

@@ -19,11 +19,12 @@ import {
 } from "../core/sid-index";
 import { database } from "./db/client";
 import { type IndexPointer, readVersionsNow, setMeta, type Versions } from "./db/meta";
+import { timedOnce } from "./cold-timing";
 import { d1 } from "./errors";
 
 export interface CatalogIndex {
   base: SidIndex;
-  source: "r2" | "d1";
+  source: "cache" | "r2" | "d1"; // cache: the colo's Cache API copy of the R2 artifact
   baseKey: string; // the artifact's key, or "d1:<catalog version>"
   cursor: number;
   overlay: Map<string, SidRow | null>; // id -> its row now (null: retired); shadows the base
@@ -57,7 +58,7 @@ export function catalogIndexIsCurrent(versions: Versions): boolean {
 export function catalogIndex(env: Env, versions: Versions, waitUntil?: (p: Promise<unknown>) => void): Promise<CatalogIndex> {
   if (state && state.catalogVersion === versions.catalog) return Promise.resolve(state);
   if (!loading) {
-    loading = refresh(env, versions).then(
+    loading = refresh(env, versions, waitUntil).then(
       (s) => {
         state = s;
         loading = null;
@@ -73,19 +74,18 @@ export function catalogIndex(env: Env, versions: Versions, waitUntil?: (p: Promi
   return loading;
 }
 
-async function refresh(env: Env, versions: Versions): Promise<CatalogIndex> {
+async function refresh(env: Env, versions: Versions, waitUntil?: (p: Promise<unknown>) => void): Promise<CatalogIndex> {
   const pointer = versions.catalogIndex?.codebook === versions.codebook ? versions.catalogIndex : null;
   const current = state?.codebook === versions.codebook ? state : null;
   // the isolate's base is still the newest: only the rows written since
   if (current && (pointer === null || current.baseKey === pointer.key)) return applyDelta(env, current, versions);
   if (pointer) {
-    const object = await env.MODELS.get(pointer.key);
-    if (object) {
-      const { index } = sidIndexFromBytes(new Uint8Array(await object.arrayBuffer()));
-      const empty = buildSidIndex([], index.levels);
+    const artifact = await readArtifact(env, pointer, waitUntil);
+    if (artifact) {
+      const empty = buildSidIndex([], artifact.index.levels);
       const fresh: CatalogIndex = {
-        base: index,
-        source: "r2",
+        base: artifact.index,
+        source: artifact.source,
         baseKey: pointer.key,
         cursor: pointer.cursor,
         overlay: new Map(),
@@ -96,9 +96,80 @@ async function refresh(env: Env, versions: Versions): Promise<CatalogIndex> {
       };
       return applyDelta(env, fresh, versions);
     }
-    console.error(JSON.stringify({ catalogIndex: "artifact missing from R2, building from D1", key: pointer.key }));
   }
   return fromD1(env, versions);
+}
+
+// The Cache API copy of an artifact is keyed by its R2 key (unique per catalog version and cursor) under a host of
+// our own; it is never fetched over the network.
+const CACHE_ORIGIN = "https://catalog-index.hsrl-edge.internal/";
+
+/** The Cache API URL of the artifact at R2 key `key` (tests put copies there). */
+export function artifactCacheUrl(key: string): string {
+  return CACHE_ORIGIN + key;
+}
+
+/**
+ * The artifact `pointer` names, parsed: from the colo's Cache API copy when it has one that parses and matches the
+ * pointer, else from R2 (and then copied into the colo's cache). A copy that does not parse or match is refused and
+ * deleted; an R2 object that does not is refused too (null: the caller builds from D1). Never a wrong index.
+ */
+async function readArtifact(
+  env: Env,
+  pointer: IndexPointer,
+  waitUntil?: (p: Promise<unknown>) => void,
+): Promise<{ index: SidIndex; source: "cache" | "r2" } | null> {
+  const colo = typeof caches === "undefined" ? null : caches.default; // absent outside workerd (Node tests)
+  const url = artifactCacheUrl(pointer.key);
+  if (colo) {
+    const hit = await timedOnce("index-cache", async () => {
+      const res = await colo.match(url);
+      return res ? new Uint8Array(await res.arrayBuffer()) : null;
+    });
+    if (hit) {
+      const index = await timedOnce("index-parse", async () => matchingArtifact(hit, pointer));
+      if (index) return { index, source: "cache" };
+      console.error(JSON.stringify({ catalogIndex: "cached copy refused, reading R2", key: pointer.key }));
+      const drop = colo.delete(url).catch(() => false);
+      if (waitUntil) waitUntil(drop);
+      else await drop;
+    }
+  }
+  const bytes = await timedOnce("index-r2", async () => {
+    const object = await env.MODELS.get(pointer.key);
+    return object ? new Uint8Array(await object.arrayBuffer()) : null;
+  });
+  if (!bytes) {
+    console.error(JSON.stringify({ catalogIndex: "artifact missing from R2, building from D1", key: pointer.key }));
+    return null;
+  }
+  const index = await timedOnce("index-parse", async () => matchingArtifact(bytes, pointer));
+  if (!index) {
+    console.error(JSON.stringify({ catalogIndex: "artifact in R2 does not match its pointer, building from D1", key: pointer.key }));
+    return null;
+  }
+  if (colo) {
+    const headers = { "content-type": "application/octet-stream", "cache-control": "max-age=604800" };
+    const put = colo.put(url, new Response(bytes, { headers })).catch((err: unknown) => {
+      console.error(
+        JSON.stringify({ catalogIndex: "could not copy the artifact into the colo's cache", key: pointer.key, err: String(err) }),
+      );
+    });
+    if (waitUntil) waitUntil(put);
+    else await put;
+  }
+  return { index, source: "r2" };
+}
+
+/** The index in `bytes` when they parse and their header names what the pointer does (cursor, codebook, size). */
+function matchingArtifact(bytes: Uint8Array, pointer: IndexPointer): SidIndex | null {
+  try {
+    const { index, meta } = sidIndexFromBytes(bytes);
+    const matches = meta.cursor === pointer.cursor && (meta.codebook ?? null) === pointer.codebook && index.size === pointer.items;
+    return matches ? index : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Every active row, read in one statement, with the cursor of that snapshot. */
@@ -119,8 +190,8 @@ async function readCatalog(env: { DB: D1Database }): Promise<{ rows: SidRow[]; c
 }
 
 async function fromD1(env: Env, versions: Versions): Promise<CatalogIndex> {
-  const { rows, cursor, levels } = await readCatalog(env);
-  const base = buildSidIndex(rows, levels);
+  const { rows, cursor, levels } = await timedOnce("index-d1-read", () => readCatalog(env));
+  const base = await timedOnce("index-d1-build", async () => buildSidIndex(rows, levels));
   const empty = buildSidIndex([], levels);
   return {
     base,

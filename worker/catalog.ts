@@ -41,21 +41,36 @@ const cache = {
   version: null as string | null,
   versions: null as Versions | null, // all the versions the last lookup read (the catalog's is `version`)
   items: new Map<string, CatalogItem | null>(), // null: known not to exist
+  checkedAt: -Infinity, // Date.now() when a read of the versions that `versions` came from started
+  cursor: null as number | null, // max(updated_at) of the rows the item cache has seen: changes are read from here on
+  writes: 0, // catalog writes made through this isolate (a version read that started before one is not fresh)
 };
 
-/** Clears the per-isolate cache (tests; and whenever the version moves). */
+// Past this many changed rows since the cursor, the item cache starts over instead of dropping them one by one.
+const MAX_CHANGES = 1000;
+
+/** Clears the per-isolate cache (tests; and when more rows changed than are worth dropping one by one). */
 export function resetCatalogCache(): void {
   cache.version = null;
   cache.versions = null;
   cache.items.clear();
+  cache.checkedAt = -Infinity;
+  cache.cursor = null;
+}
+
+/** The freshness window (ms): how long the isolate trusts the versions it last read before it reads them again. */
+export function catalogFreshnessMs(env: { CATALOG_FRESHNESS_MS?: string }): number {
+  const ms = Number(env.CATALOG_FRESHNESS_MS ?? 250);
+  return Number.isFinite(ms) && ms >= 0 ? ms : 250;
 }
 
 /**
  * A lookup answered from the isolate's cache alone: every id is cached under the versions the last lookup read.
- * It is a guess until confirmed: a caller that acts on it must re-read the versions (attributesAndVersions) and
- * start over with lookupItems if they moved. Null when any id is not cached.
+ * `fresh` when those versions were read less than `freshnessMs` ago and no catalog write went through this isolate
+ * since: the caller may act on it without a round trip. Otherwise it is a guess: a caller that acts on it must re-read
+ * the versions (attributesAndVersions) and start over with lookupItems if they moved. Null when any id is not cached.
  */
-export function cachedLookup(ids: string[]): Lookup | null {
+export function cachedLookup(ids: string[], freshnessMs = 0): { lookup: Lookup; fresh: boolean } | null {
   const versions = cache.versions;
   if (versions === null || cache.version !== versions.catalog) return null;
   const found = new Map<string, CatalogItem>();
@@ -64,16 +79,73 @@ export function cachedLookup(ids: string[]): Lookup | null {
     const item = cache.items.get(id);
     if (item) found.set(id, item);
   }
-  return { versions, items: found, userHistory: null };
+  const fresh = Date.now() - cache.checkedAt < freshnessMs;
+  return { lookup: { versions, items: found, userHistory: null }, fresh };
 }
 
-/** The cache follows the newest read: its entries are kept only under the catalog version they were read at. */
-function followVersions(versions: Versions): void {
+/** The cached attributes of `ids` when every one is cached as an existing item; null otherwise. */
+export function cachedAttributes(ids: string[]): Map<string, Record<string, unknown>> | null {
+  const out = new Map<string, Record<string, unknown>>();
+  for (const id of ids) {
+    const item = cache.items.get(id);
+    if (!item) return null;
+    out.set(id, item.attributes);
+  }
+  return out;
+}
+
+/**
+ * A catalog write made through this isolate: its ids leave the cache and the versions are read again by the next
+ * request (read-your-writes within the isolate, whatever the freshness window).
+ */
+function noteCatalogWrite(ids: string[]): void {
+  cache.writes++;
+  cache.checkedAt = -Infinity;
+  for (const id of ids) cache.items.delete(id);
+}
+
+/** What a version read needs to remember from when it started. */
+interface ReadStart {
+  at: number;
+  writes: number;
+  cursor: number | null;
+}
+
+function readStart(): ReadStart {
+  return { at: Date.now(), writes: cache.writes, cursor: cache.cursor };
+}
+
+// The rows changed since the cache's cursor (>=: rows of the cursor's own millisecond come again, harmlessly), or,
+// with no cursor yet, the newest updated_at alone. It rides in the batch with the versions: no round trip of its own.
+function changesQuery(db: Db, cursor: number | null) {
+  if (cursor === null) return db.select({ id: sql<string>`''`, updatedAt: sql<number>`COALESCE(MAX(${items.updatedAt}), 0)` }).from(items);
+  return db
+    .select({ id: items.id, updatedAt: items.updatedAt })
+    .from(items)
+    .where(gte(items.updatedAt, cursor))
+    .orderBy(desc(items.updatedAt))
+    .limit(MAX_CHANGES + 1);
+}
+
+type Changes = { id: string; updatedAt: number }[];
+
+/**
+ * The cache follows the newest read. When the catalog version moved, only the rows changed since the cursor leave
+ * the item cache (all of it when more than MAX_CHANGES changed, or with no cursor to count from). A read of an older
+ * snapshot than the cache has followed (requests race) changes nothing: false, and its items must not be cached.
+ */
+function followVersions(versions: Versions, changes: Changes, start: ReadStart): boolean {
+  const newest = changes.reduce((m, c) => Math.max(m, c.updatedAt), start.cursor ?? 0);
+  if (cache.cursor !== null && newest < cache.cursor) return false;
   if (cache.version !== versions.catalog) {
-    resetCatalogCache();
+    if (changes.length > MAX_CHANGES || start.cursor === null || cache.cursor === null) cache.items.clear();
+    else for (const { id } of changes) cache.items.delete(id);
     cache.version = versions.catalog;
   }
+  cache.cursor = changes.length > MAX_CHANGES ? null : newest; // null: the next read starts over from the newest
   cache.versions = versions;
+  if (start.writes === cache.writes) cache.checkedAt = Math.max(cache.checkedAt, start.at);
+  return true;
 }
 
 /** Whether two reads of the versions agree on everything a recommend depends on. */
@@ -116,39 +188,46 @@ export async function lookupItems(
   const db = database(env.DB);
   const wanted = [...new Set(ids)];
   const run = async (fetchIds: string[]) => {
-    const queries: BatchItem<"sqlite">[] = [versionsQuery(db)];
+    const start = readStart();
+    const queries: BatchItem<"sqlite">[] = [versionsQuery(db), changesQuery(db, start.cursor)];
     for (const part of chunks(fetchIds, D1_MAX_PARAMS)) queries.push(db.select(itemColumns).from(items).where(inArray(items.id, part)));
     if (opts.userId !== undefined) queries.push(userHistoryQuery(db, opts.userId, opts.historyLength ?? 50, opts.historySince ?? 0));
     const results = (await d1(() => db.batch(queries as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]))) as unknown[][];
-    return results;
+    const versions = readVersions(results[0] as { key: string; value: string }[]);
+    return { start, versions, changes: results[1] as Changes, rest: results.slice(2) };
   };
 
   // Cached entries are trusted only for the version the cache held when this request started (taken now: another
-  // request may reset the cache while this one waits on D1). If the catalog moved since, everything is refetched.
+  // request may change the cache while this one waits on D1). If the catalog moved since, the hits among the rows
+  // changed since the cache's cursor are fetched again (a second round trip, only when a write touched them).
   const cachedAt = cache.version;
   const hits = new Map<string, CatalogItem | null>();
   for (const id of wanted) if (cache.items.has(id)) hits.set(id, cache.items.get(id)!);
   let missing = wanted.filter((id) => !hits.has(id));
-  let results = await run(missing);
-  let versions = readVersions(results[0] as { key: string; value: string }[]);
-  if (cachedAt !== versions.catalog && hits.size > 0) {
-    hits.clear();
-    missing = wanted;
-    results = await run(missing);
-    versions = readVersions(results[0] as { key: string; value: string }[]);
+  let read = await run(missing);
+  if (cachedAt !== read.versions.catalog && hits.size > 0) {
+    const changed = new Set(read.changes.map((c) => c.id));
+    const stale =
+      read.start.cursor === null || read.changes.length > MAX_CHANGES ? [...hits.keys()] : [...hits.keys()].filter((id) => changed.has(id));
+    if (stale.length > 0) {
+      for (const id of stale) hits.delete(id);
+      missing = wanted.filter((id) => !hits.has(id));
+      read = await run(missing);
+    }
   }
-  followVersions(versions);
+  const { versions, rest: results } = read;
+  const follows = followVersions(versions, read.changes, read.start);
   const nChunks = Math.ceil(missing.length / D1_MAX_PARAMS);
   const fetched = new Map<string, CatalogItem>();
-  for (const rows of results.slice(1, 1 + nChunks) as Row[][]) for (const r of rows) fetched.set(r.id, toItem(r));
-  for (const id of missing) cache.items.set(id, fetched.get(id) ?? null);
+  for (const rows of results.slice(0, nChunks) as Row[][]) for (const r of rows) fetched.set(r.id, toItem(r));
+  if (follows) for (const id of missing) cache.items.set(id, fetched.get(id) ?? null);
 
   const found = new Map<string, CatalogItem>();
   for (const id of wanted) {
     const item = fetched.get(id) ?? hits.get(id);
     if (item) found.set(id, item);
   }
-  const userHistory = opts.userId !== undefined ? (results[1 + nChunks] as Row[]).map(toItem).reverse() : null;
+  const userHistory = opts.userId !== undefined ? (results[nChunks] as Row[]).map(toItem).reverse() : null;
   return { versions, items: found, userHistory };
 }
 
@@ -188,15 +267,15 @@ export async function attributesAndVersions(
     else fetch.add(id);
   }
   const db = database(env.DB);
+  const start = readStart();
   const parts = chunks([...fetch], D1_MAX_PARAMS).map((p) => db.select(itemColumns).from(items).where(inArray(items.id, p)));
-  const [meta, ...results] = (await d1(() =>
-    db.batch([versionsQuery(db), ...parts] as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]),
+  const [meta, changes, ...results] = (await d1(() =>
+    db.batch([versionsQuery(db), changesQuery(db, start.cursor), ...parts] as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]),
   )) as unknown[][];
   const versions = readVersions(meta as { key: string; value: string }[]);
   const fetched = new Map<string, CatalogItem>();
   for (const rows of results as Row[][]) for (const r of rows) fetched.set(r.id, toItem(r));
-  followVersions(versions);
-  for (const id of fetch) cache.items.set(id, fetched.get(id) ?? null);
+  if (followVersions(versions, changes as Changes, start)) for (const id of fetch) cache.items.set(id, fetched.get(id) ?? null);
   for (const [id, item] of fetched) if (!attributes.has(id)) attributes.set(id, item.attributes);
   return { attributes, versions, items: fetched };
 }
@@ -266,6 +345,7 @@ export async function upsertItems(env: { DB: D1Database }, codebook: Codebook, w
   for (let attempt = 0; ; attempt++) {
     try {
       const results = (await db.batch([bumpCatalogVersion(db), codebookMeta, ...statements])) as unknown[];
+      noteCatalogWrite(writes.map((w) => w.id));
       return (results.slice(2) as { id: string; sid: string; collision: number }[][]).map(([r]) => ({
         id: r.id,
         sid: parseSidKey(r.sid),
@@ -307,6 +387,7 @@ export async function retireItem(env: { DB: D1Database }, id: string): Promise<b
         .returning({ id: items.id }),
     ]),
   );
+  noteCatalogWrite([id]);
   return updated.length > 0;
 }
 

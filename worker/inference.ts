@@ -1,5 +1,6 @@
 // Request inference, what rerank and recommend share: a request's history -> SIDs -> the model's per-level log-probs.
 import type { Bindings, Stores } from "./bindings";
+import { takeColdTimings } from "./cold-timing";
 import { eventsConfig } from "./feedback";
 import type { CatalogItem, Lookup } from "./catalog";
 import { cachedLookup, lookupItems } from "./catalog";
@@ -30,7 +31,8 @@ export interface Timings {
 
 export function serverTiming(t: Timings, totalStart: number): string {
   const trips = d1RoundTrips.count - t.d1Start;
-  return `d1;dur=${t.d1.toFixed(2)};desc="${trips} round trips", model;dur=${t.model.toFixed(2)}, total;dur=${(performance.now() - totalStart).toFixed(2)}`;
+  const cold = takeColdTimings();
+  return `${cold ? `${cold}, ` : ""}d1;dur=${t.d1.toFixed(2)};desc="${trips} round trips", model;dur=${t.model.toFixed(2)}, total;dur=${(performance.now() - totalStart).toFixed(2)}`;
 }
 
 /** One D1 round trip (warm isolate): the history's and the extra ids' SIDs, the catalog and model versions. */
@@ -51,12 +53,15 @@ export async function resolve(env: Bindings, req: HistoryRequest, extraIds: stri
 
 /**
  * The context from the isolate's cache alone (no round trip), when every history id is cached and no stored history
- * is asked for; null otherwise. The versions in it are a guess the caller must confirm (catalog.ts cachedLookup).
+ * is asked for; null otherwise. `fresh`: its versions were read within the freshness window and may be acted on;
+ * otherwise they are a guess the caller must confirm (catalog.ts cachedLookup).
  */
-export function resolveFromCache(req: HistoryRequest): Context | null {
+export function resolveFromCache(req: HistoryRequest, freshnessMs: number): { ctx: Context; fresh: boolean } | null {
   if (req.userId !== undefined) return null;
-  const lookup = cachedLookup(req.history ?? []);
-  return lookup ? contextOf(lookup, req.history ?? [], { d1: 0, model: 0, d1Start: d1RoundTrips.count }, req.clientKey) : null;
+  const cached = cachedLookup(req.history ?? [], freshnessMs);
+  if (!cached) return null;
+  const ctx = contextOf(cached.lookup, req.history ?? [], { d1: 0, model: 0, d1Start: d1RoundTrips.count }, req.clientKey);
+  return { ctx, fresh: cached.fresh };
 }
 
 /** A request's context from a lookup of its history ids (known items in order, the others unknown). */

@@ -10,6 +10,7 @@ import embeddedModel from "../model/default/hpn.int8.onnx";
 import { database } from "./db/client";
 import { modelVersions } from "./db/schema";
 import { causeMessage, d1, DatabaseUnavailable, ModelUnavailable } from "./errors";
+import { timedOnce } from "./cold-timing";
 import { IsolateCache } from "./isolate-cache";
 import { createSession, ort } from "./onnx";
 
@@ -70,7 +71,7 @@ async function loadEmbedded(): Promise<ServingModel> {
 
 /** A published model in a session of its own (the serving slots use it too; the replay gate releases its own after use). */
 export async function loadPublished(env: Stores, version: string): Promise<ServingModel> {
-  const { manifest, bytes } = await fetchPublished(env, version);
+  const { manifest, bytes } = await timedOnce("model-fetch", () => fetchPublished(env, version));
   return { version, source: "r2", manifest, session: await createSession(bytes) };
 }
 
@@ -108,6 +109,9 @@ async function subtleSha256Hex(bytes: Uint8Array): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// Sessions that have run once (a session's first run is a cold cost of its own: the Server-Timing reports it).
+const ran = new WeakSet<object>();
+
 /**
  * Runs the HPN on a batch of histories (each a list of SIDs, oldest first) and returns the per-level log-probs,
  * [batch, L, V] row-major, and β(s) [batch] of the popularity prior (zeros for a model without one: SIDs alone).
@@ -120,18 +124,22 @@ export async function runHpn(
 ): Promise<{ logProbs: Float32Array; beta: Float32Array }> {
   const { historyLength: H, levels: L } = model.manifest;
   const { sids, length } = packSidHistories(histories, H, L);
-  const out = await model.session.run({
-    sids: new ort.Tensor(
-      "int64",
-      BigInt64Array.from(sids, (z) => BigInt(z)),
-      [histories.length, H, L],
-    ),
-    length: new ort.Tensor(
-      "int64",
-      BigInt64Array.from(length, (n) => BigInt(n)),
-      [histories.length],
-    ),
-  });
+  const first = !ran.has(model.session);
+  ran.add(model.session);
+  const run = () =>
+    model.session.run({
+      sids: new ort.Tensor(
+        "int64",
+        BigInt64Array.from(sids, (z) => BigInt(z)),
+        [histories.length, H, L],
+      ),
+      length: new ort.Tensor(
+        "int64",
+        BigInt64Array.from(length, (n) => BigInt(n)),
+        [histories.length],
+      ),
+    });
+  const out = first ? await timedOnce("first-run", run) : await run();
   const beta = model.manifest.prior ? (out[model.manifest.prior.output].data as Float32Array) : new Float32Array(histories.length);
   return { logProbs: out.logprobs.data as Float32Array, beta };
 }

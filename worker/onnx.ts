@@ -10,6 +10,7 @@
 import * as ort from "onnxruntime-web/wasm";
 // A relative path: wrangler's module collector does not resolve package specifiers for .wasm imports.
 import ortWasm from "../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
+import { timedOnce } from "./cold-timing";
 
 const SENTINEL = new TextEncoder().encode("hsrl-edge:precompiled-ort-wasm");
 
@@ -23,11 +24,13 @@ export async function createSession(bytes: ArrayBuffer | Uint8Array): Promise<or
   const create = () =>
     ort.InferenceSession.create(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), {
       executionProviders: ["wasm"],
-      graphOptimizationLevel: "all",
+      // The HPN is a handful of small ops: graph optimisation buys no warm run time worth having, while running the
+      // optimisers cost a cold isolate ~10% of its ORT CPU in workerd (a third in Node); docs/ARCHITECTURE.md.
+      graphOptimizationLevel: "disabled",
     });
   if (initialised) {
     await initialised;
-    return create();
+    return timedOnce("ort-session", create);
   }
   let settle!: () => void;
   initialised = new Promise((resolve) => (settle = resolve));
@@ -38,7 +41,7 @@ export async function createSession(bytes: ArrayBuffer | Uint8Array): Promise<or
   const original = WebAssembly.instantiate;
   WebAssembly.instantiate = routed(original) as typeof WebAssembly.instantiate;
   try {
-    return await create();
+    return await timedOnce("ort-init", create); // the wasm instantiation, ORT's runtime and the first session
   } finally {
     WebAssembly.instantiate = original;
     settle();
@@ -48,7 +51,7 @@ export async function createSession(bytes: ArrayBuffer | Uint8Array): Promise<or
 function routed(original: typeof WebAssembly.instantiate) {
   return (source: unknown, imports?: WebAssembly.Imports): Promise<unknown> => {
     if (isSentinel(source)) {
-      return original(ortWasm, imports).then((instance) => ({ instance, module: ortWasm }));
+      return timedOnce("ort-instantiate", () => original(ortWasm, imports)).then((instance) => ({ instance, module: ortWasm }));
     }
     return (original as (s: unknown, i?: WebAssembly.Imports) => Promise<unknown>)(source, imports);
   };

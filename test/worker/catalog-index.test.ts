@@ -3,7 +3,8 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { codebookFromJson, encodeSid, sidKey } from "../../core/codebook";
-import { publishCatalogIndex, resetCatalogIndex } from "../../worker/catalog-index";
+import { buildSidIndex, sidIndexToBytes } from "../../core/sid-index";
+import { artifactCacheUrl, publishCatalogIndex, resetCatalogIndex } from "../../worker/catalog-index";
 import codebookJson from "../fixtures/codebook.json";
 import { activateFixture, catalog, post, seedItems } from "./helpers";
 
@@ -71,6 +72,36 @@ describe("catalog prefix index", () => {
   it("concurrent cold requests share one load and give the same answer (also right after a catalog write)", async () => {
     const answers = await Promise.all(Array.from({ length: 6 }, () => recommend(5)));
     for (const a of answers) expect(a).toEqual(answers[0]);
+  });
+
+  it("reads the colo's Cache API copy once R2 has filled it, and refuses a corrupt or mismatched copy for R2", async () => {
+    await admin_("POST", "/v1/admin/catalog/index");
+    const pointer = JSON.parse(
+      ((await env.DB.prepare("SELECT value FROM meta WHERE key = 'catalog_index'").first<{ value: string }>()) ?? { value: "{}" }).value,
+    ) as { key: string; cursor: number; codebook: string };
+    const url = artifactCacheUrl(pointer.key);
+    resetCatalogIndex();
+    const fromR2 = await recommend(10);
+    expect(fromR2.index).toMatch(/^r2 base=40 /);
+    // the copy is put after the answer (waitUntil): wait for it to land
+    for (let i = 0; i < 50 && !(await caches.default.match(url)); i++) await new Promise((r) => setTimeout(r, 20));
+    resetCatalogIndex();
+    const fromCache = await recommend(10);
+    expect(fromCache.index).toMatch(/^cache base=40 /);
+    expect(fromCache.ids).toEqual(fromR2.ids);
+
+    const other = sidIndexToBytes(buildSidIndex([{ id: "stranger", tokens: [1, 2, 3], collision: 0 }], 3), {
+      cursor: pointer.cursor + 1,
+      catalogVersion: "another",
+      codebook: pointer.codebook,
+    });
+    for (const copy of [new TextEncoder().encode("not an index at all"), other]) {
+      await caches.default.put(url, new Response(copy));
+      resetCatalogIndex();
+      const refused = await recommend(10);
+      expect(refused.index).toMatch(/^r2 base=40 /);
+      expect(refused.ids).toEqual(fromR2.ids);
+    }
   });
 
   it("falls back to D1 when the artifact named by meta is missing from R2", async () => {

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { attributesAndVersions, sameVersions } from "../catalog";
+import { attributesAndVersions, cachedAttributes, catalogFreshnessMs, sameVersions } from "../catalog";
 import { sidIndexBytes } from "../../core/sid-index";
 import { catalogIndex, catalogIndexIsCurrent } from "../catalog-index";
 import { decodeCatalog } from "../decode";
@@ -26,7 +26,7 @@ recommend.openapi(route, async (c) => {
   const body = c.req.valid("json");
   const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
   const d1Start = d1RoundTrips.count;
-  const decode = async (ctx: Context, confirm?: string[]) => {
+  const decode = async (ctx: Context, confirm?: string[], fresh = false) => {
     const [{ model, logProbs, beta, arm }, index] = await settleAll([
       score(c.env, ctx),
       catalogIndex(c.env, ctx.lookup.versions, waitUntil),
@@ -34,6 +34,9 @@ recommend.openapi(route, async (c) => {
     const excluded = new Set([...body.exclude, ...ctx.history.map((i) => i.id)]);
     const { levels, vocab } = model.manifest;
     const top = decodeCatalog(logProbs, levels, vocab, index, body.k, excluded, beta);
+    // versions read within the freshness window and the top k cached: no round trip at all
+    const cached = fresh ? cachedAttributes(top.map((t) => t.id)) : null;
+    if (cached) return { ctx, model, arm, index, top, attributes: cached, versions: ctx.lookup.versions, items: ctx.lookup.items };
     const t0 = performance.now();
     const read = await attributesAndVersions(
       c.env,
@@ -43,13 +46,14 @@ recommend.openapi(route, async (c) => {
     ctx.timings.d1 += performance.now() - t0;
     return { ctx, model, arm, index, top, ...read };
   };
-  // One round trip on a warm isolate whose cache holds the history: decode under the cached versions, then read the
-  // top k's attributes together with the versions and the history's items. If the versions moved (a catalog write,
-  // a promotion), decode again from the history that round trip brought. Only on a warm index: a cold isolate would
-  // build one for versions that may be stale.
+  // On a warm isolate whose cache holds the history: decode under the cached versions. Read within the freshness
+  // window (CATALOG_FRESHNESS_MS), they are trusted, and when the top k are cached too the answer takes no round trip.
+  // Otherwise one: the top k's attributes together with the versions and the history's items. If the versions moved
+  // (a catalog write, a promotion), decode again from the history that round trip brought. Only on a warm index: a
+  // cold isolate would build one for versions that may be stale.
   const history = body.history ?? [];
-  const guess = resolveFromCache(body);
-  let answer = guess && catalogIndexIsCurrent(guess.lookup.versions) ? await decode(guess, history) : null;
+  const guess = resolveFromCache(body, catalogFreshnessMs(c.env));
+  let answer = guess && catalogIndexIsCurrent(guess.ctx.lookup.versions) ? await decode(guess.ctx, history, guess.fresh) : null;
   if (answer && !sameVersions(answer.versions, answer.ctx.lookup.versions)) {
     const lookup = { versions: answer.versions, items: answer.items, userHistory: null };
     answer = await decode(contextOf(lookup, history, answer.ctx.timings, answer.ctx.unit));
