@@ -3,6 +3,7 @@
 import benchExport from "./export";
 import benchLifecycle from "./lifecycle";
 import benchPromotion from "./promotion";
+import benchResponse from "./response";
 import benchScale from "./scale";
 import benchServing from "./serving";
 import benchSids from "./sids";
@@ -14,6 +15,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   serving: () => benchServing(),
   lifecycle: () => benchLifecycle(),
   train: () => benchTrain(),
+  response: () => benchResponse(),
   scale: () => benchScale(),
   promotion: () => benchPromotion(),
 };
