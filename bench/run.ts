@@ -5,6 +5,7 @@ import benchLifecycle from "./lifecycle";
 import benchPromotion from "./promotion";
 import benchResponse from "./response";
 import benchScale from "./scale";
+import benchScaleTrain from "./scale-train";
 import benchServing from "./serving";
 import benchSids from "./sids";
 import benchTrain from "./train";
@@ -17,6 +18,7 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   train: () => benchTrain(),
   response: () => benchResponse(),
   scale: () => benchScale(),
+  "scale-train": () => benchScaleTrain(),
   promotion: () => benchPromotion(),
 };
 
