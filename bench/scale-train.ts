@@ -52,8 +52,9 @@ async function child(n: number): Promise<Record<string, unknown>> {
     bcExamples: world.bcExamples.length,
     responseStepsPerEpoch: r.stepsPerEpoch,
     responseSteps: r.steps,
-    // the response phase includes the examples and the validation AUC; the projection charges them to the steps too
-    responseEpochSecondsProjected: +((phases.response.seconds / r.steps) * r.stepsPerEpoch).toFixed(1),
+    responseStepMs: +((r.stepSeconds * 1000) / r.steps).toFixed(1),
+    responseEpochSecondsProjected: +((r.stepSeconds / r.steps) * r.stepsPerEpoch).toFixed(1),
+    responseExamplesAndAucSeconds: +(r.seconds - r.stepSeconds).toFixed(1),
     rlStepMs: +(rl.log.slice(1).reduce((a, l) => a + l.ms, 0) / rlSteps).toFixed(1),
     phases,
     peakRssMb: rssMb(),

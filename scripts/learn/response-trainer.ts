@@ -88,6 +88,7 @@ export interface ResponseTrainResult {
   steps: number; // optimiser steps taken
   stepsPerEpoch: number;
   seconds: number;
+  stepSeconds: number; // of which the optimiser steps (the rest: examples and the validation AUC)
 }
 
 export function trainResponseModel(
@@ -110,6 +111,7 @@ export function trainResponseModel(
   const train = responseExamples(ep, "train", cfg.negatives, rng);
   if (train.length === 0) throw new Error("response model: no training interactions");
   const opt = tf.train.adam(cfg.lr);
+  const tSteps = performance.now();
   const steps = Math.ceil(train.length / cfg.batchSize);
   const trainLoss: number[] = [];
   const maxSteps = cfg.maxSteps ?? Number.POSITIVE_INFINITY;
@@ -133,6 +135,7 @@ export function trainResponseModel(
     trainLoss.push(sum / done);
   }
   opt.dispose();
+  const stepSeconds = (performance.now() - tSteps) / 1000;
   const val = responseExamples(ep, "val", cfg.negatives, new Rng(cfg.seed + 7));
   const valAuc = val.length
     ? auc(
@@ -141,5 +144,5 @@ export function trainResponseModel(
       )
     : NaN;
   const taken = Math.min(cfg.epochs * steps, cfg.maxSteps ?? Number.POSITIVE_INFINITY);
-  return { model, valAuc, trainLoss, steps: taken, stepsPerEpoch: steps, seconds: (performance.now() - t0) / 1000 };
+  return { model, valAuc, trainLoss, steps: taken, stepsPerEpoch: steps, seconds: (performance.now() - t0) / 1000, stepSeconds };
 }
