@@ -3,7 +3,9 @@
 import benchExport from "./export";
 import benchLifecycle from "./lifecycle";
 import benchPromotion from "./promotion";
+import benchResponse from "./response";
 import benchScale from "./scale";
+import benchScaleTrain from "./scale-train";
 import benchServing from "./serving";
 import benchSids from "./sids";
 import benchTrain from "./train";
@@ -14,7 +16,9 @@ const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   serving: () => benchServing(),
   lifecycle: () => benchLifecycle(),
   train: () => benchTrain(),
+  response: () => benchResponse(),
   scale: () => benchScale(),
+  "scale-train": () => benchScaleTrain(),
   promotion: () => benchPromotion(),
 };
 

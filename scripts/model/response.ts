@@ -4,7 +4,7 @@
 //
 // item vector e(i) = id embedding + projected item features (features optional); padding is the extra row N.
 import * as tf from "@tensorflow/tfjs";
-import { matMul, matMulBT } from "./ops";
+import { matMul, matMulBT, matMulConstA } from "./ops";
 import { unitFloat32 } from "../../core/item-encoder";
 import { Rng } from "../../core/rng";
 import { gatherRows, glorot, readVariables, writeVariables, zerosVar, type NamedWeights } from "./tfops";
@@ -54,7 +54,7 @@ export class ResponseModel {
     const e = gatherRows(this.vars.itemEmb, items);
     if (!this.features) return e;
     const f = gatherRows(this.features, tf.reshape(items, [-1]));
-    const p = tf.reshape(matMul(f, this.vars.featProj), e.shape);
+    const p = tf.reshape(matMulConstA(f, this.vars.featProj), e.shape);
     return tf.add(e, p);
   }
 
@@ -78,9 +78,8 @@ export class ResponseModel {
       const q = tf.reshape(matMul(tf.reshape(eItem, [B * K, d]), this.vars.wq), [B, K, d]);
       const scores = tf.div(matMulBT(q, k), Math.sqrt(d)); // [B, K, H]
       // valid positions are the last `length` ones (right-aligned)
-      const pos = tf.range(0, H, 1, "int32");
-      const valid = tf.cast(tf.greaterEqual(tf.expandDims(pos, 0), tf.expandDims(tf.sub(H, length), 1)), "float32"); // [B, H]
-      const att = tf.softmax(tf.add(scores, tf.expandDims(tf.mul(tf.sub(1, valid), -1e9), 1)), -1);
+      // (the additive mask is built in JS: tfjs-wasm's broadcasting comparison cost more than the rest of the mask)
+      const att = tf.softmax(tf.add(scores, tf.reshape(historyBias(length.dataSync(), H), [B, 1, H])), -1);
       const any = tf.reshape(tf.cast(tf.greater(length, 0), "float32"), [B, 1, 1]); // cold user: no pooled history
       const pooled = tf.mul(matMul(att, v), any); // [B, K, d]
       const x = tf.reshape(tf.concat([eItem, pooled, tf.mul(eItem, pooled)], 2), [B * K, 3 * d]);
@@ -109,4 +108,11 @@ export class ResponseModel {
     for (const v of Object.values(this.vars)) v.dispose();
     this.features?.dispose();
   }
+}
+
+/** Additive attention bias [B, H] of right-aligned histories: 0 on the last length[b] positions, -1e9 before them. */
+function historyBias(length: ArrayLike<number>, H: number): tf.Tensor2D {
+  const bias = new Float32Array(length.length * H);
+  for (let b = 0; b < length.length; b++) bias.fill(-1e9, b * H, b * H + Math.max(0, H - length[b]));
+  return tf.tensor2d(bias, [length.length, H]);
 }

@@ -45,6 +45,15 @@ describe("learning on a planted signal", () => {
     response = trainResponseModel(ep, { dim: 16, hidden: 32, epochs: 4, batchSize: 128, lr: 5e-3, negatives: 1, seed: 1 });
     expect(response.trainLoss[response.trainLoss.length - 1]).toBeLessThan(response.trainLoss[0]);
     expect(response.valAuc).toBeGreaterThan(0.6);
+    expect(response.steps).toBe(4 * response.stepsPerEpoch);
+  });
+
+  it("the response trainer stops after maxSteps (benches on large logs), part-way through an epoch", () => {
+    const r = trainResponseModel(ep, { dim: 16, hidden: 32, epochs: 4, batchSize: 128, lr: 5e-3, negatives: 1, seed: 1, maxSteps: 3 });
+    expect(r.stepsPerEpoch).toBeGreaterThan(3);
+    expect(r.steps).toBe(3);
+    expect(r.trainLoss).toHaveLength(1);
+    r.model.dispose();
   });
 
   it("HSRL trained for a few steps beats random in the simulator, and is reproducible from the seed", () => {
