@@ -6,7 +6,7 @@ import { codebookFromJson, encodeSid, sidKey } from "../../core/codebook";
 import { buildSidIndex, sidIndexToBytes } from "../../core/sid-index";
 import { artifactCacheUrl, publishCatalogIndex, resetCatalogIndex } from "../../worker/catalog-index";
 import codebookJson from "../fixtures/codebook.json";
-import { activateFixture, catalog, post, seedItems } from "./helpers";
+import { post, resetToFixtureCatalog } from "./helpers";
 
 const admin = { authorization: "Bearer test-admin-token" };
 const codebook = codebookFromJson(codebookJson);
@@ -27,11 +27,7 @@ const admin_ = (method: string, path: string, body?: unknown) =>
   });
 
 beforeEach(async () => {
-  await env.DB.exec("DELETE FROM items; DELETE FROM model_versions; DELETE FROM meta; DELETE FROM events;");
-  await env.MODELS.put(`codebooks/${codebook.version}.json`, JSON.stringify(codebookJson));
-  await env.DB.prepare("INSERT INTO meta (key, value) VALUES ('codebook_version', ?)").bind(codebook.version).run();
-  await seedItems(catalog(40));
-  await activateFixture();
+  await resetToFixtureCatalog();
   resetCatalogIndex();
 });
 

@@ -9,7 +9,7 @@ import { resetCatalogCache } from "../../worker/catalog";
 import { resetCatalogIndex } from "../../worker/catalog-index";
 import worker from "../../worker/index";
 import codebookJson from "../fixtures/codebook.json";
-import { activateFixture, catalog, seedItems } from "./helpers";
+import { resetToFixtureCatalog } from "./helpers";
 
 const codebook = codebookFromJson(codebookJson);
 const features = (seed: number) => Array.from({ length: codebook.dim }, (_, j) => Math.sin(seed * 12.9898 + j * 78.233));
@@ -45,11 +45,7 @@ async function recommend(windowMs: string, k = 41, exclude: string[] = []): Prom
 }
 
 beforeEach(async () => {
-  await env.DB.exec("DELETE FROM items; DELETE FROM model_versions; DELETE FROM meta; DELETE FROM events;");
-  await env.MODELS.put(`codebooks/${codebook.version}.json`, JSON.stringify(codebookJson));
-  await env.DB.prepare("INSERT INTO meta (key, value) VALUES ('codebook_version', ?)").bind(codebook.version).run();
-  await seedItems(catalog(40));
-  await activateFixture();
+  await resetToFixtureCatalog();
   resetCatalogIndex();
   resetCatalogCache();
 });

@@ -1,6 +1,7 @@
 // Test data for the worker: a small catalog with known SIDs and the serving-contract fixture published as the active
 // model, so the tests do not depend on whichever default model is embedded.
 import { env, exports } from "cloudflare:workers";
+import codebookJson from "../fixtures/codebook.json";
 import fixtureManifest from "../fixtures/hpn-fixture.manifest.json";
 import fixtureModel from "../fixtures/hpn-fixture.onnx";
 import nextManifest from "../fixtures/hpn-fixture-next.manifest.json";
@@ -112,6 +113,19 @@ export async function activateFixture(opts: PublishOptions = {}): Promise<string
     ),
   ]);
   return version;
+}
+
+/**
+ * Empties the stores and sets up the usual world: the fixture codebook published to R2 (as `hsrl publish` does; it is
+ * not the embedded one), `n` items on it, the fixture model active. `alsoClear` names further tables to empty.
+ */
+export async function resetToFixtureCatalog(n = 40, alsoClear: string[] = []): Promise<string> {
+  const tables = ["items", "model_versions", "meta", "events", ...alsoClear];
+  await env.DB.exec(tables.map((t) => `DELETE FROM ${t};`).join(" "));
+  await env.MODELS.put(`codebooks/${codebookJson.version}.json`, JSON.stringify(codebookJson));
+  await env.DB.prepare("INSERT INTO meta (key, value) VALUES ('codebook_version', ?)").bind(codebookJson.version).run();
+  await seedItems(catalog(n));
+  return activateFixture();
 }
 
 let session: Promise<ort.InferenceSession> | undefined;

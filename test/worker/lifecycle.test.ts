@@ -15,7 +15,7 @@ import embeddedCodebookJson from "../../model/default/codebook.json";
 import embeddedEncoderJson from "../../model/default/item-encoder.json";
 import codebookJson from "../fixtures/codebook.json";
 import nextManifest from "../fixtures/hpn-fixture-next.manifest.json";
-import { activateFixture, catalog, FIXTURE, post, publishFixture, referenceLogProbs, referenceScore, seedItems } from "./helpers";
+import { catalog, FIXTURE, post, publishFixture, referenceLogProbs, referenceScore, resetToFixtureCatalog } from "./helpers";
 
 const TOKEN = "test-admin-token"; // vitest.config.ts binds ADMIN_TOKEN to this
 const admin = { authorization: `Bearer ${TOKEN}` };
@@ -56,12 +56,7 @@ async function apiKeyHeader(): Promise<Record<string, string>> {
 const features = (seed: number) => Array.from({ length: codebook.dim }, (_, j) => Math.sin(seed * 12.9898 + j * 78.233));
 
 beforeEach(async () => {
-  await env.DB.exec("DELETE FROM items; DELETE FROM model_versions; DELETE FROM meta; DELETE FROM events;");
-  // The catalog is on the fixture codebook, published to R2 as `hsrl publish` does (it is not the embedded one).
-  await env.MODELS.put(`codebooks/${codebook.version}.json`, JSON.stringify(codebookJson));
-  await env.DB.prepare("INSERT INTO meta (key, value) VALUES ('codebook_version', ?)").bind(codebook.version).run();
-  await seedItems(catalog(40));
-  await activateFixture();
+  await resetToFixtureCatalog();
 });
 
 describe("admin auth", () => {

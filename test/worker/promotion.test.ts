@@ -4,11 +4,10 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import codebookJson from "../fixtures/codebook.json";
 import nextManifest from "../fixtures/hpn-fixture-next.manifest.json";
 import { canaryBucket, inCanary, verifyServedId } from "../../worker/served";
 import worker from "../../worker/index";
-import { activateFixture, catalog, post, publishFixture, seedItems } from "./helpers";
+import { post, publishFixture, resetToFixtureCatalog } from "./helpers";
 
 const admin = { authorization: "Bearer test-admin-token" };
 const NEXT = nextManifest.version; // other random weights: a candidate that learned nothing about these users
@@ -97,13 +96,7 @@ async function metaValue(key: string): Promise<string | null> {
 let active: string;
 
 beforeEach(async () => {
-  await env.DB.exec("DELETE FROM items; DELETE FROM model_versions; DELETE FROM meta; DELETE FROM events; DELETE FROM api_keys;");
-  await env.MODELS.put(`codebooks/${(codebookJson as { version: string }).version}.json`, JSON.stringify(codebookJson));
-  await env.DB.prepare("INSERT INTO meta (key, value) VALUES ('codebook_version', ?)")
-    .bind((codebookJson as { version: string }).version)
-    .run();
-  await seedItems(catalog(40));
-  active = await activateFixture();
+  active = await resetToFixtureCatalog(40, ["api_keys"]);
   keyHeader = await apiKeyHeader();
 });
 

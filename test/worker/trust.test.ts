@@ -11,7 +11,7 @@ import worker from "../../worker/index";
 import { resetModelFailures } from "../../worker/model";
 import codebookJson from "../fixtures/codebook.json";
 import fixtureModel from "../fixtures/hpn-fixture.onnx";
-import { activateFixture, catalog, FIXTURE, post, seedItems } from "./helpers";
+import { activateFixture, FIXTURE, post, seedItems, resetToFixtureCatalog } from "./helpers";
 
 const admin = { authorization: "Bearer test-admin-token" };
 const SECRET = "test-user-token-secret"; // vitest.config.ts binds USER_TOKEN_SECRET to this
@@ -42,11 +42,7 @@ async function put(items: unknown[]): Promise<Response> {
 const features = (seed: number) => Array.from({ length: codebook.dim }, (_, j) => Math.sin(seed * 12.9898 + j * 78.233));
 
 beforeEach(async () => {
-  await env.DB.exec("DELETE FROM items; DELETE FROM model_versions; DELETE FROM meta; DELETE FROM events; DELETE FROM api_keys;");
-  await env.MODELS.put(`codebooks/${codebook.version}.json`, JSON.stringify(codebookJson));
-  await env.DB.prepare("INSERT INTO meta (key, value) VALUES ('codebook_version', ?)").bind(codebook.version).run();
-  await seedItems(catalog(40));
-  await activateFixture();
+  await resetToFixtureCatalog(40, ["api_keys"]);
   resetModelFailures();
 });
 afterEach(() => vi.restoreAllMocks());
