@@ -12,9 +12,9 @@ import { defaultExperimentConfig, type ExperimentConfig } from "../learn/config"
 import { disposeLearner, evaluateLearner, trainLearner } from "../learn/learner";
 import type { HpnActor } from "../learn/actors";
 import { ActorPolicy, PopularPolicy } from "../learn/policies";
+import { learnedPrior } from "../learn/train-hsrl";
 import { buildWorld } from "../learn/world";
 import { saveHpnCheckpoint } from "../model/checkpoint";
-import { popularityStats } from "../../core/popularity-prior";
 import { writeSidArtifacts, writeSidTablePriors } from "../sids/artifacts";
 import { buildSids } from "../sids/build";
 import { tableTokens } from "../sids/table";
@@ -82,8 +82,7 @@ export async function buildDefaultModel(o: DefaultModelOptions): Promise<ExportR
       `${o.episodes} episodes; test NDCG@10 ${hsrl.offline.ndcg10.toFixed(4)} (popular ${popular.offline.ndcg10.toFixed(4)})`,
   );
 
-  const prior = actor.priorWeights();
-  const stats = popularityStats(world.episodes.trainPositiveCount, world.trainCatalog);
+  const prior = learnedPrior(actor, world, dataset);
   const training = {
     dataset: dataset.name,
     seed: o.seed,
@@ -101,11 +100,10 @@ export async function buildDefaultModel(o: DefaultModelOptions): Promise<ExportR
     responseModelAUC: world.responseAuc,
     test: { hsrl: summary(hsrl), popular: summary(popular) },
   };
-  const priorMeta = prior ? { b: prior.b.data[0], w: Array.from(prior.w.data), stats } : null;
+  const priorMeta = prior?.meta ?? null;
   saveHpnCheckpoint(join(o.work, "checkpoint"), hpn, { popularityPrior: priorMeta, training, evaluation });
   // the catalog's priors: every trained item's g from its training counts (the D1 seed carries them)
-  const indexOf = new Map(dataset.items.map((it, i) => [it.id, i]));
-  if (priorMeta) writeSidTablePriors(join(sidsDir, "sid-table.sql"), (id) => world.prior[indexOf.get(id)!] ?? null, stats);
+  if (prior) writeSidTablePriors(join(sidsDir, "sid-table.sql"), prior.of, prior.meta.stats);
 
   const heldOut = datasetHeldOut(dataset, sids.sidTokens, { levels: L, historyLength: hpn.config.historyLength, histories: o.histories });
   const result = await exportHpn({

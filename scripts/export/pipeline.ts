@@ -35,7 +35,7 @@ export async function runPipeline(o: PipelineOptions): Promise<ExportResult> {
   // The catalog's priors from this run's training counts (a retrain on `hsrl events export` refreshes them from the
   // logged events): `hsrl catalog --sids <out>/sids` loads them into items.prior.
   const sqlTable = path.join(sidsDir, "sid-table.sql");
-  if (trained.priors && fs.existsSync(sqlTable)) writeSidTablePriors(sqlTable, trained.priors.of, trained.priors.stats);
+  if (trained.priors && fs.existsSync(sqlTable)) writeSidTablePriors(sqlTable, trained.priors.of, trained.priors.meta.stats);
   const { hpn, meta } = loadHpnCheckpoint(path.join(out, "train"));
   const codebookPath = path.join(sidsDir, "codebook.json");
   const heldOut = datasetHeldOut(dataset, trained.sids.sidTokens, {

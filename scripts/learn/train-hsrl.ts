@@ -10,17 +10,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Dataset } from "../data/dataset";
-import { saveHpnCheckpoint } from "../model/checkpoint";
+import { type CheckpointPrior, saveHpnCheckpoint } from "../model/checkpoint";
 import { datasetSids, type SidInputs, type SidSource } from "../sids/table";
 import { writeJson } from "../util/files";
 import type { Progress } from "../util/progress";
 import type { HpnActor } from "./actors";
-import { type PopularityStats, popularityStats } from "../../core/popularity-prior";
+import { popularityStats } from "../../core/popularity-prior";
 import type { ExperimentConfig } from "./config";
 import { disposeLearner, evaluateLearner, trainLearner } from "./learner";
 import { ActorPolicy } from "./policies";
 import { lineChart } from "./report";
-import { buildWorld } from "./world";
+import { buildWorld, type World } from "./world";
 
 export interface TrainHsrlOptions {
   dataset: Dataset;
@@ -42,9 +42,29 @@ export interface TrainOutcome {
   responseAuc: number;
   evaluation: Record<string, unknown>;
   msPerStep: { bc: number; rl: number };
-  // with a learned prior: g per item id from this run's training counts (null: no counts, the catalog's prior) and
-  // the statistics, for the SID table the catalog loads (pipeline.ts writeSidTablePriors)
-  priors: { of: (id: string) => number | null; stats: PopularityStats } | null;
+  // with a learned prior: its checkpoint meta and g per item id, for the SID table the catalog loads (pipeline.ts)
+  priors: LearnedPrior | null;
+}
+
+/** A trained actor's popularity prior: β's weights with the statistics g uses, and g per item id for the catalog. */
+export interface LearnedPrior {
+  meta: CheckpointPrior;
+  of: (id: string) => number | null; // from the run's training counts; null: no counts, the catalog's prior
+}
+
+/** The learned prior of a trained actor (null without one), as the checkpoint and the SID table carry it. */
+export function learnedPrior(actor: HpnActor, world: World, dataset: Dataset): LearnedPrior | null {
+  const weights = actor.priorWeights();
+  if (!weights) return null;
+  const stats = popularityStats(world.episodes.trainPositiveCount, world.trainCatalog);
+  const indexOf = new Map(dataset.items.map((it, i) => [it.id, i]));
+  return {
+    meta: { b: weights.b.data[0], w: Array.from(weights.w.data), stats },
+    of: (id) => {
+      const i = indexOf.get(id);
+      return i !== undefined && world.trainCatalog[i] ? world.prior[i] : null;
+    },
+  };
 }
 
 export async function trainHsrl(o: TrainHsrlOptions): Promise<TrainOutcome> {
@@ -78,27 +98,9 @@ export async function trainHsrl(o: TrainHsrlOptions): Promise<TrainOutcome> {
   };
   // The learned popularity prior travels in the checkpoint's meta; the export turns it into the graph's "beta" output
   // and the manifest's prior (checkpointPrior).
-  const prior = (trained.actor as HpnActor).priorWeights();
-  const stats = popularityStats(world.episodes.trainPositiveCount, world.trainCatalog);
-  const indexOf = new Map(dataset.items.map((it, i) => [it.id, i]));
-  const priors = prior
-    ? {
-        of: (id: string) => {
-          const i = indexOf.get(id);
-          return i !== undefined && world.trainCatalog[i] ? world.prior[i] : null;
-        },
-        stats,
-      }
-    : null;
+  const priors = learnedPrior(trained.actor as HpnActor, world, dataset);
   saveHpnCheckpoint(out, (trained.actor as HpnActor).hpn, {
-    popularityPrior: prior
-      ? {
-          b: prior.b.data[0],
-          w: Array.from(prior.w.data),
-          stats,
-          newItemPrior: 0,
-        }
-      : null,
+    popularityPrior: priors ? { ...priors.meta, newItemPrior: 0 } : null,
     training: {
       dataset: dataset.name,
       seed: cfg.seed,
