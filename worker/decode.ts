@@ -23,6 +23,7 @@ interface Node {
   i: number; // the prefix's index at that level
   score: number; // Σ of logp over the chosen tokens (+ β·g for an item)
   priority: number; // score + bound of the levels still to choose (+ β·(max or min g below))
+  tokens?: number[]; // an item's SID (shared by the items of one leaf)
 }
 
 /** Ids a decode must not return. */
@@ -76,15 +77,15 @@ export function decodeTopK(
   while (out.length < k && heap.size > 0) {
     const node = heap.pop()!;
     if (node.level === levels) {
-      const leaf = leafOf(index, node.i);
-      out.push({ id: itemId(index, node.i), tokens: leafTokens(index, leaf), collision: index.collision[node.i], score: node.score });
+      out.push({ id: itemId(index, node.i), tokens: node.tokens!, collision: index.collision[node.i], score: node.score });
       continue;
     }
     if (node.level === levels - 1) {
+      const tokens = leafTokens(index, node.i);
       for (let j = index.itemStart[node.i]; j < index.itemStart[node.i + 1]; j++) {
         if (excluded.has(itemId(index, j))) continue;
         const score = node.score + beta * index.prior[j];
-        heap.push({ level: levels, i: j, score, priority: score });
+        heap.push({ level: levels, i: j, score, priority: score, tokens });
       }
       continue;
     }
@@ -98,18 +99,6 @@ export function decodeTopK(
     }
   }
   return out;
-}
-
-/** The leaf (full SID) item j belongs to: itemStart is sorted, so a binary search. */
-function leafOf(index: SidIndex, j: number): number {
-  let lo = 0;
-  let hi = index.itemStart.length - 2;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (index.itemStart[mid] <= j) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }
 
 class MaxHeap<T> {
