@@ -201,16 +201,7 @@ const MAGIC = "HSIX";
 
 type Section = Float64Array | Float32Array | Uint32Array | Uint16Array | Uint8Array;
 const KINDS = { f64: Float64Array, f32: Float32Array, u32: Uint32Array, u16: Uint16Array, u8: Uint8Array } as const;
-const kindOf = (a: Section): keyof typeof KINDS =>
-  a instanceof Float64Array
-    ? "f64"
-    : a instanceof Float32Array
-      ? "f32"
-      : a instanceof Uint32Array
-        ? "u32"
-        : a instanceof Uint16Array
-          ? "u16"
-          : "u8";
+const kindOf = (a: Section): keyof typeof KINDS => (Object.keys(KINDS) as (keyof typeof KINDS)[]).find((k) => a instanceof KINDS[k])!;
 const sectionsOf = (index: SidIndex): Section[] => [
   ...index.codes,
   ...index.down,

@@ -130,9 +130,10 @@ async function readArtifact(
       const index = await timedOnce("index-parse", async () => matchingArtifact(hit, pointer));
       if (index) return { index, source: "cache" };
       console.error(JSON.stringify({ catalogIndex: "cached copy refused, reading R2", key: pointer.key }));
-      const drop = colo.delete(url).catch(() => false);
-      if (waitUntil) waitUntil(drop);
-      else await drop;
+      await inBackground(
+        colo.delete(url).catch(() => false),
+        waitUntil,
+      );
     }
   }
   const bytes = await timedOnce("index-r2", async () => {
@@ -155,10 +156,15 @@ async function readArtifact(
         JSON.stringify({ catalogIndex: "could not copy the artifact into the colo's cache", key: pointer.key, err: String(err) }),
       );
     });
-    if (waitUntil) waitUntil(put);
-    else await put;
+    await inBackground(put, waitUntil);
   }
   return { index, source: "r2" };
+}
+
+/** Lets `work` finish after the response when the request can wait on it (waitUntil); otherwise awaits it here. */
+async function inBackground(work: Promise<unknown>, waitUntil?: (p: Promise<unknown>) => void): Promise<void> {
+  if (waitUntil) waitUntil(work);
+  else await work;
 }
 
 /** The index in `bytes` when they parse and their header names what the pointer does (cursor, codebook, size). */
