@@ -147,18 +147,23 @@ itemsRoutes
       if (!stats) return failAt(n, "popularity", "this catalog has no popularity statistics (load a SID table exported with a prior)");
       return priorOf(popularity, stats);
     };
-    const writes = items.map((item, at) => {
+    // the item's feature vector: given (checked against the codebook) or encoded from its content
+    const featuresOf = (item: (typeof items)[number], at: number): number[] => {
       const fail = (path: string, problem: string): never => failAt(at, path, problem);
       if (item.features !== undefined) {
         if (item.features.length !== codebook.dim)
           fail("features", `has ${item.features.length} values, the codebook encodes ${codebook.dim}`);
-        return { ...item, features: item.features, prior: priorFor(item.popularity, at) };
+        return item.features;
       }
       if (encoder?.kind !== "content") return fail("features", "required: this catalog has no content item encoder");
       const meta = { genres: item.attributes?.genres ?? [], tags: item.attributes?.tags ?? [], attributes: item.attributes ?? {} };
       if (!knowsContent(encoder, meta))
         fail("attributes", "none of its genres, tags or attributes are known to the item encoder; give features instead");
-      return { ...item, features: Array.from(encodeItemContent(encoder, meta)), prior: priorFor(item.popularity, at) };
+      return Array.from(encodeItemContent(encoder, meta));
+    };
+    const writes = items.map((item, at) => {
+      const features = featuresOf(item, at);
+      return { ...item, features, prior: priorFor(item.popularity, at) };
     });
     return c.json({ items: await upsertItems(c.env, codebook, writes), codebook: codebook.version }, 200);
   })
