@@ -115,11 +115,12 @@ export function trainResponseModel(
   const steps = Math.ceil(train.length / cfg.batchSize);
   const trainLoss: number[] = [];
   const maxSteps = cfg.maxSteps ?? Number.POSITIVE_INFINITY;
-  for (let e = 0; e < cfg.epochs && e * steps < maxSteps; e++) {
+  let taken = 0; // optimiser steps, over all epochs
+  for (let e = 0; e < cfg.epochs && taken < maxSteps; e++) {
     rng.shuffle(train);
     let sum = 0;
-    let done = 0;
-    for (let s = 0; s < steps && e * steps + s < maxSteps; s++, done++) {
+    let s = 0;
+    for (; s < steps && taken < maxSteps; s++, taken++) {
       const chunk = train.slice(s * cfg.batchSize, (s + 1) * cfg.batchSize);
       const t = batchTensors(ep, chunk, H);
       const loss = opt.minimize(
@@ -130,9 +131,9 @@ export function trainResponseModel(
       const l = (loss.dataSync() as Float32Array)[0];
       sum += l;
       tf.dispose([t.history, t.length, t.items, t.labels, loss]);
-      onProgress?.(e * steps + s + 1, cfg.epochs * steps, l);
+      onProgress?.(taken + 1, cfg.epochs * steps, l);
     }
-    trainLoss.push(sum / done);
+    trainLoss.push(sum / s);
   }
   opt.dispose();
   const stepSeconds = (performance.now() - tSteps) / 1000;
@@ -143,6 +144,5 @@ export function trainResponseModel(
         val.map((x) => x.label),
       )
     : NaN;
-  const taken = Math.min(cfg.epochs * steps, cfg.maxSteps ?? Number.POSITIVE_INFINITY);
   return { model, valAuc, trainLoss, steps: taken, stepsPerEpoch: steps, seconds: (performance.now() - t0) / 1000, stepSeconds };
 }
