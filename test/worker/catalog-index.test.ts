@@ -6,7 +6,7 @@ import { codebookFromJson, encodeSid, sidKey } from "../../core/codebook";
 import { buildSidIndex, sidIndexToBytes } from "../../core/sid-index";
 import { artifactCacheUrl, publishCatalogIndex, resetCatalogIndex } from "../../worker/catalog-index";
 import codebookJson from "../fixtures/codebook.json";
-import { post, resetToFixtureCatalog } from "./helpers";
+import { post, resetToFixtureCatalog, insertItemElsewhere } from "./helpers";
 
 const admin = { authorization: "Bearer test-admin-token" };
 const codebook = codebookFromJson(codebookJson);
@@ -127,10 +127,7 @@ describe("catalog prefix index", () => {
     // a PUT through another isolate: a row and a new catalog version this isolate's cache knows nothing of
     const sid = sidKey(encodeSid(codebook, features(11)));
     await env.DB.batch([
-      env.DB.prepare(
-        "INSERT INTO items (id, sid, collision, status, attributes, codebook_version) " +
-          "VALUES ('elsewhere', ?1, (SELECT COALESCE(MAX(collision) + 1, 0) FROM items WHERE sid = ?1), 'active', '{\"title\":\"E\"}', ?2)",
-      ).bind(sid, codebook.version),
+      insertItemElsewhere("elsewhere", sid, codebook.version, "E"),
       env.DB.prepare("UPDATE meta SET value = 'moved-elsewhere' WHERE key = 'catalog_version'"),
     ]);
     const res = await post("/v1/recommend", { history: ["item-3"], k: 41 });

@@ -9,7 +9,7 @@ import { resetCatalogCache } from "../../worker/catalog";
 import { resetCatalogIndex } from "../../worker/catalog-index";
 import worker from "../../worker/index";
 import codebookJson from "../fixtures/codebook.json";
-import { resetToFixtureCatalog } from "./helpers";
+import { resetToFixtureCatalog, insertItemElsewhere } from "./helpers";
 
 const codebook = codebookFromJson(codebookJson);
 const features = (seed: number) => Array.from({ length: codebook.dim }, (_, j) => Math.sin(seed * 12.9898 + j * 78.233));
@@ -89,10 +89,7 @@ describe("freshness window", () => {
     // another isolate's PUT: a new row, a renamed item and a new catalog version this isolate knows nothing of
     const sid = sidKey(encodeSid(codebook, features(11)));
     await env.DB.batch([
-      env.DB.prepare(
-        "INSERT INTO items (id, sid, collision, status, attributes, codebook_version) " +
-          "VALUES ('elsewhere', ?1, (SELECT COALESCE(MAX(collision) + 1, 0) FROM items WHERE sid = ?1), 'active', '{\"title\":\"E\"}', ?2)",
-      ).bind(sid, codebook.version),
+      insertItemElsewhere("elsewhere", sid, codebook.version, "E"),
       env.DB.prepare(
         'UPDATE items SET attributes = \'{"title":"Renamed"}\', updated_at = (SELECT MAX(updated_at) + 1 FROM items) WHERE id = ?1',
       ).bind(renamed),

@@ -128,6 +128,14 @@ export async function resetToFixtureCatalog(n = 40, alsoClear: string[] = []): P
   return activateFixture();
 }
 
+/** An active row written straight to D1, as another isolate's PUT would (this isolate's caches know nothing of it). */
+export function insertItemElsewhere(id: string, sid: string, codebookVersion: string, title: string): D1PreparedStatement {
+  return env.DB.prepare(
+    "INSERT INTO items (id, sid, collision, status, attributes, codebook_version) " +
+      "VALUES (?1, ?2, (SELECT COALESCE(MAX(collision) + 1, 0) FROM items WHERE sid = ?2), 'active', ?3, ?4)",
+  ).bind(id, sid, JSON.stringify({ title }), codebookVersion);
+}
+
 let session: Promise<ort.InferenceSession> | undefined;
 
 /** The fixture's log-probs for one history (tokens oldest first), computed in the test, independent of the worker. */
