@@ -7,6 +7,8 @@
 //   prior[j]: item j's popularity prior g (core/popularity-prior.ts; a row without one: 0, the catalog's prior), and
 //   priorMax[l][i] / priorMin[l][i]: the largest / smallest g of the items under level-l prefix i, so that a decode
 //   adding β·g to Σ logp keeps an exact bound (worker/decode.ts)
+//   idOrder: the items sorted by id, so an id finds its item (and its SID) by binary search: a request's history
+//   resolves from the index without a D1 read
 // Pure TypeScript over Web APIs: the Worker builds it per catalog version; the offline side can build the same bytes.
 
 import { parseSidKey } from "./codebook";
@@ -23,6 +25,7 @@ export interface SidIndex {
   prior: Float32Array; // per item, in leaf order: g(pop_i)
   priorMax: Float32Array[]; // per level, per prefix: max g of its items
   priorMin: Float32Array[]; // per level, per prefix: min g of its items
+  idOrder: Uint32Array | null; // item positions sorted by id (null: an artifact of format 1 or 2, written without it)
   size: number; // items
 }
 
@@ -117,6 +120,11 @@ export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex
     down[l] = Uint32Array.from(starts);
   }
   const { priorMax, priorMin } = priorBounds(levels, down, itemStart, prior);
+  const ids = idBytes.subarray(0, idLength);
+  const idOrder = new Uint32Array(n);
+  for (let j = 0; j < n; j++) idOrder[j] = j;
+  const idStart = (j: number) => (j === 0 ? 0 : idEnd[j - 1]);
+  idOrder.sort((a, b) => compareBytes(ids, idStart(a), idEnd[a], ids, idStart(b), idEnd[b]));
   return {
     levels,
     base,
@@ -129,8 +137,18 @@ export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex
     prior,
     priorMax,
     priorMin,
+    idOrder,
     size: n,
   };
+}
+
+/** x[xFrom..xTo] against y[yFrom..yTo], bytewise: ids in UTF-8 compare in code point order. */
+function compareBytes(x: Uint8Array, xFrom: number, xTo: number, y: Uint8Array, yFrom: number, yTo: number): number {
+  for (let i = xFrom, k = yFrom; ; i++, k++) {
+    if (i === xTo) return k === yTo ? 0 : -1;
+    if (k === yTo) return 1;
+    if (x[i] !== y[k]) return x[i] - y[k];
+  }
 }
 
 /** Per level, per prefix, the max and min prior of the items under it: leaves from their items, parents from children. */
@@ -174,6 +192,7 @@ export function childRange(index: SidIndex, level: number, i: number): [number, 
 }
 
 const utf8Decoder = new TextDecoder();
+const utf8Encoder = new TextEncoder();
 
 /** The id of item j (in leaf order). */
 export const itemId = (index: SidIndex, j: number): string =>
@@ -188,6 +207,37 @@ export function leafTokens(index: SidIndex, j: number): number[] {
     code = Math.floor(code / index.base);
   }
   return out;
+}
+
+/** Item `id`'s position in leaf order, or -1 when it is not in the index (or the index has no id order). */
+export function findItem(index: SidIndex, id: string): number {
+  const order = index.idOrder;
+  if (!order) return -1;
+  const want = utf8Encoder.encode(id);
+  const { idBytes, idEnd } = index;
+  let lo = 0;
+  let hi = order.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const j = order[mid];
+    const c = compareBytes(idBytes, j === 0 ? 0 : idEnd[j - 1], idEnd[j], want, 0, want.length);
+    if (c === 0) return order[mid];
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return -1;
+}
+
+/** The leaf (full SID) that item j is under: the last leaf whose range starts at or before j. */
+export function leafOf(index: SidIndex, j: number): number {
+  let lo = 0;
+  let hi = index.itemStart.length - 2;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (index.itemStart[mid] <= j) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 /** Bytes held by the index's arrays and ids (the isolate's added memory, roughly). */
@@ -212,13 +262,14 @@ const sectionsOf = (index: SidIndex): Section[] => [
   index.prior,
   ...index.priorMax,
   ...index.priorMin,
+  ...(index.idOrder ? [index.idOrder] : []),
 ];
 
 export function sidIndexToBytes(index: SidIndex, meta: Record<string, unknown> = {}): Uint8Array {
   const sections = sectionsOf(index);
   const header = new TextEncoder().encode(
     JSON.stringify({
-      format: 2,
+      format: index.idOrder ? 3 : 2,
       levels: index.levels,
       base: index.base,
       size: index.size,
@@ -254,9 +305,10 @@ export function sidIndexFromBytes(bytes: Uint8Array): { index: SidIndex; meta: R
     meta: Record<string, unknown>;
     sections: [keyof typeof KINDS, number][];
   };
-  // format 1 (no priors) is read as every item at the catalog's prior 0
-  const priorSections = h.format === 2 ? 1 + 2 * h.levels : 0;
-  if ((h.format !== 1 && h.format !== 2) || h.sections.length !== 2 * h.levels - 1 + 4 + priorSections)
+  // format 1 (no priors) is read as every item at the catalog's prior 0; formats 1 and 2 have no id order
+  const priorSections = h.format >= 2 ? 1 + 2 * h.levels : 0;
+  const orderSections = h.format === 3 ? 1 : 0;
+  if (![1, 2, 3].includes(h.format) || h.sections.length !== 2 * h.levels - 1 + 4 + priorSections + orderSections)
     throw new Error("sid index: unknown format");
   let offset = Math.ceil((8 + headerLength) / 8) * 8;
   const views = h.sections.map(([kind, length]) => {
@@ -281,6 +333,7 @@ export function sidIndexFromBytes(bytes: Uint8Array): { index: SidIndex; meta: R
     prior: priorSections ? (views[p] as Float32Array) : zeros(h.size),
     priorMax: priorSections ? (views.slice(p + 1, p + 1 + L) as Float32Array[]) : views.slice(0, L).map((c) => zeros(c.length)),
     priorMin: priorSections ? (views.slice(p + 1 + L, p + 1 + 2 * L) as Float32Array[]) : views.slice(0, L).map((c) => zeros(c.length)),
+    idOrder: orderSections ? (views[p + 1 + 2 * L] as Uint32Array) : null,
     size: h.size,
   };
   return { index, meta: h.meta };

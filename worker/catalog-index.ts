@@ -5,20 +5,27 @@
 //   overlay: rows with updated_at >= the base's cursor, read after each catalog write (a catalog version the isolate
 //     has not seen). They shadow their base rows; the active ones form a small index of their own.
 // A write is visible to the next recommend at the cost of one small delta read, never a rebuild; a large delta
-// (a SID-table load) rebuilds from D1 until the cron publishes a new artifact. Concurrent cold requests share one
+// (a SID-table load) rebuilds from D1 until the cron publishes a new artifact. The delta read can ride in the batch a
+// recommend sends anyway (catalogDeltaQuery, advanceCatalogIndex): no round trip of its own. Concurrent cold requests share one
 // load: the request that starts it keeps it alive with waitUntil, so a waiter never awaits I/O of an ended request.
+import { gte } from "drizzle-orm";
 import { parseSidKey } from "../core/codebook";
 import {
   activeSidRows,
   buildSidIndex,
   catalogIndexKey,
+  findItem,
+  leafOf,
+  leafTokens,
   type SidIndex,
   type SidRow,
   sidIndexFromBytes,
   sidIndexToBytes,
 } from "../core/sid-index";
-import { database } from "./db/client";
+import type { CatalogItem } from "./catalog";
+import { database, type Db } from "./db/client";
 import { type IndexPointer, readVersionsNow, setMeta, type Versions } from "./db/meta";
+import { items } from "./db/schema";
 import { timedOnce } from "./cold-timing";
 import { d1 } from "./errors";
 
@@ -31,14 +38,22 @@ export interface CatalogIndex {
   overlayIndex: SidIndex;
   catalogVersion: string;
   codebook: string | null;
-  deltaReads: number; // round trips spent on deltas since the base (the bench counts them)
+  deltaReads: number; // round trips of their own spent on deltas since the base (the bench counts them)
 }
 
 // Past this many changed rows the overlay costs more than a rebuild.
 const MAX_OVERLAY = 50_000;
 
 type Env = { DB: D1Database; MODELS: R2Bucket };
-type Raw = [string, string, number, string, number, number | null]; // id, sid, collision, status, updated_at, prior
+/** A row of the delta read: an item written at or after the index's cursor. */
+export interface DeltaRow {
+  id: string;
+  sid: string;
+  collision: number;
+  status: string;
+  updatedAt: number;
+  prior: number | null;
+}
 
 let state: CatalogIndex | null = null;
 let loading: Promise<CatalogIndex> | null = null;
@@ -52,6 +67,31 @@ export function resetCatalogIndex(): void {
 /** Whether the isolate holds the index for `versions` already (a recommend may then decode before any I/O). */
 export function catalogIndexIsCurrent(versions: Versions): boolean {
   return state !== null && state.catalogVersion === versions.catalog;
+}
+
+/**
+ * Item `id` as the isolate's index holds it at catalog version `catalog`: an active item with its SID, or null when
+ * the index does not hold it as active (not in the catalog, retired, or an artifact without an id order) or is not
+ * at that version. A recommend resolves its history from here instead of D1.
+ */
+export function indexedItem(catalog: string, id: string): CatalogItem | null {
+  if (!state || state.catalogVersion !== catalog) return null;
+  const row = state.overlay.get(id);
+  if (row !== undefined) {
+    if (row === null) return null;
+    return { id, tokens: Array.from(row.tokens), collision: row.collision, status: "active", attributes: {}, prior: row.prior ?? 0 };
+  }
+  const { base } = state;
+  const j = findItem(base, id);
+  if (j < 0) return null;
+  return {
+    id,
+    tokens: leafTokens(base, leafOf(base, j)),
+    collision: base.collision[j],
+    status: "active",
+    attributes: {},
+    prior: base.prior[j],
+  };
 }
 
 /** The index for the catalog at `versions`: the isolate's own when current, else refreshed (one load per isolate). */
@@ -74,11 +114,16 @@ export function catalogIndex(env: Env, versions: Versions, waitUntil?: (p: Promi
   return loading;
 }
 
+/** Whether `s` can reach `versions` by a delta: same codebook, and its base is still the newest artifact. */
+function deltaReaches(s: CatalogIndex, versions: Versions): boolean {
+  const pointer = versions.catalogIndex?.codebook === versions.codebook ? versions.catalogIndex : null;
+  return s.codebook === versions.codebook && (pointer === null || s.baseKey === pointer.key);
+}
+
 async function refresh(env: Env, versions: Versions, waitUntil?: (p: Promise<unknown>) => void): Promise<CatalogIndex> {
   const pointer = versions.catalogIndex?.codebook === versions.codebook ? versions.catalogIndex : null;
-  const current = state?.codebook === versions.codebook ? state : null;
   // the isolate's base is still the newest: only the rows written since
-  if (current && (pointer === null || current.baseKey === pointer.key)) return applyDelta(env, current, versions);
+  if (state && deltaReaches(state, versions)) return applyDelta(env, state, versions);
   if (pointer) {
     const artifact = await readArtifact(env, pointer, waitUntil);
     if (artifact) {
@@ -212,17 +257,40 @@ async function fromD1(env: Env, versions: Versions): Promise<CatalogIndex> {
   };
 }
 
+/**
+ * The rows written since `s`'s cursor, as a statement to run alone or inside another batch. >= : rows written in the
+ * cursor's own millisecond are read again (applying a row twice changes nothing).
+ */
+export function catalogDeltaQuery(db: Db, s: CatalogIndex) {
+  const { id, sid, collision, status, updatedAt, prior } = items;
+  return db
+    .select({ id, sid, collision, status, updatedAt, prior })
+    .from(items)
+    .where(gte(items.updatedAt, s.cursor))
+    .limit(MAX_OVERLAY + 1);
+}
+
+/**
+ * Moves the isolate's index from `from` to `versions` with the delta rows a batch read together with those versions
+ * (one snapshot). Does nothing when the isolate's index is no longer `from` or is loading, when `from` cannot reach
+ * `versions` by a delta, or when the delta is too large: the next catalogIndex call then loads as usual.
+ */
+export function advanceCatalogIndex(from: CatalogIndex, versions: Versions, rows: DeltaRow[]): void {
+  if (state !== from || loading || from.catalogVersion === versions.catalog || !deltaReaches(from, versions)) return;
+  if (from.overlay.size + rows.length > MAX_OVERLAY) return;
+  state = withDelta(from, versions, rows);
+}
+
 async function applyDelta(env: Env, s: CatalogIndex, versions: Versions): Promise<CatalogIndex> {
-  // >= : rows written in the cursor's own millisecond are read again (applying a row twice changes nothing)
-  const results = await d1(() =>
-    env.DB.prepare("SELECT id, sid, collision, status, updated_at, prior FROM items WHERE updated_at >= ?1 LIMIT ?2")
-      .bind(s.cursor, MAX_OVERLAY + 1)
-      .raw<Raw>(),
-  );
-  if (s.overlay.size + results.length > MAX_OVERLAY) return fromD1(env, versions);
+  const rows = await d1(() => catalogDeltaQuery(database(env.DB), s));
+  if (s.overlay.size + rows.length > MAX_OVERLAY) return fromD1(env, versions);
+  return { ...withDelta(s, versions, rows), deltaReads: s.deltaReads + 1 };
+}
+
+function withDelta(s: CatalogIndex, versions: Versions, rows: DeltaRow[]): CatalogIndex {
   const overlay = new Map(s.overlay);
   let cursor = s.cursor;
-  for (const [id, sid, collision, status, updatedAt, prior] of results) {
+  for (const { id, sid, collision, status, updatedAt, prior } of rows) {
     const tokens = status === "active" && /^\d/.test(sid) ? parseSidKey(sid) : null;
     overlay.set(id, tokens && tokens.length === s.base.levels ? { id, tokens, collision, prior } : null);
     cursor = Math.max(cursor, updatedAt);
@@ -234,7 +302,6 @@ async function applyDelta(env: Env, s: CatalogIndex, versions: Versions): Promis
     overlayIndex: buildSidIndex(active, s.base.levels),
     cursor,
     catalogVersion: versions.catalog,
-    deltaReads: s.deltaReads + 1,
   };
 }
 

@@ -70,26 +70,37 @@ export function catalogFreshnessMs(env: { CATALOG_FRESHNESS_MS?: string }): numb
  * since: the caller may act on it without a round trip. Otherwise it is a guess: a caller that acts on it must re-read
  * the versions (attributesAndVersions) and start over with lookupItems if they moved. Null when any id is not cached.
  */
-export function cachedLookup(ids: string[], freshnessMs = 0): { lookup: Lookup; fresh: boolean } | null {
+export function cachedLookup(
+  ids: string[],
+  freshnessMs = 0,
+  indexed?: (catalog: string, id: string) => CatalogItem | null,
+): { lookup: Lookup; fresh: boolean } | null {
   const versions = cache.versions;
   if (versions === null || cache.version !== versions.catalog) return null;
   const found = new Map<string, CatalogItem>();
   for (const id of new Set(ids)) {
-    if (!cache.items.has(id)) return null;
-    const item = cache.items.get(id);
+    let item = cache.items.get(id);
+    if (!cache.items.has(id)) {
+      // an id the cache lacks may be an active item of the prefix index at the same catalog version
+      item = indexed?.(versions.catalog, id);
+      if (!item) return null;
+    }
     if (item) found.set(id, item);
   }
   const fresh = Date.now() - cache.checkedAt < freshnessMs;
   return { lookup: { versions, items: found, userHistory: null }, fresh };
 }
 
-/** The cached attributes of `ids` when every one is cached as an existing item; null otherwise. */
-export function cachedAttributes(ids: string[]): Map<string, Record<string, unknown>> | null {
+/**
+ * The attributes of `ids` when every one is in `known` (read by this request) or cached as an existing item; null
+ * otherwise.
+ */
+export function cachedAttributes(ids: string[], known?: Map<string, Record<string, unknown>>): Map<string, Record<string, unknown>> | null {
   const out = new Map<string, Record<string, unknown>>();
   for (const id of ids) {
-    const item = cache.items.get(id);
-    if (!item) return null;
-    out.set(id, item.attributes);
+    const attributes = known?.get(id) ?? cache.items.get(id)?.attributes;
+    if (!attributes) return null;
+    out.set(id, attributes);
   }
   return out;
 }
@@ -253,12 +264,14 @@ export async function getItem(env: { DB: D1Database }, id: string): Promise<Cata
  * Attributes of a handful of items (recommend's answer), chunked under D1's parameter limit, and the versions read in
  * the same round trip. A recommend decoded from cachedLookup confirms its guess with them, and passes its history's
  * ids too: if the guess was stale, the same round trip has brought those items as the new versions have them.
+ * `also`: one more statement for the same batch (the prefix index's delta read); its rows come back as `also`.
  */
-export async function attributesAndVersions(
+export async function attributesAndVersions<Also = never>(
   env: { DB: D1Database },
   ids: string[],
   historyIds: string[] = [],
-): Promise<{ attributes: Map<string, Record<string, unknown>>; versions: Versions; items: Map<string, CatalogItem> }> {
+  also?: (db: Db) => BatchItem<"sqlite">,
+): Promise<{ attributes: Map<string, Record<string, unknown>>; versions: Versions; items: Map<string, CatalogItem>; also?: Also }> {
   const attributes = new Map<string, Record<string, unknown>>();
   const fetch = new Set(historyIds);
   for (const id of ids) {
@@ -269,15 +282,18 @@ export async function attributesAndVersions(
   const db = database(env.DB);
   const start = readStart();
   const parts = chunks([...fetch], D1_MAX_PARAMS).map((p) => db.select(itemColumns).from(items).where(inArray(items.id, p)));
-  const [meta, changes, ...results] = (await d1(() =>
-    db.batch([versionsQuery(db), changesQuery(db, start.cursor), ...parts] as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]),
+  const queries = [versionsQuery(db), changesQuery(db, start.cursor), ...(also ? [also(db)] : []), ...parts];
+  const [meta, changes, ...rest] = (await d1(() =>
+    db.batch(queries as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]),
   )) as unknown[][];
+  const alsoRows = also ? (rest.shift() as Also) : undefined;
+  const results = rest;
   const versions = readVersions(meta as { key: string; value: string }[]);
   const fetched = new Map<string, CatalogItem>();
   for (const rows of results as Row[][]) for (const r of rows) fetched.set(r.id, toItem(r));
   if (followVersions(versions, changes as Changes, start)) for (const id of fetch) cache.items.set(id, fetched.get(id) ?? null);
   for (const [id, item] of fetched) if (!attributes.has(id)) attributes.set(id, item.attributes);
-  return { attributes, versions, items: fetched };
+  return { attributes, versions, items: fetched, also: alsoRows };
 }
 
 // Every catalog write bumps catalog_version in the same transaction, so caches keyed by it never serve stale SIDs.

@@ -52,13 +52,18 @@ export async function resolve(env: Bindings, req: HistoryRequest, extraIds: stri
 }
 
 /**
- * The context from the isolate's cache alone (no round trip), when every history id is cached and no stored history
- * is asked for; null otherwise. `fresh`: its versions were read within the freshness window and may be acted on;
- * otherwise they are a guess the caller must confirm (catalog.ts cachedLookup).
+ * The context from the isolate's cache alone (no round trip), when every history id is cached, or is an active item of
+ * `indexed` (the prefix index), and no stored history is asked for; null otherwise. `fresh`: its versions were read
+ * within the freshness window and may be acted on; otherwise they are a guess the caller must confirm (catalog.ts
+ * cachedLookup).
  */
-export function resolveFromCache(req: HistoryRequest, freshnessMs: number): { ctx: Context; fresh: boolean } | null {
+export function resolveFromCache(
+  req: HistoryRequest,
+  freshnessMs: number,
+  indexed?: (catalog: string, id: string) => CatalogItem | null,
+): { ctx: Context; fresh: boolean } | null {
   if (req.userId !== undefined) return null;
-  const cached = cachedLookup(req.history ?? [], freshnessMs);
+  const cached = cachedLookup(req.history ?? [], freshnessMs, indexed);
   if (!cached) return null;
   const ctx = contextOf(cached.lookup, req.history ?? [], { d1: 0, model: 0, d1Start: d1RoundTrips.count }, req.clientKey);
   return { ctx, fresh: cached.fresh };

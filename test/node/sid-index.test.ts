@@ -4,7 +4,9 @@ import { describe, expect, it } from "vitest";
 import {
   buildSidIndex,
   childRange,
+  findItem,
   itemId,
+  leafOf,
   leafTokens,
   sidIndexBytes,
   sidIndexFromBytes,
@@ -45,6 +47,23 @@ describe("sid index", () => {
     }
     for (const r of rows) expect(seen.get(r.id)).toEqual({ tokens: r.tokens, collision: r.collision });
     expect(sidIndexBytes(index)).toBeLessThan(600 * 64);
+  });
+
+  it("finds an item by id, with its SID, in the built and the serialised index; an id it lacks is -1", () => {
+    const unicode = [
+      ...rows.slice(0, 40),
+      { id: "café-☕", tokens: [1, 2, 3], collision: 7 },
+      { id: "𝒳-astral", tokens: [0, 0, 1], collision: 4 },
+    ];
+    for (const ix of [index, buildSidIndex(unicode, L), sidIndexFromBytes(sidIndexToBytes(buildSidIndex(unicode, L))).index]) {
+      for (const r of ix === index ? rows : unicode) {
+        const j = findItem(ix, r.id);
+        expect(itemId(ix, j)).toBe(r.id);
+        expect({ tokens: leafTokens(ix, leafOf(ix, j)), collision: ix.collision[j] }).toEqual({ tokens: r.tokens, collision: r.collision });
+      }
+      for (const id of ["", "item-", "item-600", "zzz", "café"]) expect(findItem(ix, id)).toBe(-1);
+    }
+    expect(findItem(buildSidIndex([], L), "item-1")).toBe(-1);
   });
 
   it("links each prefix to exactly the children that exist", () => {
@@ -153,6 +172,8 @@ describe("sid index", () => {
     old.set(body, Math.ceil((8 + h1.length) / 8) * 8);
     const back = sidIndexFromBytes(old).index;
     expect(Array.from(back.prior)).toEqual([0, 0, 0, 0]);
+    expect(back.idOrder).toBeNull(); // formats 1 and 2 find no item by id: the caller asks D1
+    expect(findItem(back, "a")).toBe(-1);
     expect(decodeTopK(flat, L, V, back, 4, new Set(), 5).map((d) => d.id)).toEqual(["a", "b", "c", "d"]);
   });
 

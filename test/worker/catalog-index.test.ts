@@ -4,6 +4,7 @@ import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { codebookFromJson, encodeSid, sidKey } from "../../core/codebook";
 import { buildSidIndex, sidIndexToBytes } from "../../core/sid-index";
+import { resetCatalogCache } from "../../worker/catalog";
 import { artifactCacheUrl, publishCatalogIndex, resetCatalogIndex } from "../../worker/catalog-index";
 import codebookJson from "../fixtures/codebook.json";
 import { post, resetToFixtureCatalog, insertItemElsewhere } from "./helpers";
@@ -53,14 +54,15 @@ describe("catalog prefix index", () => {
     const put = await admin_("PUT", "/v1/items", { items: [{ id: "fresh-1", features: features(7), attributes: { title: "Fresh" } }] });
     expect(put.status).toBe(200);
     const after = await recommend(41);
-    expect(after.index).toMatch(/^r2 base=40 overlay=\d+ deltas=2 bytes=\d+$/);
+    // the PUT's row came with the versions in the recommend's one batch: no delta read of its own
+    expect(after.index).toMatch(/^r2 base=40 overlay=\d+ deltas=1 bytes=\d+$/);
     expect(after.ids).toContain("fresh-1");
     expect(after.ids).toHaveLength(40); // 41 active items less the history's item-3
 
     const top = before.ids[0];
     expect((await admin_("DELETE", `/v1/items/${top}`)).status).toBe(200);
     const retired = await recommend(41);
-    expect(retired.index).toMatch(/^r2 base=40 overlay=\d+ deltas=3 bytes=\d+$/);
+    expect(retired.index).toMatch(/^r2 base=40 overlay=\d+ deltas=1 bytes=\d+$/);
     expect(retired.ids).not.toContain(top);
     expect(retired.ids).toHaveLength(39);
   });
@@ -131,12 +133,63 @@ describe("catalog prefix index", () => {
       env.DB.prepare("UPDATE meta SET value = 'moved-elsewhere' WHERE key = 'catalog_version'"),
     ]);
     const res = await post("/v1/recommend", { history: ["item-3"], k: 41 });
-    // the guess was checked and found stale; its round trip brought the history, so: that one, the index's delta read,
-    // and the new top k's attributes
-    expect(trips(res)).toBe(3);
+    // the guess was checked and found stale; its round trip brought the history and the index's delta, so: that one,
+    // and the new top k's attributes ("elsewhere" was never read)
+    expect(trips(res)).toBe(2);
     const body = (await res.json()) as { items: { id: string; attributes: Record<string, unknown> }[] };
     expect(body.items.find((i) => i.id === "elsewhere")?.attributes).toEqual({ title: "E" });
     expect(body.items).toHaveLength(40);
+  });
+
+  it("a warm recommend resolves a history the cache lacks from the index: one round trip, a cold isolate's answer", async () => {
+    const trips = (res: Response) => Number(/d1;dur=[\d.]+;desc="(\d+) round trips"/.exec(res.headers.get("server-timing") ?? "")?.[1]);
+    const first = await recommend(3); // the index is warm; item-3 and the top 3 are cached
+    const history = Array.from({ length: 40 }, (_, i) => `item-${i}`)
+      .filter((id) => id !== "item-3" && !first.ids.includes(id))
+      .slice(0, 2);
+    const ask = () => post("/v1/recommend", { history, k: 5 });
+    const warm = await ask();
+    expect(trips(warm)).toBe(1);
+    resetCatalogIndex();
+    resetCatalogCache();
+    const cold = await ask();
+    const answer = async (res: Response) => {
+      const { items, unknownHistory, model } = (await res.json()) as Record<string, unknown>;
+      return { items, unknownHistory, model };
+    };
+    expect(await answer(warm)).toEqual(await answer(cold));
+
+    // an id the index does not hold as active goes to D1: an unknown one is reported, a retired one is not
+    expect((await admin_("DELETE", `/v1/items/${history[1]}`)).status).toBe(200);
+    await recommend(3);
+    const mixed = await post("/v1/recommend", { history: [history[0], history[1], "no-such-item"], k: 5 });
+    const body = (await mixed.json()) as { items: { id: string }[]; unknownHistory: string[] };
+    expect(body.unknownHistory).toEqual(["no-such-item"]);
+    expect(body.items.map((i) => i.id)).not.toContain(history[0]);
+  });
+
+  it("after another isolate's write, one round trip brings the new versions, the index's delta and the answer", async () => {
+    const trips = (res: Response) => Number(/d1;dur=[\d.]+;desc="(\d+) round trips"/.exec(res.headers.get("server-timing") ?? "")?.[1]);
+    // the catalog's rows written a minute ago, so the write below is the only row at or after the index's cursor
+    await env.DB.batch([
+      env.DB.prepare("UPDATE items SET updated_at = updated_at - 60000"),
+      env.DB.prepare("UPDATE meta SET value = 'aged' WHERE key = 'catalog_version'"),
+    ]);
+    await recommend(41);
+    const before = await recommend(41); // every item's attributes cached
+    const gone = before.ids[before.ids.length - 1];
+    await env.DB.batch([
+      env.DB.prepare(
+        "UPDATE items SET status = 'retired', retired_by = 'delete', updated_at = unixepoch('subsec') * 1000 WHERE id = ?1",
+      ).bind(gone),
+      env.DB.prepare("UPDATE meta SET value = 'moved-elsewhere' WHERE key = 'catalog_version'"),
+    ]);
+    const res = await post("/v1/recommend", { history: ["item-3"], k: 41 });
+    expect(trips(res)).toBe(1);
+    const ids = ((await res.json()) as { items: { id: string }[] }).items.map((i) => i.id);
+    expect(ids).toEqual(before.ids.filter((id) => id !== gone));
+    const deltas = (s: string) => /deltas=(\d+)/.exec(s)?.[1];
+    expect(deltas(res.headers.get("x-catalog-index") ?? "")).toBe(deltas(before.index)); // no delta read of its own
   });
 
   it("reads through a D1 session: a write answers its bookmark, and a recommend given it reads the write", async () => {

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { attributesAndVersions, cachedAttributes, catalogFreshnessMs, sameVersions } from "../catalog";
 import { sidIndexBytes } from "../../core/sid-index";
-import { catalogIndex, catalogIndexIsCurrent } from "../catalog-index";
+import { advanceCatalogIndex, catalogDeltaQuery, catalogIndex, catalogIndexIsCurrent, type DeltaRow, indexedItem } from "../catalog-index";
 import { decodeCatalog } from "../decode";
 import { d1RoundTrips } from "../errors";
 import { type Context, contextOf, MAX_HISTORY, resolve, resolveFromCache, score, serverTiming } from "../inference";
@@ -26,7 +26,8 @@ recommend.openapi(route, async (c) => {
   const body = c.req.valid("json");
   const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
   const d1Start = d1RoundTrips.count;
-  const decode = async (ctx: Context, confirm?: string[], fresh = false) => {
+  // `fresh`: the versions were read within the freshness window, or by this request; `known`: attributes it read
+  const decode = async (ctx: Context, confirm?: string[], fresh = false, known?: Map<string, Record<string, unknown>>) => {
     const [{ model, logProbs, beta, arm }, index] = await settleAll([
       score(c.env, ctx),
       catalogIndex(c.env, ctx.lookup.versions, waitUntil),
@@ -34,29 +35,32 @@ recommend.openapi(route, async (c) => {
     const excluded = new Set([...body.exclude, ...ctx.history.map((i) => i.id)]);
     const { levels, vocab } = model.manifest;
     const top = decodeCatalog(logProbs, levels, vocab, index, body.k, excluded, beta);
-    // versions read within the freshness window and the top k cached: no round trip at all
-    const cached = fresh ? cachedAttributes(top.map((t) => t.id)) : null;
+    const ids = top.map((t) => t.id);
+    // fresh versions and the top k's attributes at hand: no round trip at all
+    const cached = fresh ? cachedAttributes(ids, known) : null;
     if (cached) return { ctx, model, arm, index, top, attributes: cached, versions: ctx.lookup.versions, items: ctx.lookup.items };
     const t0 = performance.now();
-    const read = await attributesAndVersions(
-      c.env,
-      top.map((t) => t.id),
-      confirm,
-    );
+    const read = await attributesAndVersions<DeltaRow[]>(c.env, ids, confirm, (db) => catalogDeltaQuery(db, index));
     ctx.timings.d1 += performance.now() - t0;
+    // if the catalog moved, the same round trip brought the rows written since the index's cursor
+    if (read.also) advanceCatalogIndex(index, read.versions, read.also);
     return { ctx, model, arm, index, top, ...read };
   };
-  // On a warm isolate whose cache holds the history: decode under the cached versions. Read within the freshness
-  // window (CATALOG_FRESHNESS_MS), they are trusted, and when the top k are cached too the answer takes no round trip.
-  // Otherwise one: the top k's attributes together with the versions and the history's items. If the versions moved
-  // (a catalog write, a promotion), decode again from the history that round trip brought. Only on a warm index: a
+  // On a warm isolate that can resolve the history without D1 (the item cache, else the prefix index at the cached
+  // catalog version): decode under the cached versions. Read within the freshness window (CATALOG_FRESHNESS_MS), they
+  // are trusted, and when the top k are cached too the answer takes no round trip. Otherwise one: the top k's
+  // attributes together with the versions, the history's items and the index's delta. If the versions moved (a
+  // catalog write, a promotion), decode again at the versions that round trip read, from what it brought: the index
+  // has followed them, and when the new top k's attributes were read too (or are cached), no second trip. Only on a warm index: a
   // cold isolate would build one for versions that may be stale.
   const history = body.history ?? [];
-  const guess = resolveFromCache(body, catalogFreshnessMs(c.env));
+  const guess = resolveFromCache(body, catalogFreshnessMs(c.env), indexedItem);
   let answer = guess && catalogIndexIsCurrent(guess.ctx.lookup.versions) ? await decode(guess.ctx, history, guess.fresh) : null;
   if (answer && !sameVersions(answer.versions, answer.ctx.lookup.versions)) {
     const lookup = { versions: answer.versions, items: answer.items, userHistory: null };
-    answer = await decode(contextOf(lookup, history, answer.ctx.timings, answer.ctx.unit));
+    // only what that round trip fetched is known at its versions (its cache hits were taken under the old ones)
+    const known = new Map([...answer.items].map(([id, item]) => [id, item.attributes]));
+    answer = await decode(contextOf(lookup, history, answer.ctx.timings, answer.ctx.unit), undefined, true, known);
   }
   if (!answer) answer = await decode(await resolve(c.env, body, [], MAX_HISTORY));
   const { ctx, model, arm, index, top, attributes } = answer;
