@@ -5,7 +5,9 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { codebookFromJson, encodeSid, sidKey } from "../../core/codebook";
 import { buildSidIndex, sidIndexToBytes } from "../../core/sid-index";
 import { resetCatalogCache } from "../../worker/catalog";
-import { artifactCacheUrl, publishCatalogIndex, resetCatalogIndex } from "../../worker/catalog-index";
+import { artifactCacheUrl, catalogDeltaQuery, catalogIndex, publishCatalogIndex, resetCatalogIndex } from "../../worker/catalog-index";
+import { database } from "../../worker/db/client";
+import { readVersionsNow } from "../../worker/db/meta";
 import codebookJson from "../fixtures/codebook.json";
 import { post, resetToFixtureCatalog, insertItemElsewhere } from "./helpers";
 
@@ -190,6 +192,16 @@ describe("catalog prefix index", () => {
     expect(ids).toEqual(before.ids.filter((id) => id !== gone));
     const deltas = (s: string) => /deltas=(\d+)/.exec(s)?.[1];
     expect(deltas(res.headers.get("x-catalog-index") ?? "")).toBe(deltas(before.index)); // no delta read of its own
+  });
+
+  it("the delta read returns nothing while the catalog is at the index's version, the rows since its cursor after", async () => {
+    await recommend(3);
+    const index = await catalogIndex(env, await readVersionsNow(env));
+    const db = database(env.DB);
+    await env.DB.prepare("UPDATE items SET updated_at = ?1 WHERE id = 'item-1'").bind(index.cursor).run(); // at the cursor
+    expect(await catalogDeltaQuery(db, index)).toEqual([]);
+    await env.DB.prepare("UPDATE meta SET value = 'moved' WHERE key = 'catalog_version'").run();
+    expect((await catalogDeltaQuery(db, index)).map((r) => r.id)).toContain("item-1");
   });
 
   it("reads through a D1 session: a write answers its bookmark, and a recommend given it reads the write", async () => {
