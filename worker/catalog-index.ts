@@ -8,7 +8,7 @@
 // (a SID-table load) rebuilds from D1 until the cron publishes a new artifact. The delta read can ride in the batch a
 // recommend sends anyway (catalogDeltaQuery, advanceCatalogIndex): no round trip of its own. Concurrent cold requests share one
 // load: the request that starts it keeps it alive with waitUntil, so a waiter never awaits I/O of an ended request.
-import { and, gte, sql } from "drizzle-orm";
+import { and, gte } from "drizzle-orm";
 import { parseSidKey } from "../core/codebook";
 import {
   activeSidRows,
@@ -24,8 +24,8 @@ import {
 } from "../core/sid-index";
 import type { CatalogItem } from "./catalog";
 import { database, type Db } from "./db/client";
-import { type IndexPointer, readVersionsNow, setMeta, type Versions } from "./db/meta";
-import { items, meta } from "./db/schema";
+import { catalogMovedFrom, type IndexPointer, readVersionsNow, setMeta, type Versions } from "./db/meta";
+import { items } from "./db/schema";
 import { timedOnce } from "./cold-timing";
 import { d1 } from "./errors";
 
@@ -265,11 +265,10 @@ async function fromD1(env: Env, versions: Versions): Promise<CatalogIndex> {
  */
 export function catalogDeltaQuery(db: Db, s: CatalogIndex) {
   const { id, sid, collision, status, updatedAt, prior } = items;
-  const moved = sql`(SELECT ${meta.value} FROM ${meta} WHERE ${meta.key} = 'catalog_version') IS NOT ${s.catalogVersion}`;
   return db
     .select({ id, sid, collision, status, updatedAt, prior })
     .from(items)
-    .where(and(gte(items.updatedAt, s.cursor), moved))
+    .where(and(gte(items.updatedAt, s.cursor), catalogMovedFrom(s.catalogVersion)))
     .limit(MAX_OVERLAY + 1);
 }
 

@@ -4,7 +4,7 @@ import { and, desc, eq, gte, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { encodeSid, parseSidKey, sidKey, type Codebook } from "../core/codebook";
 import { database, type Db } from "./db/client";
-import { readVersions, setMeta, versionsQuery, type Versions } from "./db/meta";
+import { catalogMovedFrom, readVersions, setMeta, versionsQuery, type Versions } from "./db/meta";
 import { events, items, nowMs } from "./db/schema";
 import { ApiError, causeMessage, d1, DatabaseUnavailable } from "./errors";
 
@@ -120,20 +120,23 @@ interface ReadStart {
   at: number;
   writes: number;
   cursor: number | null;
+  version: string | null;
 }
 
 function readStart(): ReadStart {
-  return { at: Date.now(), writes: cache.writes, cursor: cache.cursor };
+  return { at: Date.now(), writes: cache.writes, cursor: cache.cursor, version: cache.version };
 }
 
-// The rows changed since the cache's cursor (>=: rows of the cursor's own millisecond come again, harmlessly), or,
-// with no cursor yet, the newest updated_at alone. It rides in the batch with the versions: no round trip of its own.
-function changesQuery(db: Db, cursor: number | null) {
-  if (cursor === null) return db.select({ id: sql<string>`''`, updatedAt: sql<number>`COALESCE(MAX(${items.updatedAt}), 0)` }).from(items);
+// The rows changed since the cache's cursor (>=: rows of the cursor's own millisecond come again, harmlessly; none
+// while the catalog is at the cache's version), or, with no cursor yet, the newest updated_at alone. It rides in the
+// batch with the versions: no round trip of its own.
+function changesQuery(db: Db, start: ReadStart) {
+  if (start.cursor === null)
+    return db.select({ id: sql<string>`''`, updatedAt: sql<number>`COALESCE(MAX(${items.updatedAt}), 0)` }).from(items);
   return db
     .select({ id: items.id, updatedAt: items.updatedAt })
     .from(items)
-    .where(gte(items.updatedAt, cursor))
+    .where(and(gte(items.updatedAt, start.cursor), catalogMovedFrom(start.version)))
     .orderBy(desc(items.updatedAt))
     .limit(MAX_CHANGES + 1);
 }
@@ -200,7 +203,7 @@ export async function lookupItems(
   const wanted = [...new Set(ids)];
   const run = async (fetchIds: string[]) => {
     const start = readStart();
-    const queries: BatchItem<"sqlite">[] = [versionsQuery(db), changesQuery(db, start.cursor)];
+    const queries: BatchItem<"sqlite">[] = [versionsQuery(db), changesQuery(db, start)];
     for (const part of chunks(fetchIds, D1_MAX_PARAMS)) queries.push(db.select(itemColumns).from(items).where(inArray(items.id, part)));
     if (opts.userId !== undefined) queries.push(userHistoryQuery(db, opts.userId, opts.historyLength ?? 50, opts.historySince ?? 0));
     const results = (await d1(() => db.batch(queries as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]))) as unknown[][];
@@ -282,7 +285,7 @@ export async function attributesAndVersions<Also = never>(
   const db = database(env.DB);
   const start = readStart();
   const parts = chunks([...fetch], D1_MAX_PARAMS).map((p) => db.select(itemColumns).from(items).where(inArray(items.id, p)));
-  const queries = [versionsQuery(db), changesQuery(db, start.cursor), ...(also ? [also(db)] : []), ...parts];
+  const queries = [versionsQuery(db), changesQuery(db, start), ...(also ? [also(db)] : []), ...parts];
   const [meta, changes, ...rest] = (await d1(() =>
     db.batch(queries as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]),
   )) as unknown[][];

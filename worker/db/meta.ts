@@ -70,6 +70,14 @@ function parsePointer(value: string | null): IndexPointer | null {
   }
 }
 
+/**
+ * A condition true when the catalog is no longer at `version`: a read of the rows changed since a cursor adds it, so
+ * that riding in every request's batch costs nothing until a catalog write.
+ */
+export function catalogMovedFrom(version: string | null) {
+  return sql`(SELECT ${meta.value} FROM ${meta} WHERE ${meta.key} = 'catalog_version') IS NOT ${version}`;
+}
+
 /** The versions in a round trip of their own, for callers that look up no items. */
 export async function readVersionsNow(env: { DB: D1Database }): Promise<Versions> {
   const db = database(env.DB);
