@@ -8,6 +8,7 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv, Bindings } from "./bindings";
 import { publishCatalogIndex } from "./catalog-index";
+import { takeColdTimings } from "./cold-timing";
 import { ApiError, causeMessage, errorJson, errorResponse, logError } from "./errors";
 import { deleteExpiredEvents, eventsConfig } from "./feedback";
 import { demoPage, demoPageCsp } from "./page";
@@ -123,7 +124,9 @@ export async function runCron(env: Bindings, cron: string): Promise<Record<strin
   const outcome = await step(() => promoteNewest(env));
   const expiredEvents = await step(() => deleteExpiredEvents(env, Date.now() - eventsConfig(env).retentionMs));
   const catalogIndex = await step(() => publishCatalogIndex(env, { minDelta: CATALOG_INDEX_MIN_DELTA }));
-  const record = { cron, ...outcome, heal: healed ?? "ok", expiredEvents, catalogIndex };
+  // the one-off costs the cron paid (a candidate's fetch and session) are its own, not the next request's
+  const coldTimings = takeColdTimings() || undefined;
+  const record = { cron, ...outcome, heal: healed ?? "ok", expiredEvents, catalogIndex, coldTimings };
   console.log(JSON.stringify(record));
   return record;
 }

@@ -2,7 +2,8 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { codebookFromJson, codebookToJson, createCodebook, decodeSid, encodeSid } from "../../core/codebook";
-import worker from "../../worker/index";
+import { takeColdTimings } from "../../worker/cold-timing";
+import worker, { runCron as runCronNow } from "../../worker/index";
 import {
   encodeItemContent,
   itemEncoderFromJson,
@@ -309,6 +310,13 @@ describe("scheduled model redeploys", () => {
     expect(await activeVersion()).toBe(next);
     expect(await modelRow(next)).toMatchObject({ status: "active" });
     expect(await modelRow(current)).toMatchObject({ status: "retired" });
+  });
+
+  it("keeps the one-off costs it paid (the candidate's fetch) in its own record, out of the next request's timing", async () => {
+    await publishFixture({ name: "hpn-fixture-next" });
+    const record = await runCronNow(env, "*/15 * * * *");
+    expect(record.coldTimings).toMatch(/model-fetch;dur=/);
+    expect(takeColdTimings()).toBe("");
   });
 
   it("rejects corrupted bytes with the reason, and keeps the active model serving", async () => {
