@@ -34,7 +34,15 @@ const [current] = d1Query<{ value: string }>("local", "SELECT value FROM meta WH
 // the embedded model's popularity statistics: a catalog on its codebook but with other (or no) priors loads again
 const embeddedPrior = manifestPriorStats(parseManifest(JSON.parse(readFileSync(join(ROOT, "model", "default", "manifest.json"), "utf8"))));
 const [priorStats] = d1Query<{ value: string }>("local", "SELECT value FROM meta WHERE key = 'popularity_stats'");
-const priorsCurrent = embeddedPrior === null || priorStats?.value === JSON.stringify(embeddedPrior);
+const stored = (() => {
+  try {
+    return priorStats ? (JSON.parse(priorStats.value) as { mean?: unknown; sd?: unknown }) : null;
+  } catch {
+    return null; // unreadable: load again
+  }
+})();
+// compared as numbers: the same statistics written with other key order or formatting are still current
+const priorsCurrent = embeddedPrior === null || (stored?.mean === embeddedPrior.mean && stored?.sd === embeddedPrior.sd);
 const [active] = d1Query<{ version: string; codebook_version: string }>(
   "local",
   "SELECT version, codebook_version FROM model_versions WHERE status = 'active'",
