@@ -52,7 +52,8 @@ export function activeSidRows(raw: readonly { id: string; sid: string; collision
 /** The R2 key of the index artifact of one catalog snapshot (meta.catalog_index points at it). */
 export const catalogIndexKey = (catalogVersion: string, cursor: number) => `catalog-index/${catalogVersion}-${cursor}.bin`;
 
-export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex {
+/** `byId: false` leaves out the id order (an index searched by id elsewhere, like the Worker's overlay). */
+export function buildSidIndex(rows: readonly SidRow[], levels: number, opts: { byId?: boolean } = {}): SidIndex {
   let base = 1;
   for (const r of rows) {
     if (r.tokens.length !== levels)
@@ -120,11 +121,8 @@ export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex
     down[l] = Uint32Array.from(starts);
   }
   const { priorMax, priorMin } = priorBounds(levels, down, itemStart, prior);
-  const ids = idBytes.subarray(0, idLength);
-  const idOrder = new Uint32Array(n);
-  for (let j = 0; j < n; j++) idOrder[j] = j;
-  const idStart = (j: number) => (j === 0 ? 0 : idEnd[j - 1]);
-  idOrder.sort((a, b) => compareBytes(ids, idStart(a), idEnd[a], ids, idStart(b), idEnd[b]));
+  const ids = idBytes.slice(0, idLength);
+  const idOrder = opts.byId === false ? null : sortedById(ids, idEnd);
   return {
     levels,
     base,
@@ -132,7 +130,7 @@ export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex
     down,
     itemStart: Uint32Array.from(itemStart),
     collision,
-    idBytes: idBytes.slice(0, idLength),
+    idBytes: ids,
     idEnd,
     prior,
     priorMax,
@@ -141,6 +139,16 @@ export function buildSidIndex(rows: readonly SidRow[], levels: number): SidIndex
     size: n,
   };
 }
+
+/** Item positions sorted by their ids' bytes. */
+function sortedById(ids: Uint8Array, idEnd: Uint32Array): Uint32Array {
+  const order = new Uint32Array(idEnd.length);
+  for (let j = 0; j < order.length; j++) order[j] = j;
+  return order.sort((a, b) => compareBytes(ids, idStart(idEnd, a), idEnd[a], ids, idStart(idEnd, b), idEnd[b]));
+}
+
+/** Where item j's id starts in the id bytes (it ends at idEnd[j]). */
+const idStart = (idEnd: Uint32Array, j: number): number => (j === 0 ? 0 : idEnd[j - 1]);
 
 /** x[xFrom..xTo] against y[yFrom..yTo], bytewise: ids in UTF-8 compare in code point order. */
 function compareBytes(x: Uint8Array, xFrom: number, xTo: number, y: Uint8Array, yFrom: number, yTo: number): number {
@@ -196,7 +204,7 @@ const utf8Encoder = new TextEncoder();
 
 /** The id of item j (in leaf order). */
 export const itemId = (index: SidIndex, j: number): string =>
-  utf8Decoder.decode(index.idBytes.subarray(j === 0 ? 0 : index.idEnd[j - 1], index.idEnd[j]));
+  utf8Decoder.decode(index.idBytes.subarray(idStart(index.idEnd, j), index.idEnd[j]));
 
 /** The tokens of level-(L-1) prefix (leaf) j. */
 export function leafTokens(index: SidIndex, j: number): number[] {
@@ -220,8 +228,8 @@ export function findItem(index: SidIndex, id: string): number {
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const j = order[mid];
-    const c = compareBytes(idBytes, j === 0 ? 0 : idEnd[j - 1], idEnd[j], want, 0, want.length);
-    if (c === 0) return order[mid];
+    const c = compareBytes(idBytes, idStart(idEnd, j), idEnd[j], want, 0, want.length);
+    if (c === 0) return j;
     if (c < 0) lo = mid + 1;
     else hi = mid;
   }

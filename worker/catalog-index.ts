@@ -6,8 +6,9 @@
 //     has not seen). They shadow their base rows; the active ones form a small index of their own.
 // A write is visible to the next recommend at the cost of one small delta read, never a rebuild; a large delta
 // (a SID-table load) rebuilds from D1 until the cron publishes a new artifact. The delta read can ride in the batch a
-// recommend sends anyway (catalogDeltaQuery, advanceCatalogIndex): no round trip of its own. Concurrent cold requests share one
-// load: the request that starts it keeps it alive with waitUntil, so a waiter never awaits I/O of an ended request.
+// recommend sends anyway (catalogDeltaQuery, advanceCatalogIndex): no round trip of its own. Concurrent cold requests
+// share one load: the request that starts it keeps it alive with waitUntil, so a waiter never awaits I/O of an ended
+// request.
 import { and, gte } from "drizzle-orm";
 import { parseSidKey } from "../core/codebook";
 import {
@@ -76,22 +77,14 @@ export function catalogIndexIsCurrent(versions: Versions): boolean {
  */
 export function indexedItem(catalog: string, id: string): CatalogItem | null {
   if (!state || state.catalogVersion !== catalog) return null;
-  const row = state.overlay.get(id);
-  if (row !== undefined) {
-    if (row === null) return null;
-    return { id, tokens: Array.from(row.tokens), collision: row.collision, status: "active", attributes: {}, prior: row.prior ?? 0 };
+  const { base, overlay } = state;
+  let row: SidRow | null | undefined = overlay.get(id);
+  if (row === undefined) {
+    const j = findItem(base, id);
+    row = j < 0 ? null : { id, tokens: leafTokens(base, leafOf(base, j)), collision: base.collision[j], prior: base.prior[j] };
   }
-  const { base } = state;
-  const j = findItem(base, id);
-  if (j < 0) return null;
-  return {
-    id,
-    tokens: leafTokens(base, leafOf(base, j)),
-    collision: base.collision[j],
-    status: "active",
-    attributes: {},
-    prior: base.prior[j],
-  };
+  if (row === null) return null;
+  return { id, tokens: Array.from(row.tokens), collision: row.collision, status: "active", attributes: {}, prior: row.prior ?? 0 };
 }
 
 /** The index for the catalog at `versions`: the isolate's own when current, else refreshed (one load per isolate). */
@@ -114,20 +107,24 @@ export function catalogIndex(env: Env, versions: Versions, waitUntil?: (p: Promi
   return loading;
 }
 
+/** The newest artifact for the catalog's codebook at `versions`, if any. */
+const newestArtifact = (versions: Versions): IndexPointer | null =>
+  versions.catalogIndex?.codebook === versions.codebook ? versions.catalogIndex : null;
+
 /** Whether `s` can reach `versions` by a delta: same codebook, and its base is still the newest artifact. */
 function deltaReaches(s: CatalogIndex, versions: Versions): boolean {
-  const pointer = versions.catalogIndex?.codebook === versions.codebook ? versions.catalogIndex : null;
+  const pointer = newestArtifact(versions);
   return s.codebook === versions.codebook && (pointer === null || s.baseKey === pointer.key);
 }
 
 async function refresh(env: Env, versions: Versions, waitUntil?: (p: Promise<unknown>) => void): Promise<CatalogIndex> {
-  const pointer = versions.catalogIndex?.codebook === versions.codebook ? versions.catalogIndex : null;
+  const pointer = newestArtifact(versions);
   // the isolate's base is still the newest: only the rows written since
   if (state && deltaReaches(state, versions)) return applyDelta(env, state, versions);
   if (pointer) {
     const artifact = await readArtifact(env, pointer, waitUntil);
     if (artifact) {
-      const empty = buildSidIndex([], artifact.index.levels);
+      const empty = buildSidIndex([], artifact.index.levels, { byId: false });
       const fresh: CatalogIndex = {
         base: artifact.index,
         source: artifact.source,
@@ -243,7 +240,7 @@ async function readCatalog(env: { DB: D1Database }): Promise<{ rows: SidRow[]; c
 async function fromD1(env: Env, versions: Versions): Promise<CatalogIndex> {
   const { rows, cursor, levels } = await timedOnce("index-d1-read", () => readCatalog(env));
   const base = await timedOnce("index-d1-build", async () => buildSidIndex(rows, levels));
-  const empty = buildSidIndex([], levels);
+  const empty = buildSidIndex([], levels, { byId: false });
   return {
     base,
     source: "d1",
@@ -301,7 +298,7 @@ function withDelta(s: CatalogIndex, versions: Versions, rows: DeltaRow[]): Catal
   return {
     ...s,
     overlay,
-    overlayIndex: buildSidIndex(active, s.base.levels),
+    overlayIndex: buildSidIndex(active, s.base.levels, { byId: false }), // searched by id through `overlay`
     cursor,
     catalogVersion: versions.catalog,
   };
