@@ -92,13 +92,13 @@ export function cachedLookup(
 }
 
 /**
- * The attributes of `ids` when every one is in `known` (read by this request) or cached as an existing item; null
- * otherwise.
+ * The attributes of `ids` when every one is in `known` (items read by this request) or cached as an existing item;
+ * null otherwise.
  */
-export function cachedAttributes(ids: string[], known?: Map<string, Record<string, unknown>>): Map<string, Record<string, unknown>> | null {
+export function cachedAttributes(ids: string[], known?: Map<string, CatalogItem>): Map<string, Record<string, unknown>> | null {
   const out = new Map<string, Record<string, unknown>>();
   for (const id of ids) {
-    const attributes = known?.get(id) ?? cache.items.get(id)?.attributes;
+    const attributes = (known?.get(id) ?? cache.items.get(id))?.attributes;
     if (!attributes) return null;
     out.set(id, attributes);
   }
@@ -286,11 +286,10 @@ export async function attributesAndVersions<Also = never>(
   const start = readStart();
   const parts = chunks([...fetch], D1_MAX_PARAMS).map((p) => db.select(itemColumns).from(items).where(inArray(items.id, p)));
   const queries = [versionsQuery(db), changesQuery(db, start), ...(also ? [also(db)] : []), ...parts];
-  const [meta, changes, ...rest] = (await d1(() =>
+  const [meta, changes, ...results] = (await d1(() =>
     db.batch(queries as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]),
   )) as unknown[][];
-  const alsoRows = also ? (rest.shift() as Also) : undefined;
-  const results = rest;
+  const alsoRows = also ? (results.shift() as Also) : undefined;
   const versions = readVersions(meta as { key: string; value: string }[]);
   const fetched = new Map<string, CatalogItem>();
   for (const rows of results as Row[][]) for (const r of rows) fetched.set(r.id, toItem(r));

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { attributesAndVersions, cachedAttributes, catalogFreshnessMs, sameVersions } from "../catalog";
+import { attributesAndVersions, type CatalogItem, cachedAttributes, catalogFreshnessMs, sameVersions } from "../catalog";
 import { sidIndexBytes } from "../../core/sid-index";
 import { advanceCatalogIndex, catalogDeltaQuery, catalogIndex, catalogIndexIsCurrent, type DeltaRow, indexedItem } from "../catalog-index";
 import { decodeCatalog } from "../decode";
@@ -26,8 +26,8 @@ recommend.openapi(route, async (c) => {
   const body = c.req.valid("json");
   const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
   const d1Start = d1RoundTrips.count;
-  // `fresh`: the versions were read within the freshness window, or by this request; `known`: attributes it read
-  const decode = async (ctx: Context, confirm?: string[], fresh = false, known?: Map<string, Record<string, unknown>>) => {
+  // `fresh`: the versions were read within the freshness window, or by this request; `known`: items it read
+  const decode = async (ctx: Context, confirm?: string[], fresh = false, known?: Map<string, CatalogItem>) => {
     const [{ model, logProbs, beta, arm }, index] = await settleAll([
       score(c.env, ctx),
       catalogIndex(c.env, ctx.lookup.versions, waitUntil),
@@ -51,16 +51,15 @@ recommend.openapi(route, async (c) => {
   // are trusted, and when the top k are cached too the answer takes no round trip. Otherwise one: the top k's
   // attributes together with the versions, the history's items and the index's delta. If the versions moved (a
   // catalog write, a promotion), decode again at the versions that round trip read, from what it brought: the index
-  // has followed them, and when the new top k's attributes were read too (or are cached), no second trip. Only on a warm index: a
-  // cold isolate would build one for versions that may be stale.
+  // has followed them, and when the new top k's attributes were read too (or are cached), no second trip. Only on a
+  // warm index: a cold isolate would build one for versions that may be stale.
   const history = body.history ?? [];
   const guess = resolveFromCache(body, catalogFreshnessMs(c.env), indexedItem);
   let answer = guess && catalogIndexIsCurrent(guess.ctx.lookup.versions) ? await decode(guess.ctx, history, guess.fresh) : null;
   if (answer && !sameVersions(answer.versions, answer.ctx.lookup.versions)) {
     const lookup = { versions: answer.versions, items: answer.items, userHistory: null };
     // only what that round trip fetched is known at its versions (its cache hits were taken under the old ones)
-    const known = new Map([...answer.items].map(([id, item]) => [id, item.attributes]));
-    answer = await decode(contextOf(lookup, history, answer.ctx.timings, answer.ctx.unit), undefined, true, known);
+    answer = await decode(contextOf(lookup, history, answer.ctx.timings, answer.ctx.unit), undefined, true, answer.items);
   }
   if (!answer) answer = await decode(await resolve(c.env, body, [], MAX_HISTORY));
   const { ctx, model, arm, index, top, attributes } = answer;
