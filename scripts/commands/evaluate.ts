@@ -6,8 +6,8 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
 import { loadDataset } from "../data/load";
-import { POLICY_NAMES, type PolicyName } from "../learn/config";
-import { buildEpisodes } from "../learn/episodes";
+import { defaultExperimentConfig, POLICY_NAMES, type PolicyName } from "../learn/config";
+import { buildEpisodes, DEFAULT_EPISODE_CONFIG } from "../learn/episodes";
 import { runExperimentJobs } from "../learn/experiment";
 import { writeReport } from "../learn/report";
 import { initBackend } from "../model/backend";
@@ -43,13 +43,19 @@ function parsePolicies(list: string): PolicyName[] {
 }
 
 export function register(program: Command): void {
+  const d = defaultExperimentConfig();
   addLearningOptions(
     program.command("evaluate").description("train and evaluate every policy over several seeds; writes eval.json, eval.md, SVG curves"),
   )
-    .option("--seeds <list>", "comma-separated seeds", "1,2,3")
-    .option("--episodes <n>", "simulated episodes per seed and policy", nonNegativeInt("episodes"), 500)
-    .option("--holdout <x>", "share of items held out of all training (dynamic catalog)", fraction("holdout"), 0.15)
-    .option("--policies <list>", `comma-separated subset of ${POLICY_NAMES.join(",")}`, POLICY_NAMES.join(","))
+    .option("--seeds <list>", "comma-separated seeds", d.seeds.join(","))
+    .option("--episodes <n>", "simulated episodes per seed and policy", nonNegativeInt("episodes"), d.episodesPerSeed)
+    .option(
+      "--holdout <x>",
+      "share of items held out of all training (dynamic catalog)",
+      fraction("holdout"),
+      DEFAULT_EPISODE_CONFIG.holdoutFraction,
+    )
+    .option("--policies <list>", `comma-separated subset of ${POLICY_NAMES.join(",")}`, d.policies.join(","))
     .option("--budget-note <text>", "one line describing the budget, printed at the top of eval.md")
     .option(
       "--jobs <n>",

@@ -3,6 +3,7 @@
 import { type Command, Option } from "commander";
 import { DATASET_FORMATS, type DatasetFormat } from "../data/dataset";
 import type { HpnLoss } from "../learn/actors";
+import { DEFAULT_EPISODE_CONFIG } from "../learn/episodes";
 import { defaultExperimentConfig, type ExperimentConfig } from "../learn/config";
 import type { SidSource } from "../sids/table";
 import { fraction, nonNegativeInt, num } from "./flags";
@@ -37,44 +38,52 @@ export interface LearningFlags {
 }
 
 export function addLearningOptions(c: Command): Command {
+  // every default is the experiment config's own (learn/config.ts), so the flags and the library cannot disagree
+  const d = defaultExperimentConfig();
+  const t = d.train;
   return c
     .requiredOption("--data <path>", "dataset path (a directory for MovieLens formats, a spec for synthetic)")
     .addOption(new Option("--format <format>", "dataset format").choices(DATASET_FORMATS).makeOptionMandatory())
     .requiredOption("--out <dir>", "output directory")
-    .option("--seed <n>", "seed (everything is reproducible from it)", nonNegativeInt("seed"), 1)
-    .option("--steps <n>", "gradient steps per learned policy", nonNegativeInt("steps"), 600)
-    .option("--batch <n>", "batch size (users per RL step, examples per BC step)", nonNegativeInt("batch"), 64)
-    .option("--warm-start <x>", "share of the steps spent on behaviour cloning before A2C", num("warm-start"), 0.3)
-    .option("--bc-weight <x>", "weight of the BC auxiliary loss after the warm start", num("bc-weight"), 0.05)
-    .option("--click-weight <x>", "weight of the click loss on the shown items during A2C", num("click-weight"), 0.1)
-    .option("--temperature <x>", "acting temperature of the training slates (Plackett–Luce of softmax(score/T))", num("temperature"), 0.1)
+    .option("--seed <n>", "seed (everything is reproducible from it)", nonNegativeInt("seed"), d.seed)
+    .option("--steps <n>", "gradient steps per learned policy", nonNegativeInt("steps"), t.steps)
+    .option("--batch <n>", "batch size (users per RL step, examples per BC step)", nonNegativeInt("batch"), t.batchSize)
+    .option("--warm-start <x>", "share of the steps spent on behaviour cloning before A2C", num("warm-start"), t.warmStartFraction)
+    .option("--bc-weight <x>", "weight of the BC auxiliary loss after the warm start", num("bc-weight"), t.bcWeight)
+    .option("--click-weight <x>", "weight of the click loss on the shown items during A2C", num("click-weight"), t.clickWeight)
+    .option(
+      "--temperature <x>",
+      "acting temperature of the training slates (Plackett–Luce of softmax(score/T))",
+      num("temperature"),
+      t.temperature,
+    )
     .addOption(
       new Option("--credit <kind>", 'advantages per shown "item" (from its click) or one per "slate"')
         .choices(["item", "slate"])
-        .default("item"),
+        .default(t.credit),
     )
-    .option("--level-lr <x>", "learning rate of the multi-level critic's level weights", num("level-lr"), 0.05)
+    .option("--level-lr <x>", "learning rate of the multi-level critic's level weights", num("level-lr"), t.levelLr)
     .option("--no-popularity-prior", "HPN scores without the learned popularity prior β(s)·g(pop)")
-    .option("--actor-lr <x>", "actor learning rate", num("actor-lr"), 1e-3)
-    .option("--critic-lr <x>", "critic learning rate", num("critic-lr"), 1e-3)
-    .option("--entropy <x>", "entropy bonus coefficient", num("entropy"), 0.01)
-    .option("--gamma <x>", "discount", num("gamma"), 0.9)
-    .option("--slate <n>", "slate size K", nonNegativeInt("slate"), 10)
-    .option("--history <n>", "history length H", nonNegativeInt("history"), 50)
+    .option("--actor-lr <x>", "actor learning rate", num("actor-lr"), t.actorLr)
+    .option("--critic-lr <x>", "critic learning rate", num("critic-lr"), t.criticLr)
+    .option("--entropy <x>", "entropy bonus coefficient", num("entropy"), t.entropyCoef)
+    .option("--gamma <x>", "discount", num("gamma"), t.gamma)
+    .option("--slate <n>", "slate size K", nonNegativeInt("slate"), d.sim.slateSize)
+    .option("--history <n>", "history length H", nonNegativeInt("history"), d.historyLength)
     .option("--levels <n>", "SID levels L (when SIDs are built here)", nonNegativeInt("levels"), 3)
     .option("--vocab <n>", "codebook size V (when SIDs are built here; default from catalog size)", nonNegativeInt("vocab"))
-    .option("--positive <x>", "rated data: positive iff rating >= this", num("positive"), 4)
+    .option("--positive <x>", "rated data: positive iff rating >= this", num("positive"), DEFAULT_EPISODE_CONFIG.positiveThreshold)
     .option(
       "--sid-popularity <w>",
       "share of the SID features given to item popularity (log positives; 0 = content-only SIDs, the default)",
       fraction("sid-popularity"),
-      0,
+      d.sidPopularity,
     )
-    .option("--response-epochs <n>", "response model epochs", nonNegativeInt("response-epochs"), 3)
+    .option("--response-epochs <n>", "response model epochs", nonNegativeInt("response-epochs"), d.response.epochs)
     .addOption(
       new Option("--hpn-loss <kind>", 'HPN losses over "catalog" (log π of the catalog policy) or "tokens" (per-level NLL)')
         .choices(["catalog", "tokens"])
-        .default("catalog"),
+        .default(d.hpnLoss),
     )
     .option("--threads <n>", "tfjs-wasm threads", nonNegativeInt("threads"), 1);
 }
